@@ -1,0 +1,41 @@
+"""The one interface both digit classifiers share, so the service treats them alike."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class DigitClassifier(Protocol):
+    """scikit-learn-style estimator over float32[N,28,28] images in [0,1].
+
+    State lives in attributes; ``partial_fit`` is the online-learning path
+    and takes exactly one optimisation step at the model's ``online_lr``.
+    """
+
+    online_lr: float
+
+    def fit(self, X: np.ndarray, y: np.ndarray, **kwargs) -> "DigitClassifier": ...
+
+    def partial_fit(self, X: np.ndarray, y: np.ndarray) -> "DigitClassifier": ...
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+    def loss(self, X: np.ndarray, y: np.ndarray) -> float: ...
+
+    def to_bytes(self) -> bytes: ...
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "DigitClassifier": ...
+
+
+def as_batch(X: np.ndarray) -> np.ndarray:
+    """float32[N,28,28] from one image or a batch; rejects anything else loudly."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 2:
+        X = X[None]
+    if X.ndim != 3 or X.shape[1:] != (28, 28):
+        raise ValueError(f"expected images of shape (N, 28, 28), got {X.shape}")
+    return X

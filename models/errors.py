@@ -1,0 +1,17 @@
+"""Errors raised for drawings a person sent; messages are meant for that person."""
+
+
+class DrawingError(ValueError):
+    """Base class: the drawing cannot be used."""
+
+
+class InvalidImageError(DrawingError):
+    """Not a decodable PNG/image, too large, or a decompression bomb."""
+
+
+class BlankDrawingError(DrawingError):
+    """The image holds no ink."""
+
+
+class MissingDataError(FileNotFoundError):
+    """A data file is missing or corrupt; the message names the command that fixes it."""

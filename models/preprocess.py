@@ -1,0 +1,147 @@
+"""Turn a canvas drawing into the 28x28 image MNIST models expect.
+
+MNIST digits were made by fitting each digit's longer side into 20 px with
+anti-aliasing, keeping its aspect ratio, and placing it in a 28x28 field
+with its centre of mass at the centre. A drawing from a canvas only looks
+like MNIST to a model after the same steps, so :func:`preprocess_drawing`
+does exactly those, after working out which pixels are ink.
+
+>>> from models.render import render_strokes
+>>> img = preprocess_drawing(render_strokes([np.array([[140, 40], [140, 240]])]))
+>>> img.shape, img.dtype, float(img.max()) > 0.9
+((28, 28), dtype('float32'), True)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from .errors import BlankDrawingError, InvalidImageError
+
+MAX_SIDE = 2048
+FIELD = 28
+BOX = 20
+# Ink below this (0..1) is anti-aliasing haze or sensor noise, not part of the digit's extent.
+INK_THRESHOLD = 0.1
+# Less total ink than this (in canvas pixels at full strength) is a stray tap, not a drawing.
+MIN_INK_PIXELS = 4.0
+
+_BLANK_MESSAGE = "Nothing drawn: the canvas is empty. Draw a digit and try again."
+
+
+def decode_image_payload(payload: bytes | str) -> bytes:
+    """PNG bytes from raw bytes, a ``data:image/png;base64,...`` URL or plain base64."""
+    if isinstance(payload, bytes):
+        return payload
+    if not isinstance(payload, str):
+        raise InvalidImageError("The image must be a PNG as a data URL or base64 text.")
+    text = payload.strip()
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if not header.endswith(";base64"):
+            raise InvalidImageError("The data URL must be base64-encoded (data:image/png;base64,...).")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidImageError("The image is not valid base64: send the canvas as a PNG data URL.") from None
+
+
+def load_ink(png: bytes | str) -> np.ndarray:
+    """Ink coverage of a PNG as float32[H,W] in [0,1]: 1 is full ink, 0 is background.
+
+    Handles L, LA, RGB, RGBA and palette images; a transparent background
+    (ink is whatever is opaque) and either polarity (the background is the
+    colour of the border).
+    """
+    data = decode_image_payload(png)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=["PNG"])
+            width, height = image.size
+            if width > MAX_SIDE or height > MAX_SIDE:
+                raise InvalidImageError(
+                    f"The image is {width}x{height} px; at most {MAX_SIDE}x{MAX_SIDE} is accepted."
+                )
+            if width < 1 or height < 1:
+                raise InvalidImageError("The image has no pixels.")
+            image.load()
+    except InvalidImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImageError("The image declares too many pixels to decode safely.") from None
+    except Exception:  # Pillow raises many types for broken files; all mean the same to the sender.
+        raise InvalidImageError("The image could not be read: send a complete PNG file.") from None
+
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA")
+    has_alpha = image.mode in ("RGBA", "LA")
+    gray = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    if has_alpha:
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+        if np.median(_border(alpha)) < 0.5:
+            # Transparent background: whatever was painted is ink, whatever its colour.
+            return alpha
+        gray = gray * alpha + (1.0 - alpha)  # flatten onto white, as a browser would show it
+    background = float(np.median(_border(gray)))
+    if background > 0.5:  # dark ink on a light background: flip to MNIST's white-on-black
+        gray, background = 1.0 - gray, 1.0 - background
+    return np.clip((gray - background) / max(1.0 - background, 1e-3), 0.0, 1.0)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
+def fit_and_center(ink: np.ndarray, box: int = BOX) -> np.ndarray:
+    """Crop ``ink`` to its extent, fit the longer side into ``box`` px, centre by mass in 28x28."""
+    mask = ink > INK_THRESHOLD
+    if not mask.any():
+        raise BlankDrawingError(_BLANK_MESSAGE)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    # Box filtering averages every source pixel when shrinking (true anti-aliasing);
+    # bilinear is the gentler choice when a tiny drawing has to grow.
+    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), method))
+    small = np.clip(small, 0.0, 1.0)
+    return place_by_center_of_mass(small)
+
+
+def place_by_center_of_mass(small: np.ndarray) -> np.ndarray:
+    """Paste ``small`` (at most 28x28) into a 28x28 field so its centre of mass is at the centre.
+
+    The shift is whole pixels, as MNIST's was (a sub-pixel shift would blur
+    the strokes), and clamped so no ink falls off the field.
+    """
+    h, w = small.shape
+    mass = small.sum()
+    cy = (small.sum(axis=1) @ np.arange(h)) / mass
+    cx = (small.sum(axis=0) @ np.arange(w)) / mass
+    centre = FIELD / 2  # MNIST's centres of mass sit at pixel (14, 14), measured: 13.99, 14.01
+    top = int(np.clip(round(centre - cy), 0, FIELD - h))
+    left = int(np.clip(round(centre - cx), 0, FIELD - w))
+    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    field[top : top + h, left : left + w] = small
+    return field
+
+
+def preprocess_drawing(png: bytes | str) -> np.ndarray:
+    """A canvas drawing (PNG bytes or data URL) as float32[28,28] in [0,1], white ink on black.
+
+    Raises :class:`InvalidImageError` for anything that is not a PNG up to
+    2048x2048, and :class:`BlankDrawingError` when nothing is drawn.
+    """
+    ink = load_ink(png)
+    if ink.sum() < MIN_INK_PIXELS:
+        raise BlankDrawingError(_BLANK_MESSAGE)
+    return fit_and_center(ink)

@@ -1,0 +1,35 @@
+"""The shipped original models, by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import DigitClassifier
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MODEL_NAMES = ("fnn", "cnn")
+
+
+def model_class(name: str) -> type:
+    if name == "fnn":
+        from .fnn import FNN
+
+        return FNN
+    if name == "cnn":
+        from .cnn import CNN  # TensorFlow is imported only when a CNN is wanted
+
+        return CNN
+    raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
+
+
+def original_weights_path(name: str) -> Path:
+    return WEIGHTS_DIR / f"{name}-original.npz"
+
+
+def load_original(name: str) -> DigitClassifier:
+    """A fresh instance of the shipped original ``"fnn"`` or ``"cnn"``."""
+    cls = model_class(name)
+    path = original_weights_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; train it with `python scripts/train.py --model {name}`")
+    return cls.from_bytes(path.read_bytes())
