@@ -1,0 +1,43 @@
+"""Render ``MODEL_CARD.md`` from the training record that ``scripts/train.py`` writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_DESCRIPTIONS = {
+    "fnn": "Two-layer numpy network, 784 -> 256 ReLU -> 10 softmax; SGD with momentum 0.9, "
+    "cosine learning-rate decay from 0.05, batch 128, L2 1e-4.",
+    "cnn": "Keras CNN: conv 5x5x32 -> max-pool -> conv 5x5x64 -> max-pool -> dense 128 -> "
+    "dropout 0.4 -> 10; Adam with cosine decay from 1e-3, batch 128.",
+}
+
+
+def write_model_card(record: dict, path: Path) -> None:
+    lines = [
+        "# Model card: Inkling's original models",
+        "",
+        "Written by `scripts/train.py` from `training.json`; do not edit by hand.",
+        "",
+        "Both are trained from scratch on the 60,000 MNIST training digits plus the 7,494",
+        "digits of the 30 pendigits *training* writers rendered as canvas drawings (three",
+        "times each per epoch: canvas users write 1, 7 and 9 the European way), with random",
+        "distortions each epoch (rotation +-12 deg, scale 0.85-1.1, shear, shift +-2 px,",
+        "thicker or thinner strokes; `models/distort.py`), and evaluated on the 10,000",
+        "MNIST test digits and on the 3,498 digits of the 14 pendigits *test* writers,",
+        "rendered as canvas drawings and preprocessed like the page's (`models/drawn.py`).",
+        "Neither has seen a pendigits writer. Intended use: recognising single digits",
+        "drawn on Inkling's canvas; not a general OCR model.",
+        "",
+        "| model | MNIST test | pendigits test (drawn) | epochs | seed | training time | weights |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in record.items():
+        lines.append(
+            f"| {name} | {r['mnist_test_accuracy']:.2%} | {r['pendigits_test_accuracy']:.2%} | {r['epochs']} "
+            f"| {r['seed']} | {r['training_seconds'] / 60:.1f} min | {r['weights_bytes'] / 1e6:.2f} MB |"
+        )
+    lines.append("")
+    for name, r in record.items():
+        lines += [f"## {name}", "", _DESCRIPTIONS.get(name, ""), "", f"- command: `{r['command']}`",
+                  f"- machine: {r['machine']}", ""]
+    path.write_text("\n".join(lines))
