@@ -64,7 +64,7 @@ class CNN:
     kind = "cnn"
 
     def __init__(self, lr: float = 1e-3, online_lr: float = 0.01, dropout: float = 0.4, seed: int = 0):
-        self.lr, self.online_lr, self.dropout, self.seed = lr, online_lr, dropout, seed
+        self.lr, self.dropout, self.seed = lr, dropout, seed
         self.network = build_network(seed, dropout)
         self.steps_ = 0
         self._loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -72,15 +72,28 @@ class CNN:
         # version is the whole truth and any worker can continue from it.
         self._online_optimizer = keras.optimizers.SGD(learning_rate=online_lr)
         self._online_optimizer.build(self.network.trainable_variables)
+        self._online_lr = float(online_lr)
         self._features = keras.Model(
             self.network.inputs, [self.network.get_layer(name).output for name in FEATURE_LAYERS]
         )
-        self._predict_fn = tf.function(self._predict_graph, input_signature=[_IMAGES])
-        self._features_fn = tf.function(lambda x: self._features(x, training=False), input_signature=[_IMAGES])
-        self._step_fn = tf.function(self._step_graph, input_signature=[_IMAGES, _LABELS])
+        self._predict_fn = tf.function(self._predict_graph, input_signature=[_IMAGES], autograph=False)
+        self._features_fn = tf.function(lambda x: self._features(x, training=False), input_signature=[_IMAGES],
+                                        autograph=False)
+        self._step_fn = tf.function(self._step_graph, input_signature=[_IMAGES, _LABELS], autograph=False)
         self._loss_graph_fn = tf.function(
-            lambda x, y: self._loss_fn(y, self.network(x, training=False)), input_signature=[_IMAGES, _LABELS]
+            lambda x, y: self._loss_fn(y, self.network(x, training=False)), input_signature=[_IMAGES, _LABELS],
+            autograph=False,
         )
+
+    @property
+    def online_lr(self) -> float:
+        return self._online_lr
+
+    @online_lr.setter
+    def online_lr(self, value: float) -> None:
+        # The optimizer's rate is a variable read by the compiled step: no retrace.
+        self._online_lr = float(value)
+        self._online_optimizer.learning_rate = self._online_lr
 
     # --- inference ----------------------------------------------------------
 
@@ -138,6 +151,7 @@ class CNN:
         return {"lr": self.lr, "online_lr": self.online_lr, "dropout": self.dropout, "seed": self.seed}
 
     def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights, in layer order."""
         return self.network.get_weights()
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
@@ -149,6 +163,12 @@ class CNN:
         weights = {f"w{i:02d}": w for i, w in enumerate(self.network.get_weights())}
         np.savez(out, config=np.array(json.dumps(self._config())), steps=np.int64(self.steps_), **weights)
         return out.getvalue()
+
+    @staticmethod
+    def read_weights(data: bytes) -> list[np.ndarray]:
+        """The weights in a :meth:`to_bytes` archive, without building a network."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            return [archive[k] for k in sorted(k for k in archive.files if k.startswith("w"))]
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "CNN":

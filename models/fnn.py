@@ -135,6 +135,14 @@ class FNN:
 
     # --- persistence --------------------------------------------------------
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights, in a fixed order."""
+        return [getattr(self, name).copy() for name in _PARAMS]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        for name, value in zip(_PARAMS, weights, strict=True):
+            setattr(self, name, np.array(value, dtype=np.float32))
+
     def _config(self) -> dict:
         return {
             "n_hidden": self.n_hidden, "lr": self.lr, "momentum": self.momentum, "l2": self.l2,
@@ -147,6 +155,12 @@ class FNN:
         np.savez(out, config=np.array(json.dumps(self._config())), steps=np.int64(self.steps_),
                  **{name: getattr(self, name) for name in _PARAMS})
         return out.getvalue()
+
+    @staticmethod
+    def read_weights(data: bytes) -> list[np.ndarray]:
+        """The weights in a :meth:`to_bytes` archive, in :meth:`get_weights` order."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            return [archive[name].astype(np.float32) for name in _PARAMS]
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "FNN":

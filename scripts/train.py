@@ -169,7 +169,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         (args.out / f"{name}-original.npz").write_bytes(model.to_bytes())
         record[name] = {
-            "command": "python scripts/train.py " + shlex.join(sys.argv[1:]),
+            "command": " ".join(["python scripts/train.py", *map(shlex.quote, sys.argv[1:])]),
             "seed": args.seed,
             "epochs": args.epochs or DEFAULT_EPOCHS[name],
             "training_images": len(X),
