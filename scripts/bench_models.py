@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""Speed and accuracy of the shipped models against the issue's targets, in one run.
+
+    python scripts/bench_models.py [--repeats 300] [--json artifacts/bench_models.json]
+
+Latencies are medians (p50) and 99th percentiles after warm-up, measured side
+by side in this process, so read the ratios: the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from models import augment, load_mnist, load_original  # noqa: E402
+from models.drawn import load_drawn_pendigits  # noqa: E402
+from models.registry import WEIGHTS_DIR  # noqa: E402
+
+
+def timed(fn, repeats: int, warmup: int = 10) -> tuple[float, float]:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--json", type=Path, default=Path("artifacts/bench_models.json"))
+    args = parser.parse_args()
+
+    Xt, yt = load_mnist("test")
+    Xt = Xt.astype(np.float32) / 255
+    Xp, yp, _ = load_drawn_pendigits("test")
+    card = json.loads((WEIGHTS_DIR / "training.json").read_text())
+    one = Xt[:1]
+    variants = augment(Xt[0])
+    labels = np.full(24, int(yt[0]))
+    results: dict[str, dict] = {}
+    for name in ("fnn", "cnn"):
+        model = load_original(name)
+        r = results[name] = {
+            "mnist_test_accuracy": float(np.mean(model.predict_proba(Xt).argmax(1) == yt)),
+            "pendigits_test_accuracy": float(np.mean(model.predict_proba(Xp).argmax(1) == yp)),
+            "training_minutes": card[name]["training_seconds"] / 60,
+        }
+        r["predict_p50_ms"], r["predict_p99_ms"] = timed(lambda: model.predict_proba(one), args.repeats)
+        if name == "cnn":
+            network = model.network
+            r["keras_predict_p50_ms"], r["keras_predict_p99_ms"] = timed(
+                lambda: network.predict(one, verbose=0), max(30, args.repeats // 10))
+            r["eager_call_p50_ms"], _ = timed(lambda: network(one, training=False), max(30, args.repeats // 5))
+            r["speedup_vs_keras_predict"] = r["keras_predict_p50_ms"] / r["predict_p50_ms"]
+        # Each step changes the weights; that is fine for timing and the model is thrown away.
+        r["partial_fit24_p50_ms"], r["partial_fit24_p99_ms"] = timed(
+            lambda: model.partial_fit(variants, labels), max(50, args.repeats // 3))
+
+    f, c = results["fnn"], results["cnn"]
+    rows = [
+        ("CNN MNIST test accuracy", f"{c['mnist_test_accuracy']:.2%}", ">= 99.40%", c["mnist_test_accuracy"] >= 0.994),
+        ("FNN MNIST test accuracy", f"{f['mnist_test_accuracy']:.2%}", ">= 97.80%", f["mnist_test_accuracy"] >= 0.978),
+        ("CNN pendigits test (drawn)", f"{c['pendigits_test_accuracy']:.2%}", ">= 97%", c["pendigits_test_accuracy"] >= 0.97),
+        ("FNN pendigits test (drawn)", f"{f['pendigits_test_accuracy']:.2%}", "(reported)", True),
+        ("CNN predict_proba, 1 image", f"{c['predict_p50_ms']:.2f} ms (p99 {c['predict_p99_ms']:.2f})", "p50 <= 1.5 ms",
+         c["predict_p50_ms"] <= 1.5),
+        ("  same network, Keras model.predict", f"{c['keras_predict_p50_ms']:.1f} ms (p99 {c['keras_predict_p99_ms']:.1f})",
+         f"ours is {c['speedup_vs_keras_predict']:.0f}x faster", True),
+        ("  same network, eager model(x)", f"{c['eager_call_p50_ms']:.2f} ms", "", True),
+        ("FNN predict_proba, 1 image", f"{f['predict_p50_ms']:.3f} ms (p99 {f['predict_p99_ms']:.3f})", "p50 <= 0.1 ms",
+         f["predict_p50_ms"] <= 0.1),
+        ("CNN partial_fit, 24 variants", f"{c['partial_fit24_p50_ms']:.1f} ms (p99 {c['partial_fit24_p99_ms']:.1f})",
+         "p50 <= 25 ms", c["partial_fit24_p50_ms"] <= 25),
+        ("FNN partial_fit, 24 variants", f"{f['partial_fit24_p50_ms']:.2f} ms (p99 {f['partial_fit24_p99_ms']:.2f})",
+         "p50 <= 1 ms", f["partial_fit24_p50_ms"] <= 1),
+        ("CNN training to shipped accuracy", f"{c['training_minutes']:.1f} min", "<= 15 min", c["training_minutes"] <= 15),
+    ]
+    print("| measure | result | target | met |\n|---|---|---|---|")
+    for label, value, target, ok in rows:
+        print(f"| {label} | {value} | {target} | {'yes' if ok else 'NO'} |")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

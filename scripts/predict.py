@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Each shipped model's top-3 for image files (PNG drawings, any size, either polarity).
+
+    python scripts/predict.py drawing.png [more.png ...] [--show out_dir]
+
+``--show DIR`` writes DIR/<name>.predict.png: the 28x28 input the models saw,
+beside each model's probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from models import DrawingError, load_original, preprocess_drawing  # noqa: E402
+from models.ensemble import combine  # noqa: E402
+
+
+def show(path: Path, img: np.ndarray, probs: dict[str, np.ndarray], out_dir: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 1 + len(probs), figsize=(2.6 * (1 + len(probs)), 2.6))
+    axes[0].imshow(img, cmap="gray", vmin=0, vmax=1)
+    axes[0].set(title="input 28x28", xticks=[], yticks=[])
+    for ax, (name, p) in zip(axes[1:], probs.items()):
+        ax.barh(range(10), p, color=["#d9480f" if d == p.argmax() else "#adb5bd" for d in range(10)])
+        ax.set(title=name, xlim=(0, 1), yticks=range(10))
+        ax.invert_yaxis()
+    fig.tight_layout()
+    out = out_dir / f"{path.stem}.predict.png"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("images", nargs="+", type=Path)
+    parser.add_argument("--show", type=Path, metavar="DIR", help="write a picture of input and probabilities")
+    args = parser.parse_args()
+    models = {"fnn": load_original("fnn"), "cnn": load_original("cnn")}
+    status = 0
+    for path in args.images:
+        try:
+            img = preprocess_drawing(path.read_bytes())
+        except (OSError, DrawingError) as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        probs = {name: m.predict_proba(img)[0] for name, m in models.items()}
+        answer = combine({"fnn_original": probs["fnn"], "fnn_online": probs["fnn"],
+                          "cnn_original": probs["cnn"], "cnn_online": probs["cnn"]})
+        print(f"{path}: answer {answer.digit if answer.digit is not None else '?'} ({answer.p:.0%})")
+        for name, p in probs.items():
+            top = np.argsort(-p)[:3]
+            print(f"  {name}: " + ", ".join(f"{d} {p[d]:.1%}" for d in top))
+        if args.show:
+            print(f"  picture: {show(path, img, probs, args.show)}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
