@@ -1,0 +1,104 @@
+// "Inside the CNN": every feature map of conv1, pool1, conv2 and pool2 as a small greyscale
+// image (bright = strongly active). The server sends each layer as base64 of uint8 C*H*W,
+// channel-major: map k is bytes k*H*W .. (k+1)*H*W, row-major.
+
+export const LEGENDS = {
+  conv1: "32 5×5 filters: edges and stroke directions",
+  pool1: "the same at half resolution",
+  conv2: "64 filters combining strokes into curves, corners and loops",
+  pool2: "7×7 summary the classifier reads",
+};
+
+export function decodeBase64(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export class ActivationsView {
+  /** @param {HTMLElement} container  where the layer figures go */
+  constructor(container) {
+    this.container = container;
+    this.layers = new Map(); // name -> {figure, canvases, shape}
+  }
+
+  #layerFigure(name, shape) {
+    const [channels, h, w] = shape;
+    const figure = document.createElement("figure");
+    figure.className = `layer layer-${name}`;
+    figure.dataset.layer = name;
+    const caption = document.createElement("figcaption");
+    const title = document.createElement("strong");
+    title.textContent = name;
+    const dims = document.createElement("span");
+    dims.className = "shape";
+    dims.textContent = `${channels} × ${h}×${w}`;
+    const legend = document.createElement("span");
+    legend.className = "legend";
+    legend.textContent = LEGENDS[name] || "";
+    caption.append(title, dims, legend);
+    const grid = document.createElement("div");
+    grid.className = "maps";
+    grid.style.setProperty("--columns", String(channels <= 32 ? 8 : 16)); // whole rows: 32 = 4x8, 64 = 4x16
+    const canvases = [];
+    for (let k = 0; k < channels; k++) {
+      const canvas = document.createElement("canvas");
+      canvas.width = w;
+      canvas.height = h;
+      canvas.className = "map";
+      canvas.title = `${name} map ${k + 1}`;
+      canvas.setAttribute("aria-hidden", "true");
+      grid.append(canvas);
+      canvases.push(canvas);
+    }
+    figure.setAttribute("role", "group");
+    figure.setAttribute("aria-label", `${name}: ${channels} feature maps of ${h} by ${w}; ${LEGENDS[name] || ""}`);
+    figure.append(caption, grid);
+    return { figure, canvases, shape: shape.join("x") };
+  }
+
+  /** Draw a response of POST /api/activations. */
+  render(response) {
+    const seen = new Set();
+    for (const layer of response.layers || []) {
+      const [channels, h, w] = layer.shape;
+      let entry = this.layers.get(layer.name);
+      if (!entry || entry.shape !== layer.shape.join("x")) {
+        entry?.figure.remove();
+        entry = this.#layerFigure(layer.name, layer.shape);
+        this.layers.set(layer.name, entry);
+      }
+      this.container.append(entry.figure); // keeps the server's layer order
+      seen.add(layer.name);
+      const bytes = decodeBase64(layer.data);
+      const size = h * w;
+      for (let k = 0; k < channels; k++) {
+        const canvas = entry.canvases[k];
+        const ctx = canvas.getContext("2d");
+        const image = ctx.createImageData(w, h);
+        const px = image.data;
+        const offset = k * size;
+        for (let i = 0; i < size; i++) {
+          const v = bytes[offset + i] ?? 0;
+          px[i * 4] = v;
+          px[i * 4 + 1] = v;
+          px[i * 4 + 2] = v;
+          px[i * 4 + 3] = 255;
+        }
+        ctx.putImageData(image, 0, 0);
+      }
+    }
+    for (const [name, entry] of this.layers) {
+      if (!seen.has(name)) {
+        entry.figure.remove();
+        this.layers.delete(name);
+      }
+    }
+  }
+
+  clear() {
+    for (const entry of this.layers.values()) entry.figure.remove();
+    this.layers.clear();
+  }
+}

@@ -1,0 +1,129 @@
+// Two small SVG charts, drawn at the pixel width they are shown at (so text stays readable
+// on a phone): a bar chart of counts, and a line chart of accuracy over learn steps.
+
+const NS = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs = {}, text) {
+  const node = document.createElementNS(NS, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function svgRoot(width, height, label) {
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": label, class: "chart" });
+  svg.append(el("title", {}, label));
+  return svg;
+}
+
+/** "Nice" tick values covering [lo, hi]. */
+function ticks(lo, hi, count = 5) {
+  const span = hi - lo || 1;
+  const raw = span / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toFixed(10)));
+  return out;
+}
+
+/**
+ * Bar chart of `counts` (one per digit 0-9).
+ * @returns {SVGSVGElement}
+ */
+export function barChart(counts, { width = 520, height = 200 } = {}) {
+  const label = `Drawings collected per digit: ${counts.map((c, d) => `${d}: ${c}`).join(", ")}`;
+  const svg = svgRoot(width, height, label);
+  const pad = { top: 20, right: 8, bottom: 26, left: 8 };
+  const plotW = width - pad.left - pad.right;
+  const plotH = height - pad.top - pad.bottom;
+  const max = Math.max(1, ...counts);
+  const slot = plotW / counts.length;
+  const barW = Math.min(44, slot * 0.7);
+  svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: pad.top + plotH, y2: pad.top + plotH, class: "axis" }));
+  counts.forEach((count, digit) => {
+    const h = (count / max) * plotH;
+    const x = pad.left + slot * digit + (slot - barW) / 2;
+    const y = pad.top + plotH - h;
+    const group = el("g", { class: "bar" });
+    group.append(el("rect", { x, y, width: barW, height: Math.max(h, count ? 2 : 0), rx: 4 }));
+    group.append(el("text", { x: x + barW / 2, y: y - 6, "text-anchor": "middle", class: "value" }, String(count)));
+    group.append(el("text", { x: x + barW / 2, y: height - 8, "text-anchor": "middle", class: "tick digit" }, String(digit)));
+    svg.append(group);
+  });
+  return svg;
+}
+
+/**
+ * Line chart of accuracy over learn steps.
+ * @param {{x:number, y:number}[]} points   sorted by x
+ * @param {{reference?:number|null, markers?:{x:number, label:string}[], name?:string}} options
+ */
+export function lineChart(points, { reference = null, markers = [], name = "accuracy", width = 520, height = 220 } = {}) {
+  const label =
+    `${name} holdout accuracy over ${points.length} learn step${points.length === 1 ? "" : "s"}` +
+    (points.length ? `, latest ${(points[points.length - 1].y * 100).toFixed(1)}%` : "") +
+    (reference !== null ? `; original ${(reference * 100).toFixed(1)}%` : "") +
+    (markers.length ? `; ${markers.length} rollback${markers.length === 1 ? "" : "s"}` : "");
+  const svg = svgRoot(width, height, label);
+  const pad = { top: 14, right: 14, bottom: 40, left: 46 };
+  const plotW = width - pad.left - pad.right;
+  const plotH = height - pad.top - pad.bottom;
+
+  const ys = points.map((p) => p.y).concat(reference !== null ? [reference] : []);
+  let yLo = ys.length ? Math.min(...ys) : 0.9;
+  let yHi = ys.length ? Math.max(...ys) : 1;
+  const margin = Math.max(0.005, (yHi - yLo) * 0.15);
+  yLo = Math.max(0, yLo - margin);
+  yHi = Math.min(1, yHi + margin);
+  if (yHi - yLo < 0.01) [yLo, yHi] = [Math.max(0, yHi - 0.01), Math.min(1, yLo + 0.01)];
+  const xs = points.map((p) => p.x).concat(markers.map((m) => m.x));
+  const xLo = xs.length ? Math.min(...xs) : 0;
+  let xHi = xs.length ? Math.max(...xs) : 1;
+  if (xHi === xLo) xHi = xLo + 1;
+  const sx = (x) => pad.left + ((x - xLo) / (xHi - xLo)) * plotW;
+  const sy = (y) => pad.top + (1 - (y - yLo) / (yHi - yLo)) * plotH;
+
+  // grid and axes
+  const yTicks = ticks(yLo, yHi, 4);
+  const decimals = yHi - yLo < 0.05 ? 1 : 0;
+  for (const t of yTicks) {
+    svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: sy(t), y2: sy(t), class: "grid" }));
+    svg.append(el("text", { x: pad.left - 6, y: sy(t) + 4, "text-anchor": "end", class: "tick" }, `${(t * 100).toFixed(decimals)}%`));
+  }
+  const xTicks = ticks(xLo, xHi, Math.max(2, Math.floor(plotW / 70))).filter((t) => Number.isInteger(t));
+  for (const t of xTicks) {
+    svg.append(el("text", { x: sx(t), y: pad.top + plotH + 17, "text-anchor": "middle", class: "tick" }, String(t)));
+  }
+  svg.append(el("text", { x: pad.left + plotW / 2, y: height - 3, "text-anchor": "middle", class: "tick axis-label" }, "learn step"));
+  svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: pad.top + plotH, y2: pad.top + plotH, class: "axis" }));
+
+  if (reference !== null) {
+    svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: sy(reference), y2: sy(reference), class: "reference" }));
+    svg.append(el("text", { x: width - pad.right - 2, y: sy(reference) - 5, "text-anchor": "end", class: "reference-label" }, "original"));
+  }
+
+  for (const marker of markers) {
+    const x = sx(marker.x);
+    const group = el("g", { class: "rollback" });
+    group.append(el("title", {}, marker.label));
+    group.append(el("line", { x1: x, x2: x, y1: pad.top, y2: pad.top + plotH }));
+    group.append(el("path", { d: `M${x - 5},${pad.top} L${x + 5},${pad.top} L${x},${pad.top + 8} Z` }));
+    svg.append(group);
+  }
+
+  if (points.length) {
+    const d = points.map((p, i) => `${i ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ");
+    svg.append(el("path", { d, class: "series" }));
+    const last = points[points.length - 1];
+    const dotsEvery = points.length > 60 ? Infinity : 1;
+    points.forEach((p, i) => {
+      if (i % dotsEvery === 0 || p === last) {
+        const dot = el("circle", { cx: sx(p.x), cy: sy(p.y), r: p === last ? 4 : 2.5, class: p === last ? "dot last" : "dot" });
+        dot.append(el("title", {}, `step ${p.x}: ${(p.y * 100).toFixed(2)}%`));
+        svg.append(dot);
+      }
+    });
+  }
+  return svg;
+}

@@ -1,0 +1,480 @@
+// Inkling's page: wires the pad, the live guesses, corrections, teach mode,
+// the CNN's feature maps and the stats together. Plain ES modules, no build step.
+
+import { api } from "./api.js";
+import { DrawingPad } from "./pad.js";
+import { Results } from "./results.js";
+import { ActivationsView } from "./activations.js";
+import { Stats } from "./stats.js";
+
+const DEBOUNCE_MS = 150;
+const MODES = ["draw", "teach", "stats"];
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const byTestId = (id) => $(`[data-testid="${id}"]`);
+
+/** Inline error under the pad, with a Retry that re-sends the failed request. */
+class ErrorBox {
+  constructor() {
+    this.box = byTestId("error");
+    this.message = byTestId("error-message");
+    this.wait = byTestId("error-wait");
+    this.retryButton = byTestId("retry");
+    this.retry = null;
+    this.kind = null;
+    this.timer = 0;
+    this.retryButton.addEventListener("click", () => {
+      const retry = this.retry;
+      this.hide();
+      retry?.();
+    });
+  }
+
+  show(error, { retry = null, kind = null } = {}) {
+    clearInterval(this.timer);
+    this.kind = kind;
+    this.message.textContent = error.message || "Something went wrong.";
+    const canRetry = Boolean(retry) && error.retryable !== false;
+    this.retry = canRetry ? retry : null;
+    this.retryButton.hidden = !canRetry;
+    this.wait.textContent = "";
+    this.wait.hidden = true;
+    if (canRetry && Number.isFinite(error.retryAfter) && error.retryAfter > 0) {
+      let left = error.retryAfter;
+      const tick = () => {
+        if (left > 0) {
+          this.wait.textContent = `Please retry in ${left} second${left === 1 ? "" : "s"}.`;
+          left -= 1;
+        } else {
+          this.wait.textContent = "You can retry now.";
+          clearInterval(this.timer);
+        }
+      };
+      this.wait.hidden = false;
+      tick();
+      this.timer = setInterval(tick, 1000);
+    } else if (canRetry) {
+      this.wait.hidden = false;
+      this.wait.textContent = "Your drawing is still here — press Retry to send it again.";
+    }
+    this.box.hidden = false;
+  }
+
+  hide(kind = null) {
+    if (kind && this.kind !== kind) return;
+    clearInterval(this.timer);
+    this.box.hidden = true;
+    this.retry = null;
+    this.kind = null;
+  }
+}
+
+function digitButtons(container, { testid, role = null, label }) {
+  const buttons = [];
+  for (let d = 0; d <= 9; d++) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "digit";
+    button.textContent = String(d);
+    button.dataset.digit = String(d);
+    button.dataset.testid = `${testid}${d}`;
+    button.setAttribute("aria-label", label(d));
+    if (role) {
+      button.setAttribute("role", role);
+      button.setAttribute("aria-checked", "false");
+      button.tabIndex = d === 0 ? 0 : -1;
+    }
+    container.append(button);
+    buttons.push(button);
+  }
+  return buttons;
+}
+
+function showBootError(message) {
+  const node = byTestId("boot-error");
+  node.replaceChildren(document.createTextNode(`${message} `));
+  const again = document.createElement("button");
+  again.type = "button";
+  again.className = "btn small";
+  again.textContent = "Reload";
+  again.addEventListener("click", () => location.reload());
+  node.append(again);
+  node.hidden = false;
+}
+
+async function boot() {
+  let config;
+  try {
+    config = await api.config();
+  } catch (error) {
+    showBootError(`Inkling could not start: ${error.message}`);
+    return;
+  }
+  const app = new App(config);
+  window.inkling = app; // handy in the console, and for tests
+  document.documentElement.dataset.ready = "true";
+}
+
+class App {
+  constructor(config) {
+    this.config = config;
+    this.mode = "draw";
+    this.errors = new ErrorBox();
+    this.pad = new DrawingPad(byTestId("pad"), config.canvas);
+    this.results = new Results(config, {
+      answer: byTestId("answer"),
+      cards: byTestId("models"),
+      input28: byTestId("input28"),
+      learned: byTestId("learned"),
+      panel: $("#panel-draw"),
+    });
+    this.activations = new ActivationsView(byTestId("layers"));
+    this.activationsStatus = byTestId("activations-status");
+    this.stats = new Stats(byTestId("stats"), config);
+    this.statsDirty = true;
+
+    this.consent = byTestId("train-consent");
+    this.undoButton = byTestId("undo");
+    this.clearButton = byTestId("clear");
+    this.rightButton = byTestId("feedback-right");
+    this.wrongButton = byTestId("feedback-wrong");
+    this.picker = $("#picker");
+    this.saving = false;
+
+    // live guesses: a newer request always wins (counter) and older ones are aborted
+    this.predictTimer = 0;
+    this.predictSeq = 0;
+    this.predictAbort = null;
+    this.prediction = null; // {image, response} for the drawing now on the pad, or null
+    this.actTimer = 0;
+    this.actSeq = 0;
+    this.actAbort = null;
+
+    this.pickerButtons = digitButtons($("[data-role=picker-digits]"), {
+      testid: "digit-",
+      label: (d) => `I drew a ${d}`,
+    });
+    this.pickerButtons.forEach((b) => b.addEventListener("click", () => this.save(Number(b.dataset.digit))));
+    byTestId("not-digit").addEventListener("click", () => this.notADigit());
+    this.rightButton.addEventListener("click", () => {
+      const digit = this.prediction?.response?.answer?.digit;
+      if (digit !== null && digit !== undefined) this.save(digit);
+    });
+    this.wrongButton.addEventListener("click", () => this.togglePicker());
+
+    this.teachDigit = null;
+    this.teachCount = 0;
+    this.teachButtons = digitButtons($("[data-role=teach-digits]"), {
+      testid: "teach-digit-",
+      role: "radio",
+      label: (d) => `Teach the digit ${d}`,
+    });
+    this.teachButtons.forEach((b) => b.addEventListener("click", () => this.pickTeachDigit(Number(b.dataset.digit))));
+    $("[data-role=teach-digits]").addEventListener("keydown", (e) => this.radioKeys(e, this.teachButtons));
+    this.teachSave = byTestId("teach-save");
+    this.teachSave.addEventListener("click", () => this.saveTeach());
+
+    this.undoButton.addEventListener("click", () => this.pad.undo());
+    this.clearButton.addEventListener("click", () => this.pad.clear());
+    this.pad.addEventListener("strokestart", () => this.onStrokeStart());
+    this.pad.addEventListener("strokeend", () => this.onDrawingChanged());
+    this.pad.addEventListener("change", () => this.onDrawingChanged());
+    byTestId("stats-refresh").addEventListener("click", () => this.refreshStats());
+
+    this.tabs = [...document.querySelectorAll("[role=tab]")];
+    this.tabs.forEach((tab) => {
+      tab.addEventListener("click", () => this.setMode(tab.dataset.mode, { focus: false }));
+    });
+    $("[role=tablist]").addEventListener("keydown", (e) => this.tabKeys(e));
+    document.addEventListener("keydown", (e) => this.globalKeys(e));
+    window.addEventListener("hashchange", () => this.setMode(this.modeFromHash(), { updateHash: false }));
+
+    this.setMode(this.modeFromHash(), { updateHash: false });
+    this.updateButtons();
+  }
+
+  // ---- modes (tabs) -------------------------------------------------------
+
+  modeFromHash() {
+    const mode = location.hash.replace(/^#/, "");
+    return MODES.includes(mode) ? mode : "draw";
+  }
+
+  setMode(mode, { updateHash = true, focus = false } = {}) {
+    if (!MODES.includes(mode)) mode = "draw";
+    const previous = this.mode;
+    this.mode = mode;
+    for (const tab of this.tabs) {
+      const selected = tab.dataset.mode === mode;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+      if (selected && focus) tab.focus();
+    }
+    document.body.dataset.mode = mode;
+    $("#workspace").hidden = mode === "stats";
+    $("#panel-draw").hidden = mode !== "draw";
+    byTestId("activations").hidden = mode !== "draw";
+    byTestId("teach").hidden = mode !== "teach";
+    byTestId("stats").hidden = mode !== "stats";
+    this.updateTeachBadge();
+    if (updateHash && location.hash !== `#${mode}`) history.replaceState(null, "", `#${mode}`);
+    if (mode !== "draw") this.cancelLive();
+    if (mode === "draw" && previous !== "draw" && !this.pad.isEmpty && !this.prediction) this.scheduleLive();
+    if (mode === "stats") this.refreshStats();
+  }
+
+  tabKeys(event) {
+    const index = this.tabs.indexOf(document.activeElement);
+    if (index < 0) return;
+    let next = null;
+    if (event.key === "ArrowRight") next = (index + 1) % this.tabs.length;
+    else if (event.key === "ArrowLeft") next = (index - 1 + this.tabs.length) % this.tabs.length;
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = this.tabs.length - 1;
+    if (next === null) return;
+    event.preventDefault();
+    this.setMode(this.tabs[next].dataset.mode, { focus: true });
+  }
+
+  radioKeys(event, buttons) {
+    const index = buttons.indexOf(document.activeElement);
+    if (index < 0) return;
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const next = buttons[(index + step + buttons.length) % buttons.length];
+    next.focus();
+    next.click();
+  }
+
+  globalKeys(event) {
+    const target = event.target;
+    const typing = target instanceof HTMLElement && target.closest("input, select, textarea, [contenteditable]");
+    if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z" && !typing && this.mode !== "stats") {
+      event.preventDefault();
+      this.pad.undo();
+      return;
+    }
+    if (event.key === "Escape" && !this.picker.hidden) {
+      this.togglePicker(false);
+      this.wrongButton.focus();
+      return;
+    }
+    if (event.key === "Enter" && this.mode === "teach" && !event.repeat) {
+      // Enter saves, unless it is meant for another control. On a digit of the teach picker it
+      // saves too: the digit is already chosen (radios choose with arrows or Space).
+      const control = target instanceof HTMLElement ? target.closest("button, a, input, select, textarea, summary") : null;
+      if (!control || this.teachButtons.includes(control)) {
+        event.preventDefault();
+        this.saveTeach();
+      }
+    }
+  }
+
+  // ---- drawing and live guesses ------------------------------------------
+
+  onStrokeStart() {
+    clearTimeout(this.predictTimer);
+    clearTimeout(this.actTimer);
+    this.prediction = null; // what is shown no longer describes the pad
+    this.results.hideLearned();
+    if (this.results.els.answer.dataset.state === "saved" || this.results.els.answer.dataset.state === "thanks") this.results.showEmpty();
+    this.updateButtons();
+  }
+
+  onDrawingChanged() {
+    this.prediction = null;
+    if (this.pad.isEmpty) {
+      this.cancelLive();
+      if (!["saved", "thanks"].includes(this.results.els.answer.dataset.state)) this.results.showEmpty();
+      this.activations.clear();
+      this.activationsStatus.hidden = false;
+      this.activationsStatus.textContent = "Draw something to see the feature maps.";
+      this.togglePicker(false);
+      this.errors.hide("predict");
+    } else if (this.mode === "draw") {
+      this.scheduleLive();
+    }
+    this.updateButtons();
+  }
+
+  cancelLive() {
+    clearTimeout(this.predictTimer);
+    clearTimeout(this.actTimer);
+    this.predictSeq++;
+    this.actSeq++;
+    this.predictAbort?.abort();
+    this.actAbort?.abort();
+    this.results.setBusy(false);
+  }
+
+  scheduleLive() {
+    clearTimeout(this.predictTimer);
+    clearTimeout(this.actTimer);
+    this.predictTimer = setTimeout(() => this.predict(), DEBOUNCE_MS);
+    this.actTimer = setTimeout(() => this.loadActivations(), DEBOUNCE_MS);
+  }
+
+  async predict() {
+    if (this.pad.isEmpty) return;
+    const seq = ++this.predictSeq;
+    this.predictAbort?.abort();
+    const abort = (this.predictAbort = new AbortController());
+    const image = this.pad.toDataURL();
+    this.results.setBusy(true);
+    try {
+      const response = await api.predict(image, abort.signal);
+      if (seq !== this.predictSeq) return; // a newer drawing has been sent since
+      this.prediction = { image, response };
+      this.results.showPrediction(response);
+      this.errors.hide("predict");
+    } catch (error) {
+      if (error?.name === "AbortError" || seq !== this.predictSeq) return;
+      this.errors.show(error, { kind: "predict", retry: () => this.scheduleLive() });
+    } finally {
+      if (seq === this.predictSeq) this.results.setBusy(false);
+      this.updateButtons();
+    }
+  }
+
+  async loadActivations() {
+    if (this.pad.isEmpty) return;
+    const seq = ++this.actSeq;
+    this.actAbort?.abort();
+    const abort = (this.actAbort = new AbortController());
+    try {
+      const response = await api.activations(this.pad.toDataURL(), abort.signal);
+      if (seq !== this.actSeq) return;
+      this.activations.render(response);
+      this.activationsStatus.hidden = true;
+    } catch (error) {
+      if (error?.name === "AbortError" || seq !== this.actSeq) return;
+      this.activationsStatus.hidden = false;
+      this.activationsStatus.textContent = `Couldn't load the feature maps: ${error.message}`;
+    }
+  }
+
+  updateButtons() {
+    const empty = this.pad.isEmpty;
+    this.pad.canvas.parentElement.classList.toggle("empty", empty);
+    this.undoButton.disabled = empty || this.saving;
+    this.clearButton.disabled = empty || this.saving;
+    const digit = this.prediction?.response?.answer?.digit;
+    const hasAnswer = digit !== null && digit !== undefined;
+    this.rightButton.disabled = !hasAnswer || this.saving;
+    this.rightButton.setAttribute("aria-label", hasAnswer ? `Right, it is a ${digit}` : "Right");
+    this.wrongButton.disabled = empty || this.saving;
+    $("#feedback-question").textContent = hasAnswer ? `Is it a ${digit}?` : empty ? "Did I get it right?" : "What is it?";
+    for (const b of this.pickerButtons) b.disabled = this.saving;
+    this.teachSave.disabled = this.teachDigit === null || this.saving;
+    if (empty && !this.picker.hidden) this.togglePicker(false);
+  }
+
+  togglePicker(open = this.picker.hidden) {
+    this.picker.hidden = !open;
+    this.wrongButton.setAttribute("aria-expanded", String(open));
+    if (open) this.pickerButtons[0].focus();
+  }
+
+  // ---- saving -------------------------------------------------------------
+
+  /** POST the drawing now on the pad with `label`; onStored runs once it is stored (after any retries). */
+  async store(label, { onStored }) {
+    if (this.saving) return;
+    const image = this.pad.toDataURL();
+    const train = this.consent.checked;
+    const before = this.prediction?.image === image ? this.prediction.response : null;
+    const attempt = async () => {
+      this.saving = true;
+      this.updateButtons();
+      document.body.classList.add("saving");
+      try {
+        const response = await api.saveDrawing(image, label, train);
+        this.errors.hide();
+        onStored({ image, label, train, response, before });
+        this.statsDirty = true;
+        if (this.mode === "stats") this.refreshStats();
+      } catch (error) {
+        this.errors.show(error, { kind: "save", retry: attempt });
+      } finally {
+        this.saving = false;
+        document.body.classList.remove("saving");
+        this.updateButtons();
+      }
+    };
+    await attempt();
+  }
+
+  save(label) {
+    return this.store(label, {
+      onStored: ({ image, response, before, train }) => {
+        this.togglePicker(false);
+        this.pad.clear();
+        this.results.showLearned({ label, image, response, before, train });
+        this.rightButton.blur();
+      },
+    });
+  }
+
+  notADigit() {
+    this.togglePicker(false);
+    this.pad.clear();
+    this.errors.hide();
+    this.results.showThanks("Thanks for telling me!");
+    this.wrongButton.focus();
+  }
+
+  // ---- teach mode ---------------------------------------------------------
+
+  pickTeachDigit(digit) {
+    if (this.teachDigit !== digit) this.teachCount = 0;
+    this.teachDigit = digit;
+    this.teachButtons.forEach((b) => {
+      const on = Number(b.dataset.digit) === digit;
+      b.setAttribute("aria-checked", String(on));
+      b.tabIndex = on ? 0 : -1;
+    });
+    this.teachSave.textContent = `Save this ${digit}`;
+    this.updateTeachCount();
+    this.updateTeachBadge();
+    this.updateButtons();
+  }
+
+  updateTeachCount(flash = false) {
+    const count = byTestId("teach-count");
+    count.textContent = this.teachDigit === null ? "Pick a digit to start" : `${this.teachCount} saved`;
+    count.dataset.count = String(this.teachCount);
+    if (flash) {
+      count.classList.remove("flash");
+      void count.offsetWidth; // restart the animation
+      count.classList.add("flash");
+    }
+  }
+
+  updateTeachBadge() {
+    const badge = byTestId("teach-badge");
+    badge.hidden = this.mode !== "teach" || this.teachDigit === null;
+    badge.textContent = this.teachDigit === null ? "" : `Teaching: ${this.teachDigit}`;
+  }
+
+  saveTeach() {
+    if (this.teachDigit === null || this.saving) return;
+    const digit = this.teachDigit;
+    return this.store(digit, {
+      onStored: () => {
+        if (this.teachDigit === digit) this.teachCount += 1;
+        this.pad.clear();
+        this.updateTeachCount(true);
+      },
+    });
+  }
+
+  // ---- stats --------------------------------------------------------------
+
+  refreshStats() {
+    this.statsDirty = false;
+    return this.stats.refresh();
+  }
+}
+
+boot();

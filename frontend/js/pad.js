@@ -1,0 +1,148 @@
+// The drawing pad: a square canvas whose bitmap is always spec.size px, whatever its CSS size.
+// Strokes are kept as a list of point lists (bitmap pixels), so Undo is "drop the last, redraw".
+// Rendering follows the canvas spec from GET /api/config exactly, because the server's stroke
+// renderer uses the same numbers: background fill, round caps and joins, one line width, one ink.
+
+export class DrawingPad extends EventTarget {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{size:number, line_width:number, ink:string, background:string, line_cap?:string, line_join?:string}} spec
+   */
+  constructor(canvas, spec) {
+    super();
+    this.canvas = canvas;
+    this.spec = spec;
+    this.strokes = [];
+    this.current = null; // the stroke being drawn, also the last entry of this.strokes
+    this.pointerId = null;
+    this.frame = 0;
+    this.enabled = true;
+    canvas.width = spec.size;
+    canvas.height = spec.size;
+    this.ctx = canvas.getContext("2d", { willReadFrequently: false });
+    this.redraw();
+
+    canvas.addEventListener("pointerdown", (e) => this.#down(e));
+    canvas.addEventListener("pointermove", (e) => this.#move(e));
+    canvas.addEventListener("pointerup", (e) => this.#up(e));
+    canvas.addEventListener("pointercancel", (e) => this.#up(e));
+    canvas.addEventListener("lostpointercapture", (e) => this.#up(e));
+    // No long-press menu or selection while drawing with a finger or pen.
+    canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+  }
+
+  get isEmpty() {
+    return this.strokes.length === 0;
+  }
+
+  get isDrawing() {
+    return this.current !== null;
+  }
+
+  /** Bitmap coordinates of a pointer event, scaled from the canvas's on-screen box. */
+  #point(e) {
+    const rect = this.canvas.getBoundingClientRect();
+    const scaleX = this.spec.size / rect.width;
+    const scaleY = this.spec.size / rect.height;
+    const clamp = (v) => Math.min(this.spec.size, Math.max(0, v));
+    return [clamp((e.clientX - rect.left) * scaleX), clamp((e.clientY - rect.top) * scaleY)];
+  }
+
+  #down(e) {
+    if (!this.enabled || this.pointerId !== null) return; // one pen at a time: a second finger is ignored
+    if (e.pointerType === "mouse" && e.button !== 0) return;
+    e.preventDefault();
+    this.pointerId = e.pointerId;
+    try {
+      this.canvas.setPointerCapture(e.pointerId);
+    } catch {
+      /* synthetic events may have no active pointer to capture */
+    }
+    this.current = [this.#point(e)];
+    this.strokes.push(this.current);
+    this.dispatchEvent(new Event("strokestart"));
+    this.#schedule();
+  }
+
+  #move(e) {
+    if (e.pointerId !== this.pointerId || !this.current) return;
+    e.preventDefault();
+    const events = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
+    for (const ev of events.length ? events : [e]) {
+      const [x, y] = this.#point(ev);
+      const [px, py] = this.current[this.current.length - 1];
+      if (Math.abs(x - px) + Math.abs(y - py) >= 0.5) this.current.push([x, y]);
+    }
+    this.#schedule();
+  }
+
+  #up(e) {
+    if (e.pointerId !== this.pointerId) return;
+    this.pointerId = null;
+    if (!this.current) return;
+    this.current = null;
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.redraw(); // the final bitmap is drawn synchronously, before anyone reads it
+    this.dispatchEvent(new Event("strokeend"));
+  }
+
+  #schedule() {
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.redraw();
+      });
+    }
+  }
+
+  redraw() {
+    const { ctx, spec } = this;
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.globalCompositeOperation = "source-over";
+    ctx.fillStyle = spec.background;
+    ctx.fillRect(0, 0, spec.size, spec.size);
+    ctx.strokeStyle = spec.ink;
+    ctx.fillStyle = spec.ink;
+    ctx.lineWidth = spec.line_width;
+    ctx.lineCap = spec.line_cap || "round";
+    ctx.lineJoin = spec.line_join || "round";
+    for (const stroke of this.strokes) {
+      if (stroke.length === 1) {
+        // A tap: a dot as wide as the pen (a zero-length path draws nothing on some browsers).
+        const [x, y] = stroke[0];
+        ctx.beginPath();
+        ctx.arc(x, y, spec.line_width / 2, 0, Math.PI * 2);
+        ctx.fill();
+      } else {
+        ctx.beginPath();
+        ctx.moveTo(stroke[0][0], stroke[0][1]);
+        for (let i = 1; i < stroke.length; i++) ctx.lineTo(stroke[i][0], stroke[i][1]);
+        ctx.stroke();
+      }
+    }
+    ctx.restore();
+  }
+
+  clear() {
+    this.strokes = [];
+    this.current = null;
+    this.pointerId = null;
+    this.redraw();
+    this.dispatchEvent(new Event("change"));
+  }
+
+  undo() {
+    if (this.isDrawing || this.strokes.length === 0) return false;
+    this.strokes.pop();
+    this.redraw();
+    this.dispatchEvent(new Event("change"));
+    return true;
+  }
+
+  /** The drawing as the PNG data URL the API takes. */
+  toDataURL() {
+    return this.canvas.toDataURL("image/png");
+  }
+}

@@ -1,0 +1,175 @@
+// The Stats section: drawings per digit, each online model's holdout accuracy over learn
+// steps (original's accuracy dashed, rollbacks marked), and a gallery of the latest drawings.
+
+import { api } from "./api.js";
+import { barChart, lineChart } from "./charts.js";
+import { percent } from "./results.js";
+
+const GALLERY_PAGE = 24;
+
+function rollbackMarkers(entry) {
+  const history = entry.history || [];
+  return (entry.rollbacks || [])
+    .map((rb) => {
+      const label = `rollback v${rb.from_version} → v${rb.to_version}`;
+      // Mark it at the learn step that produced the version rolled back from...
+      const match = [...history].reverse().find((h) => h.version === rb.from_version);
+      if (match) return { x: match.step, label };
+      // ...else at the last measurement before it happened.
+      const t = Date.parse(rb.time);
+      const before = history.filter((h) => Date.parse(h.time) <= t);
+      if (before.length) return { x: before[before.length - 1].step, label };
+      return null;
+    })
+    .filter(Boolean);
+}
+
+export class Stats {
+  constructor(root, config, { onError } = {}) {
+    this.root = root;
+    this.config = config;
+    this.onError = onError || (() => {});
+    this.counts = root.querySelector("[data-testid=counts-chart]");
+    this.total = root.querySelector("[data-testid=stats-total]");
+    this.accuracy = root.querySelector("[data-testid=accuracy-charts]");
+    this.gallery = root.querySelector("[data-testid=gallery]");
+    this.more = root.querySelector("[data-testid=gallery-more]");
+    this.filter = root.querySelector("[data-testid=gallery-filter]");
+    this.status = root.querySelector("[data-testid=stats-status]");
+    this.data = null;
+    this.cursor = null;
+    this.loading = 0;
+    this.more.addEventListener("click", () => this.loadGallery({ append: true }));
+    this.filter.addEventListener("change", () => this.loadGallery());
+    let lastWidth = 0;
+    new ResizeObserver(() => {
+      const width = this.root.clientWidth;
+      if (this.data && Math.abs(width - lastWidth) > 8) {
+        lastWidth = width;
+        this.renderCharts();
+      }
+    }).observe(this.root);
+  }
+
+  async refresh() {
+    const token = ++this.loading;
+    this.status.textContent = "Loading…";
+    try {
+      const [data] = await Promise.all([api.stats(), this.loadGallery({ quiet: true })]);
+      if (token !== this.loading) return;
+      this.data = data;
+      this.renderCharts();
+      this.status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    } catch (error) {
+      if (token !== this.loading) return;
+      this.status.textContent = error.message;
+      this.onError(error);
+    }
+  }
+
+  #width(node, fallback) {
+    return Math.max(240, Math.floor(node.clientWidth || fallback));
+  }
+
+  renderCharts() {
+    const data = this.data;
+    if (!data) return;
+    const total = data.total ?? data.counts.reduce((a, b) => a + b, 0);
+    this.total.textContent = `${total} drawing${total === 1 ? "" : "s"} so far`;
+    this.counts.replaceChildren(barChart(data.counts, { width: this.#width(this.counts, 480), height: 190 }));
+
+    const online = data.online || {};
+    const cards = [];
+    for (const [name, entry] of Object.entries(online)) {
+      const title = this.config.titles?.[name] || name;
+      const points = (entry.history || [])
+        .map((h) => ({ x: h.step, y: h.holdout_accuracy }))
+        .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
+        .sort((a, b) => a.x - b.x);
+      const card = document.createElement("article");
+      card.className = "card chart-card";
+      card.dataset.testid = `accuracy-${name}`;
+      const head = document.createElement("h3");
+      head.textContent = `${title}: holdout accuracy`;
+      const meta = document.createElement("p");
+      meta.className = "muted";
+      const latest = points.length ? percent(points[points.length - 1].y) : "not measured yet";
+      meta.textContent =
+        `v${entry.version} · ${entry.steps} learn step${entry.steps === 1 ? "" : "s"} · latest ${latest}` +
+        (Number.isFinite(entry.original_accuracy) ? ` · original ${(entry.original_accuracy * 100).toFixed(1)}%` : "");
+      const holder = document.createElement("div");
+      holder.className = "chart-holder";
+      card.append(head, meta, holder);
+      const key = document.createElement("p");
+      key.className = "chart-key";
+      key.innerHTML =
+        '<span class="key-line"></span> online model <span class="key-dash"></span> original <span class="key-rollback"></span> rollback';
+      card.append(key);
+      cards.push([card, holder, points, entry, title]);
+    }
+    this.accuracy.replaceChildren(...cards.map(([card]) => card));
+    for (const [, holder, points, entry, title] of cards) {
+      if (!points.length) {
+        const empty = document.createElement("p");
+        empty.className = "empty-chart";
+        empty.textContent = "No measurements yet. Save a few drawings with training on and watch this line.";
+        holder.append(empty);
+        continue;
+      }
+      holder.append(
+        lineChart(points, {
+          reference: Number.isFinite(entry.original_accuracy) ? entry.original_accuracy : null,
+          markers: rollbackMarkers(entry),
+          name: title,
+          width: this.#width(holder, 480),
+          height: 200,
+        }),
+      );
+    }
+  }
+
+  async loadGallery({ append = false, quiet = false } = {}) {
+    const label = this.filter.value;
+    try {
+      const page = await api.drawings({ label: label === "" ? null : Number(label), limit: GALLERY_PAGE, cursor: append ? this.cursor : null });
+      if (!append) this.gallery.replaceChildren();
+      for (const item of page.items || []) {
+        const li = document.createElement("li");
+        li.className = `drawing${item.train === false ? " untrained" : ""}`;
+        li.dataset.id = item.id;
+        li.dataset.label = String(item.label);
+        const img = document.createElement("img");
+        img.src = api.pngUrl(item);
+        img.alt = `A drawing labelled ${item.label}`;
+        img.loading = "lazy";
+        img.width = 72;
+        img.height = 72;
+        const caption = document.createElement("span");
+        caption.className = "label";
+        caption.textContent = String(item.label);
+        li.append(img, caption);
+        if (item.train === false) {
+          const badge = document.createElement("span");
+          badge.className = "badge";
+          badge.textContent = "not trained";
+          li.append(badge);
+        }
+        const created = Date.parse(item.created);
+        if (!Number.isNaN(created)) li.title = `${item.label} · ${new Date(created).toLocaleString()}`;
+        this.gallery.append(li);
+      }
+      if (!this.gallery.children.length) {
+        const empty = document.createElement("li");
+        empty.className = "empty-gallery";
+        empty.textContent = label === "" ? "No drawings yet. Draw one and press Right or Wrong." : `No drawings of ${label} yet.`;
+        this.gallery.append(empty);
+      }
+      this.cursor = page.next_cursor || null;
+      this.more.hidden = !this.cursor;
+    } catch (error) {
+      if (quiet) throw error;
+      this.status.textContent = error.message;
+      this.onError(error);
+    }
+  }
+}
