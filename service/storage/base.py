@@ -1,0 +1,299 @@
+"""What the service stores, the errors it can get, and the two store protocols.
+
+Two things are stored:
+
+* drawings (``DrawingStore``): immutable, one PNG plus one JSON metadata object
+  each. The JSON is written last and is the commit marker: a drawing exists iff
+  its JSON exists.
+* online model weights (``WeightStore``): immutable numbered versions plus a
+  small ``current.json`` pointer that only moves forward, by compare-and-swap,
+  so several workers can learn and publish without a lock server.
+
+Both have a local-folder and an S3 implementation (``local.py``, ``s3.py``)
+that pass the same contract tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator, Protocol, runtime_checkable
+
+from .ids import DRAWING_ID_RE, MODEL_NAME_RE, new_drawing_id, utc_iso
+
+__all__ = [
+    "StorageError", "StorageUnavailable", "NotFound", "VersionConflict", "AlreadyExists", "CorruptObject",
+    "DrawingRecord", "WeightPointer", "DrawingStore", "WeightStore",
+    "DRAWING_ID_RE", "new_drawing_id", "utc_iso",
+]
+
+INPUT28_BYTES = 28 * 28
+MAX_PAGE = 1000
+
+
+# --------------------------------------------------------------------------- errors
+
+class StorageError(Exception):
+    """Anything the store could not do."""
+
+
+class StorageUnavailable(StorageError):
+    """Backend unreachable, timed out, 5xx or throttling: caller answers 503 + Retry-After."""
+
+
+class NotFound(StorageError):
+    """No such drawing / version (also: an id that could not possibly exist, like ``../x``)."""
+
+
+class VersionConflict(StorageError):
+    """A conditional write lost: someone else published first (reload the pointer, retry)."""
+
+
+class AlreadyExists(VersionConflict):
+    """``put`` of an id that already holds a *different* drawing (ids are never overwritten)."""
+
+
+class CorruptObject(StorageError):
+    """Stored bytes do not match their recorded sha256, or metadata is not valid."""
+
+
+# --------------------------------------------------------------------------- records
+
+@dataclass(frozen=True)
+class DrawingRecord:
+    """One labelled drawing, as stored next to its PNG.
+
+    >>> r = DrawingRecord(new_drawing_id(), 7, utc_iso(), True, "c0ffee", bytes(784))
+    >>> DrawingRecord.from_json(r.to_json()) == r
+    True
+    """
+
+    id: str
+    label: int
+    created: str
+    train: bool
+    client: str
+    input28: bytes
+    prediction: dict | None = None
+    versions: dict | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not DRAWING_ID_RE.match(self.id):
+            raise ValueError(f"invalid drawing id {str(self.id)[:64]!r}")
+        if isinstance(self.label, bool) or not isinstance(self.label, int) or not 0 <= self.label <= 9:
+            raise ValueError(f"label must be an int 0-9, got {self.label!r}")
+        if not isinstance(self.input28, (bytes, bytearray, memoryview)) or len(self.input28) != INPUT28_BYTES:
+            raise ValueError(f"input28 must be {INPUT28_BYTES} bytes")
+        object.__setattr__(self, "input28", bytes(self.input28))
+        for name in ("prediction", "versions"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a dict or None")
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "label": self.label, "created": self.created, "train": self.train,
+                "client": self.client, "input28": base64.b64encode(self.input28).decode("ascii"),
+                "prediction": self.prediction, "versions": self.versions}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DrawingRecord":
+        return cls(id=d["id"], label=d["label"], created=d["created"], train=bool(d["train"]),
+                   client=d["client"], input28=base64.b64decode(d["input28"], validate=True),
+                   prediction=d.get("prediction"), versions=d.get("versions"))
+
+
+@dataclass(frozen=True)
+class WeightPointer:
+    """One published weight version (``current.json`` holds the newest one)."""
+
+    model: str
+    version: int
+    sha256: str
+    created: str
+    meta: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "version": self.version, "sha256": self.sha256,
+                "created": self.created, "meta": self.meta}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "WeightPointer":
+        return cls(model=d["model"], version=int(d["version"]), sha256=d["sha256"],
+                   created=d["created"], meta=d.get("meta") or {})
+
+
+# --------------------------------------------------------------------------- protocols
+
+@runtime_checkable
+class DrawingStore(Protocol):
+    def put(self, record: DrawingRecord, png: bytes) -> None:
+        """Store durably; PNG first, JSON (the commit marker) last; never overwrite an id.
+
+        Re-putting the identical drawing (a retry after a timeout) succeeds;
+        a different drawing under an existing id raises AlreadyExists.
+        """
+
+    def get(self, drawing_id: str) -> DrawingRecord:
+        """The record, or NotFound."""
+
+    def get_png(self, drawing_id: str) -> bytes:
+        """The PNG of a committed drawing, or NotFound."""
+
+    def list(self, label: int | None = None, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:
+        """Newest first; pass the returned cursor back for the next page (None = no more)."""
+
+    def counts(self) -> list[int]:
+        """Number of drawings per label 0-9."""
+
+    def iter_records(self) -> Iterator[DrawingRecord]:
+        """Every drawing, oldest first (export, replay)."""
+
+
+@runtime_checkable
+class WeightStore(Protocol):
+    def current(self, model: str) -> WeightPointer | None:
+        """The newest published version, or None if none was ever published. One small read."""
+
+    def load(self, model: str, version: int) -> bytes:
+        """The weights of a published version, checked against their sha256 (NotFound, CorruptObject)."""
+
+    def publish(self, model: str, data: bytes, expected_version: int, meta: dict) -> WeightPointer:
+        """Publish version ``expected_version + 1``, or raise VersionConflict if the pointer moved."""
+
+    def history(self, model: str) -> list[WeightPointer]:
+        """Every published version, oldest first, without gaps."""
+
+    def append_event(self, model: str, event: dict) -> None:
+        """Store a small immutable JSON event (holdout evaluation, rollback...)."""
+
+    def events(self, model: str) -> list[dict]:
+        """All events, oldest first."""
+
+    def prune(self, model: str, keep_last: int, keep: set[int]) -> int:
+        """Delete weight objects of old versions (never the current one, never metadata); returns how many."""
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+def check_drawing_id(drawing_id: object) -> str:
+    """The id, if it could be a drawing id; otherwise NotFound, before any I/O."""
+    if not isinstance(drawing_id, str) or not DRAWING_ID_RE.match(drawing_id):
+        raise NotFound(f"no drawing {str(drawing_id)[:64]!r}")
+    return drawing_id
+
+
+def check_model(model: object) -> str:
+    if not isinstance(model, str) or not MODEL_NAME_RE.match(model):
+        raise ValueError(f"invalid model name {str(model)[:64]!r} (want [a-z0-9_]{{1,40}})")
+    return model
+
+
+def check_page(label: int | None, limit: int, cursor: str | None) -> None:
+    if label is not None and (isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9):
+        raise ValueError(f"label must be 0-9 or None, got {label!r}")
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be 1-{MAX_PAGE}, got {limit!r}")
+    if cursor is not None and (not isinstance(cursor, str) or not DRAWING_ID_RE.match(cursor)):
+        raise ValueError("invalid cursor")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def dump_json(obj: dict) -> bytes:
+    """Deterministic bytes: the same record always serialises the same (idempotent retries compare bytes)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def parse_json(data: bytes, what: str) -> dict:
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptObject(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CorruptObject(f"{what} is not a JSON object")
+    return obj
+
+
+def parse_record(data: bytes, what: str) -> DrawingRecord:
+    try:
+        return DrawingRecord.from_json(parse_json(data, what))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptObject(f"{what} is not a valid drawing record: {exc!r}") from None
+
+
+def parse_pointer(data: bytes, what: str) -> WeightPointer:
+    try:
+        return WeightPointer.from_json(parse_json(data, what))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptObject(f"{what} is not a valid weight pointer: {exc!r}") from None
+
+
+def prune_candidates(stored: list[int], current: int, keep_last: int, keep: set[int]) -> list[int]:
+    """Versions whose weights may go: not newer than current, not the last ``keep_last``, not kept.
+
+    >>> prune_candidates([1, 2, 3, 4, 5, 6], current=5, keep_last=2, keep={1})
+    [2, 3]
+    """
+    if keep_last < 0:
+        raise ValueError("keep_last must be >= 0")
+    newest_dropped = current - max(keep_last, 1)  # the current version always stays
+    return [v for v in sorted(stored) if v <= newest_dropped and v not in keep]
+
+
+class DrawingIndex:
+    """Which drawings exist and their labels, in memory, sorted by id (= by time).
+
+    Both stores feed it incrementally from what they discover (a listing, a
+    journal) and answer ``list``/``counts`` from it, so a page costs a bisect
+    plus reading the ``limit`` records on it, whatever the store's size.
+    Not thread-safe by itself: the stores call it under their own lock.
+
+    >>> index = DrawingIndex()
+    >>> for i, label in enumerate([3, 5, 3, 3]):
+    ...     _ = index.add(f"20261127T15040500{i}Z-000000000{i}", label)
+    >>> ids, cursor = index.page(3, 2, None)
+    >>> [i[-1] for i in ids], cursor[-1]
+    (['3', '2'], '2')
+    >>> [i[-1] for i in index.page(3, 2, cursor)[0]], index.page(3, 2, cursor)[1]
+    (['0'], None)
+    """
+
+    def __init__(self) -> None:
+        self._all: list[str] = []
+        self._by_label: list[list[str]] = [[] for _ in range(10)]
+        self._labels: dict[str, int] = {}
+
+    def __contains__(self, drawing_id: str) -> bool:
+        return drawing_id in self._labels
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def add(self, drawing_id: str, label: int) -> bool:
+        """Record a committed drawing; False if it was known already."""
+        if drawing_id in self._labels:
+            return False
+        self._labels[drawing_id] = label
+        bisect.insort(self._all, drawing_id)  # ids arrive nearly sorted: insertion near the end
+        bisect.insort(self._by_label[label], drawing_id)
+        return True
+
+    def newest(self) -> str | None:
+        return self._all[-1] if self._all else None
+
+    def counts(self) -> list[int]:
+        return [len(ids) for ids in self._by_label]
+
+    def page(self, label: int | None, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
+        """Up to ``limit`` ids older than ``cursor`` (all if None), newest first, and the next cursor."""
+        ids = self._all if label is None else self._by_label[label]
+        end = len(ids) if cursor is None else bisect.bisect_left(ids, cursor)
+        start = max(0, end - limit)
+        page = ids[start:end][::-1]
+        return page, (page[-1] if start > 0 and page else None)
