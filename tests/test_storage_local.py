@@ -1,0 +1,436 @@
+"""Storage contract tests, run here against the local folder stores, plus local-only tests.
+
+``DrawingStoreContract`` and ``WeightStoreContract`` are the contract every backend
+must meet; ``test_storage_s3_moto.py`` and ``test_storage_seaweedfs.py`` run the
+same classes against S3. A backend subclass provides:
+
+* ``make_drawings()`` / ``make_weights(**options)`` fixtures: factories returning a
+  *new store instance over the same storage* each call (a second instance stands
+  in for a second worker process);
+* ``forbid_io(store, monkeypatch)``: make any storage access by ``store`` fail;
+* ``write_raw(store, name, data)``: write an object/file behind the store's back
+  (``name`` as in the layout, e.g. ``weights/m/00000002.npz``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from service.storage import (AlreadyExists, CorruptObject, DrawingRecord, LocalDrawingStore, LocalWeightStore,
+                             NotFound, VersionConflict, new_drawing_id)
+
+T0 = datetime(2026, 11, 27, 15, 0, 0, tzinfo=timezone.utc)
+MODEL = "fnn_online"
+BAD_IDS = ["../../etc/passwd", "a/b", "", "x" * 5000, "20261127T150405123Z-3f9a1c2b7d/../../x",
+           "20261127T150405123Z-3f9a1c2b7d.json", "20261127T150405123Z-3F9A1C2B7D", "20261127T150405123Z-3f9a1c2b7d\n",
+           "..", "/etc/passwd"]
+
+
+def png_for(drawing_id: str) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + drawing_id.encode() * 3
+
+
+def make_record(i: int = 0, label: int | None = None, **changes) -> DrawingRecord:
+    """Record number i: its id is minted at T0 + i ms, so records sort by i."""
+    fields = dict(id=new_drawing_id(T0 + timedelta(milliseconds=i)), label=i % 10 if label is None else label,
+                  created="2026-11-27T15:00:00.000Z", train=i % 2 == 0, client=f"client{i % 3}",
+                  input28=bytes((i + j) % 256 for j in range(784)),
+                  prediction={"fnn": {"digit": 3, "p": [0.1] * 10}}, versions={"fnn_online": i})
+    fields.update(changes)
+    return DrawingRecord(**fields)
+
+
+def publish_with_retry(store, model: str, data: bytes, meta: dict, deadline_s: float = 60.0):
+    """What a worker does: read the pointer, publish on top of it, on conflict read it again."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        current = store.current(model)
+        try:
+            return store.publish(model, data, current.version if current else 0, meta)
+        except VersionConflict:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0, 0.005))
+
+
+def hammer_publish(store_factory, threads: int, per_thread: int, tag: str = "") -> None:
+    errors: list[BaseException] = []
+
+    def worker(t: int) -> None:
+        store = store_factory()
+        try:
+            for i in range(per_thread):
+                publish_with_retry(store, MODEL, f"weights {tag}{t}-{i}".encode(), {"who": f"{tag}{t}-{i}"})
+        except BaseException as exc:  # surfaced below, with the thread's error
+            errors.append(exc)
+
+    workers = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors, errors
+
+
+def assert_gapless_history(store, expected_whos: set[str]) -> None:
+    history = store.history(MODEL)
+    assert [p.version for p in history] == list(range(1, len(expected_whos) + 1))
+    assert store.current(MODEL) == history[-1]
+    assert {p.meta["who"] for p in history} == expected_whos  # nobody's publish lost or counted twice
+    for p in history:  # every version's bytes are the ones its metadata describes
+        assert store.load(MODEL, p.version) == f"weights {p.meta['who']}".encode()
+
+
+# --------------------------------------------------------------------------- the contract
+
+class DrawingStoreContract:
+    @pytest.fixture
+    def store(self, make_drawings):
+        return make_drawings()
+
+    def test_put_get_round_trip(self, store):
+        record = make_record(7)
+        store.put(record, png_for(record.id))
+        assert store.get(record.id) == record
+        assert store.get_png(record.id) == png_for(record.id)
+
+    def test_unknown_id_is_not_found(self, store):
+        missing = new_drawing_id()
+        with pytest.raises(NotFound):
+            store.get(missing)
+        with pytest.raises(NotFound):
+            store.get_png(missing)
+
+    @pytest.mark.parametrize("bad_id", BAD_IDS, ids=lambda s: repr(s) if len(s) <= 60 else f"{len(s)} chars")
+    def test_invalid_ids_are_not_found_without_touching_storage(self, store, bad_id, monkeypatch):
+        self.forbid_io(store, monkeypatch)
+        with pytest.raises(NotFound):
+            store.get(bad_id)
+        with pytest.raises(NotFound):
+            store.get_png(bad_id)
+
+    def test_never_overwrites_an_id(self, store):
+        record = make_record(1, label=1)
+        store.put(record, png_for(record.id))
+        impostor = make_record(1, label=2, id=record.id)
+        with pytest.raises(AlreadyExists):
+            store.put(impostor, b"other png")
+        with pytest.raises(VersionConflict):  # AlreadyExists is a lost conditional write
+            store.put(record, b"other png")
+        assert store.get(record.id) == record
+        assert store.get_png(record.id) == png_for(record.id)
+
+    def test_retrying_an_identical_put_is_harmless(self, store):
+        record = make_record(2)
+        store.put(record, png_for(record.id))
+        store.put(record, png_for(record.id))  # e.g. the first attempt timed out after it landed
+        assert store.counts()[record.label] == 1
+        assert [r.id for r in store.list()[0]] == [record.id]
+
+    def test_list_newest_first_across_pages(self, store):
+        records = [make_record(i) for i in range(23)]
+        for r in random.sample(records, len(records)):  # insertion order must not matter
+            store.put(r, png_for(r.id))
+        seen, cursor, pages = [], None, 0
+        while True:
+            page, cursor = store.list(limit=5, cursor=cursor)
+            pages += 1
+            assert len(page) == (5 if cursor else 3)
+            seen += page
+            if cursor is None:
+                break
+        assert pages == 5
+        assert seen == records[::-1]
+
+    def test_list_by_label_and_counts(self, store):
+        records = [make_record(i, label=[3, 3, 5, 0, 3][i % 5]) for i in range(20)]
+        for r in records:
+            store.put(r, png_for(r.id))
+        assert store.counts() == [4, 0, 0, 12, 0, 4, 0, 0, 0, 0]
+        threes = [r for r in records if r.label == 3][::-1]
+        first, cursor = store.list(label=3, limit=7)
+        rest, end = store.list(label=3, limit=7, cursor=cursor)
+        assert first + rest == threes and end is None
+        assert store.list(label=9) == ([], None)
+
+    def test_list_rejects_bad_arguments(self, store):
+        for kwargs in ({"limit": 0}, {"limit": 100_000}, {"label": 10}, {"label": -1}, {"cursor": "../x"}):
+            with pytest.raises(ValueError):
+                store.list(**kwargs)
+
+    def test_another_instance_sees_new_drawings_at_once(self, make_drawings):
+        reader, writer = make_drawings(), make_drawings()
+        early = make_record(0, label=4)
+        writer.put(early, png_for(early.id))
+        assert reader.list()[0] == [early] and reader.counts()[4] == 1  # reader has built its index
+        late = make_record(1, label=4)
+        writer.put(late, png_for(late.id))
+        assert reader.list(label=4)[0] == [late, early]
+        assert reader.counts()[4] == 2
+
+    def test_list_reads_only_the_records_on_the_page(self, make_drawings, monkeypatch):
+        writer = make_drawings()
+        for i in range(30):
+            r = make_record(i)
+            writer.put(r, png_for(r.id))
+        reader = make_drawings()  # a fresh process: builds its index from scratch
+        reads = []
+        original_get = reader.get
+        monkeypatch.setattr(reader, "get", lambda drawing_id: reads.append(drawing_id) or original_get(drawing_id))
+        assert reader.counts()[3] == 3
+        page, _ = reader.list(label=3, limit=2)
+        assert [r.label for r in page] == [3, 3]
+        assert sorted(reads) == sorted(r.id for r in page)
+
+    def test_put_interrupted_before_the_json_is_invisible(self, make_drawings, monkeypatch):
+        store = make_drawings()
+        record = make_record(5)
+        original_create = store._create
+
+        def crash_at_commit(name, body):
+            if name.endswith(".json"):
+                raise KeyboardInterrupt("simulated crash before the commit marker")
+            original_create(name, body)
+
+        monkeypatch.setattr(store, "_create", crash_at_commit)
+        with pytest.raises(KeyboardInterrupt):
+            store.put(record, png_for(record.id))
+        for view in (store, make_drawings()):
+            with pytest.raises(NotFound):
+                view.get(record.id)
+            with pytest.raises(NotFound):
+                view.get_png(record.id)
+            assert view.list() == ([], None)
+            assert view.counts() == [0] * 10
+            assert list(view.iter_records()) == []
+        monkeypatch.undo()
+        store.put(record, png_for(record.id))  # the retry completes it
+        assert make_drawings().get_png(record.id) == png_for(record.id)
+
+    def test_iter_records_oldest_first(self, store):
+        records = [make_record(i) for i in range(12)]
+        for r in reversed(records):
+            store.put(r, png_for(r.id))
+        assert list(store.iter_records()) == records
+
+
+class WeightStoreContract:
+    @pytest.fixture
+    def store(self, make_weights):
+        return make_weights()
+
+    def test_nothing_before_the_first_publish(self, store):
+        assert store.current(MODEL) is None
+        assert store.history(MODEL) == []
+        assert store.events(MODEL) == []
+        assert store.prune(MODEL, keep_last=0, keep=set()) == 0
+        with pytest.raises(NotFound):
+            store.load(MODEL, 1)
+
+    def test_publish_one_two_three(self, store):
+        pointers = [store.publish(MODEL, b"w%d" % v, v - 1, {"reason": "learn", "step": v}) for v in (1, 2, 3)]
+        assert [p.version for p in pointers] == [1, 2, 3]
+        assert store.current(MODEL) == pointers[-1]
+        assert store.history(MODEL) == pointers
+        assert [store.load(MODEL, v) for v in (1, 2, 3)] == [b"w1", b"w2", b"w3"]
+        assert pointers[1].meta == {"reason": "learn", "step": 2}
+        with pytest.raises(NotFound):
+            store.load(MODEL, 4)
+        with pytest.raises(NotFound):
+            store.load(MODEL, 0)
+
+    def test_models_are_independent(self, store):
+        store.publish("fnn_online", b"f", 0, {})
+        store.publish("cnn_online", b"c1", 0, {})
+        store.publish("cnn_online", b"c2", 1, {})
+        assert store.current("fnn_online").version == 1 and store.current("cnn_online").version == 2
+
+    def test_stale_expected_version_conflicts_and_changes_nothing(self, store):
+        store.publish(MODEL, b"one", 0, {})
+        two = store.publish(MODEL, b"two", 1, {})
+        for stale in (0, 1, 3):
+            with pytest.raises(VersionConflict):
+                store.publish(MODEL, b"late", stale, {"stale": True})
+        assert store.current(MODEL) == two
+        assert store.load(MODEL, 2) == b"two"
+        assert [p.version for p in store.history(MODEL)] == [1, 2]
+
+    def test_load_verifies_sha256(self, store):
+        store.publish(MODEL, b"good one", 0, {})
+        store.publish(MODEL, b"good two", 1, {})
+        self.write_raw(store, f"weights/{MODEL}/00000001.npz", b"bit rot")
+        self.write_raw(store, f"weights/{MODEL}/00000002.npz", b"bit rot")
+        for version in (1, 2):  # an old version (via its metadata) and the current one (via the pointer)
+            with pytest.raises(CorruptObject):
+                store.load(MODEL, version)
+
+    def test_leftover_of_a_crashed_publisher_does_not_block(self, make_weights):
+        store = make_weights(stale_after_s=1.0)
+        store.publish(MODEL, b"one", 0, {})
+        # a publisher wrote version 2's objects, then died before moving the pointer
+        self.write_raw(store, f"weights/{MODEL}/00000002.npz", b"half-published")
+        self.write_raw(store, f"weights/{MODEL}/00000002.json", b'{"version": 2, "sha256": "nope"}')
+        assert store.current(MODEL).version == 1
+        pointer = publish_with_retry(store, MODEL, b"two", {"who": "survivor"}, deadline_s=10)
+        assert pointer.version == 2
+        assert store.load(MODEL, 2) == b"two"
+        assert store.history(MODEL)[-1] == pointer
+        assert store.publish(MODEL, b"three", 2, {}).version == 3
+        assert store.history(MODEL)[1] == pointer  # version 2's metadata is the survivor's
+
+    def test_events_round_trip_oldest_first(self, store):
+        events = [{"kind": "holdout", "version": v, "holdout_accuracy": 0.9 + v / 100, "steps": v * 10}
+                  for v in range(6)] + [{"kind": "rollback", "to": 2, "why": "accuracy fell"}]
+        for e in events:
+            store.append_event(MODEL, e)
+        assert store.events(MODEL) == events
+        store.events(MODEL)[0]["kind"] = "mutated by a caller"
+        assert store.events(MODEL) == events
+        assert store.events("cnn_online") == []
+
+    def test_prune_keeps_current_last_and_kept(self, store):
+        for v in range(1, 7):
+            store.publish(MODEL, b"w%d" % v, v - 1, {})
+        assert store.prune(MODEL, keep_last=2, keep={1}) == 3  # versions 2, 3, 4
+        for v in (2, 3, 4):
+            with pytest.raises(NotFound):
+                store.load(MODEL, v)
+        assert [store.load(MODEL, v) for v in (1, 5, 6)] == [b"w1", b"w5", b"w6"]
+        assert [p.version for p in store.history(MODEL)] == [1, 2, 3, 4, 5, 6]  # metadata stays
+        assert store.prune(MODEL, keep_last=2, keep={1}) == 0
+        assert store.prune(MODEL, keep_last=0, keep=set()) == 2  # 1 and 5; never the current one
+        assert store.load(MODEL, 6) == b"w6"
+
+    def test_prune_leaves_a_half_published_next_version_alone(self, store):
+        store.publish(MODEL, b"w1", 0, {})
+        store.publish(MODEL, b"w2", 1, {})
+        self.write_raw(store, f"weights/{MODEL}/00000003.npz", b"in flight")
+        assert store.prune(MODEL, keep_last=0, keep=set()) == 1
+        assert store.load(MODEL, 2) == b"w2"
+
+    def test_invalid_model_names_are_rejected(self, store):
+        for bad in ("../x", "Fnn", "a/b", "", "x" * 41, "fnn-online"):
+            with pytest.raises(ValueError):
+                store.current(bad)
+            with pytest.raises(ValueError):
+                store.publish(bad, b"w", 0, {})
+
+    def test_concurrent_publishers_never_lose_or_skip_a_version(self, make_weights):
+        hammer_publish(make_weights, threads=8, per_thread=10)
+        assert_gapless_history(make_weights(), {f"{t}-{i}" for t in range(8) for i in range(10)})
+
+
+# --------------------------------------------------------------------------- local backend
+
+class LocalBackend:
+    @pytest.fixture
+    def make_drawings(self, tmp_path):
+        return lambda: LocalDrawingStore(tmp_path)
+
+    @pytest.fixture
+    def make_weights(self, tmp_path):
+        return lambda **options: LocalWeightStore(tmp_path)  # options are S3 tuning
+
+    @staticmethod
+    def forbid_io(store, monkeypatch):
+        class Untouchable:
+            def __truediv__(self, other):
+                raise AssertionError("the store touched the disk")
+
+        monkeypatch.setattr(store, "_dir", Untouchable())
+
+    @staticmethod
+    def write_raw(store, name, data):
+        path = store._dir.parent / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+class TestLocalDrawingStore(LocalBackend, DrawingStoreContract):
+    def test_a_lost_index_log_is_rebuilt_from_the_folder(self, tmp_path):
+        records = [make_record(i) for i in range(10)]
+        store = LocalDrawingStore(tmp_path)
+        for r in records:
+            store.put(r, png_for(r.id))
+        (tmp_path / "drawings" / "index.log").unlink()
+        fresh = LocalDrawingStore(tmp_path)
+        assert fresh.counts() == [1] * 10
+        assert fresh.list(limit=3)[0] == records[:-4:-1]
+
+    def test_a_torn_index_line_loses_nothing_after_it(self, tmp_path):
+        store = LocalDrawingStore(tmp_path)
+        reader = LocalDrawingStore(tmp_path)
+        assert reader.counts() == [0] * 10
+        with open(tmp_path / "drawings" / "index.log", "ab") as log:
+            log.write(b"20261127T150000000Z-00000")  # a writer died mid-line (and never committed)
+        record = make_record(3, label=6)
+        store.put(record, png_for(record.id))
+        assert reader.counts()[6] == 1
+        assert reader.list()[0] == [record]
+
+    def test_stray_temp_files_are_ignored(self, tmp_path):
+        store = LocalDrawingStore(tmp_path)
+        record = make_record(1)
+        (tmp_path / "drawings" / f".tmp-{record.id}.json-1234abcd").write_bytes(b"{half")
+        store.put(record, png_for(record.id))
+        assert list(LocalDrawingStore(tmp_path).iter_records()) == [record]
+
+    def test_kill_9_leaves_only_complete_drawings(self, tmp_path):
+        context = multiprocessing.get_context("spawn")
+        writer = context.Process(target=_put_forever, args=(str(tmp_path),), daemon=True)
+        writer.start()
+        try:
+            store = LocalDrawingStore(tmp_path)
+            deadline = time.monotonic() + 30
+            while sum(store.counts()) < 20:
+                assert time.monotonic() < deadline and writer.is_alive(), "writer did not get going"
+                time.sleep(0.02)
+            os.kill(writer.pid, signal.SIGKILL)
+        finally:
+            writer.join(10)
+        store = LocalDrawingStore(tmp_path)
+        records = list(store.iter_records())
+        assert len(records) >= 20 and sum(store.counts()) == len(records)
+        for r in records:
+            assert r == _record_for_kill_test(r.id)
+            assert store.get_png(r.id) == png_for(r.id)
+        listed, cursor = store.list(limit=1000)
+        assert listed == records[::-1] and cursor is None
+
+
+def _record_for_kill_test(drawing_id: str) -> DrawingRecord:
+    return DrawingRecord(drawing_id, int(drawing_id[-1], 16) % 10, "2026-11-27T15:00:00.000Z", True, "k",
+                         bytes(784), prediction={"fnn": 1})
+
+
+def _put_forever(root: str) -> None:  # in a child process, until killed
+    store = LocalDrawingStore(Path(root))
+    while True:
+        drawing_id = new_drawing_id()
+        store.put(_record_for_kill_test(drawing_id), png_for(drawing_id))
+
+
+class TestLocalWeightStore(LocalBackend, WeightStoreContract):
+    def test_two_processes_publishing_into_one_folder(self, tmp_path):
+        context = multiprocessing.get_context("spawn")
+        processes = [context.Process(target=_publish_in_process, args=(str(tmp_path), f"p{n}-")) for n in range(2)]
+        for p in processes:
+            p.start()
+        for p in processes:
+            p.join(60)
+        assert [p.exitcode for p in processes] == [0, 0]
+        expected = {f"p{n}-{t}-{i}" for n in range(2) for t in range(4) for i in range(10)}
+        assert_gapless_history(LocalWeightStore(tmp_path), expected)
+
+
+def _publish_in_process(root: str, tag: str) -> None:  # in a child process
+    hammer_publish(lambda: LocalWeightStore(Path(root)), threads=4, per_thread=10, tag=tag)
