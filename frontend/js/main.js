@@ -274,9 +274,9 @@ class App {
   // ---- drawing and live guesses ------------------------------------------
 
   onStrokeStart() {
-    clearTimeout(this.predictTimer);
-    clearTimeout(this.actTimer);
+    this.cancelLive(); // answers still on their way describe a drawing that is changing now
     this.prediction = null; // what is shown no longer describes the pad
+    this.errors.hide(); // a changed drawing makes an old error moot: it is sent afresh
     this.results.hideLearned();
     if (this.results.els.answer.dataset.state === "saved" || this.results.els.answer.dataset.state === "thanks") this.results.showEmpty();
     this.updateButtons();
@@ -284,6 +284,7 @@ class App {
 
   onDrawingChanged() {
     this.prediction = null;
+    if (!this.saving) this.errors.hide();
     if (this.pad.isEmpty) {
       this.cancelLive();
       if (!["saved", "thanks"].includes(this.results.els.answer.dataset.state)) this.results.showEmpty();

@@ -151,7 +151,8 @@ export class Stats {
         if (item.train === false) {
           const badge = document.createElement("span");
           badge.className = "badge";
-          badge.textContent = "not trained";
+          badge.textContent = "untrained";
+          badge.title = "Stored without training on it";
           li.append(badge);
         }
         const created = Date.parse(item.created);

@@ -1,0 +1,627 @@
+"""The page in a real browser: Chromium (Debian's) driven by Playwright, against the real service.
+
+Pen strokes of UCI pendigits test digits are replayed onto the canvas with the
+mouse (and with touch on a phone-sized page), mapped onto the canvas's on-screen
+box the way :func:`models.render.render_pendigit` maps them onto the bitmap.
+Every request the page makes is recorded; none may leave the service's origin.
+
+Screenshots of the main states go to ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+from tests.live_service import PROJECT_ROOT, LiveService
+
+pytestmark = pytest.mark.browser
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+httpx = pytest.importorskip("httpx")
+
+CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 360, "height": 740}
+MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
+# Labels to look for pen digits that every model reads right (a few, so one odd writer can't fail the test).
+ANSWER_LABELS = (3, 0, 7, 2, 4, 5, 6, 8, 9, 1)
+TEACH_LABEL = 5
+TEACH_COUNT = 3
+
+
+def chromium_path() -> str | None:
+    return next((p for p in CHROMIUM_PATHS if Path(p).is_file()), None)
+
+
+# --- fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    pytest.importorskip("service.app")
+    # A generous per-client drawing rate: these tests save a dozen drawings from one address.
+    env = {"INKLING_DRAWINGS_BURST": "200", "INKLING_DRAWINGS_PER_MINUTE": "6000"}
+    with LiveService(tmp_path_factory.mktemp("inkling-browser"), env=env) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    with httpx.Client(base_url=service.base_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def requests_seen():
+    """Every URL any page of this module asked for."""
+    return []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_request_leaves_the_origin(requests_seen, service):
+    yield
+    origin = urlsplit(service.base_url)
+    foreign = [u for u in requests_seen if urlsplit(u)[:2] != origin[:2] and not u.startswith(("data:", "blob:"))]
+    assert requests_seen, "no requests were recorded"
+    assert not foreign, f"the page made requests outside {service.base_url}: {foreign}"
+
+
+def open_page(browser, service, requests_seen, **context_options):
+    context = browser.new_context(**{"viewport": DESKTOP, **context_options})
+    context.on("request", lambda request: requests_seen.append(request.url))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{service.base_url}/")
+    page.wait_for_selector("html[data-ready=true]", timeout=15_000)
+    page.js_errors = errors
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, service, requests_seen):
+    page = open_page(browser, service, requests_seen)
+    yield page
+    assert not page.js_errors, page.js_errors
+    page.context.close()
+
+
+@pytest.fixture
+def fresh(page):
+    """The desktop page, back on the Draw tab with an empty pad and training consent on."""
+    page.get_by_test_id("tab-draw").click()
+    page.evaluate("() => window.inkling.pad.clear()")
+    consent = page.get_by_test_id("train-consent")
+    if not consent.is_checked():
+        consent.check()
+    return page
+
+
+# --- pen digits ------------------------------------------------------------------------
+
+
+def pen_digits():
+    from models.data import load_pendigits
+
+    try:
+        return load_pendigits("test")
+    except Exception as error:  # MissingDataError: the shared data folder is not there
+        pytest.skip(f"pendigits test set unavailable: {error}")
+
+
+def predict_png(client, png: bytes) -> dict:
+    response = client.post("/api/predict", json={"image": "data:image/png;base64," + base64.b64encode(png).decode()})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def chosen(client):
+    """Pen digits picked through the API before any drawing is saved.
+
+    ``good``: three of different labels that all four models read right (ensemble too);
+    ``misread``: one the original CNN gets wrong (for the "Wrong" path), else any;
+    ``teach``: TEACH_COUNT digits labelled TEACH_LABEL.
+    """
+    from models.render import render_pendigit
+
+    digits = pen_digits()
+    good, misread, tried = [], None, 0
+    for label in ANSWER_LABELS:
+        for digit in [d for d in digits if d.label == label][:12]:
+            tried += 1
+            result = predict_png(client, render_pendigit(digit))
+            tops = {name: result["models"][name][0] for name in MODELS}
+            if result["answer"]["digit"] == label and all(t["digit"] == label for t in tops.values()) \
+                    and tops["cnn_original"]["p"] > 0.8:
+                good.append(digit)
+                break
+            if misread is None and tops["cnn_original"]["digit"] != label and result["answer"]["digit"] is not None:
+                misread = digit
+        if len(good) == 3:
+            break
+    assert len(good) == 3, f"only {len(good)} of {tried} pen digits were read right by all four models"
+    if misread is None:
+        misread = next(d for d in digits if d.label not in {g.label for g in good})
+    teach = [d for d in digits if d.label == TEACH_LABEL][20 : 20 + TEACH_COUNT]
+    return {"good": good, "misread": misread, "teach": teach}
+
+
+def screen_strokes(page, digit) -> list[np.ndarray]:
+    """The digit's strokes in page (CSS) pixels, centred on the pad as render_pendigit centres them."""
+    from models.render import PENDIGITS_VIEW
+
+    box = page.get_by_test_id("pad").bounding_box()
+    points = np.concatenate(digit.strokes)
+    shift = PENDIGITS_VIEW / 2 - (points.min(axis=0) + points.max(axis=0)) / 2
+    scale = np.array([box["width"], box["height"]]) / PENDIGITS_VIEW
+    origin = np.array([box["x"], box["y"]])
+    return [(stroke + shift) * scale + origin for stroke in digit.strokes]
+
+
+def draw_with_mouse(page, digit) -> None:
+    for stroke in screen_strokes(page, digit):
+        page.mouse.move(*stroke[0])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(x, y)
+        page.mouse.up()
+
+
+def draw_with_touch(page, digit) -> None:
+    cdp = page.context.new_cdp_session(page)
+    try:
+        for stroke in screen_strokes(page, digit):
+            x, y = stroke[0]
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+            for x, y in stroke[1:]:
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+
+
+def wait_for_prediction(page) -> dict:
+    """The predict response the page is showing, once it describes what is on the pad now."""
+    page.wait_for_function(
+        "() => { const a = window.inkling; return a.prediction && !a.pad.isDrawing"
+        " && a.prediction.image === a.pad.toDataURL(); }",
+        polling=100,
+        timeout=20_000,
+    )
+    return page.evaluate("() => window.inkling.prediction.response")
+
+
+def shown_answer(page) -> str | None:
+    return page.get_by_test_id("answer").get_attribute("data-digit")
+
+
+def top3_shown(page, name) -> list[int]:
+    return [int(d) for d in page.locator(f"[data-testid=model-{name}] li.guess").evaluate_all("els => els.map(e => e.dataset.digit)")]
+
+
+def online_versions(client) -> dict:
+    online = client.get("/api/stats").json()["online"]
+    return {name: online[name]["version"] for name in online}
+
+
+def drawings(client, **params) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = client.get("/api/drawings", params={**params, "limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def shot(page, name: str, full_page: bool = False) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def canvas_colours(page, selector: str) -> list[int]:
+    """For each canvas matching ``selector``, how many distinct RGBA values it holds (capped at 3)."""
+    return page.locator(selector).evaluate_all(
+        """els => els.map(c => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            const seen = new Set();
+            for (let i = 0; i < d.length && seen.size < 3; i += 4) seen.add((d[i] << 24) | (d[i+1] << 16) | (d[i+2] << 8) | d[i+3]);
+            return seen.size;
+        })"""
+    )
+
+
+# --- tests -----------------------------------------------------------------------------
+
+
+def test_page_is_built_from_the_config(fresh, client):
+    page = fresh
+    spec = client.get("/api/config").json()["canvas"]
+    pad = page.get_by_test_id("pad")
+    assert pad.evaluate("c => [c.width, c.height]") == [spec["size"], spec["size"]]
+    assert pad.evaluate("c => getComputedStyle(c).touchAction") == "none"
+    # background filled with the configured colour
+    rgb = tuple(int(spec["background"][i : i + 2], 16) for i in (1, 3, 5))
+    assert pad.evaluate("c => Array.from(c.getContext('2d').getImageData(5, 5, 1, 1).data.slice(0, 3))") == list(rgb)
+    for testid in ["clear", "undo", "answer", "input28", "feedback-right", "feedback-wrong", "train-consent",
+                   "teach", "activations", "stats", *(f"model-{m}" for m in MODELS)]:
+        assert page.get_by_test_id(testid).count() == 1, testid
+    assert page.get_by_test_id("train-consent").is_checked()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # a tap draws a dot; Undo takes it away again
+    box = pad.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert canvas_colours(page, "[data-testid=pad]") == [3]
+    page.get_by_test_id("undo").click()
+    assert canvas_colours(page, "[data-testid=pad]") == [1]
+
+
+def test_pen_digits_are_recognised_live(fresh, chosen, client):
+    page = fresh
+    for index, digit in enumerate(chosen["good"]):
+        page.evaluate("() => window.inkling.pad.clear()")
+        draw_with_mouse(page, digit)
+        response = wait_for_prediction(page)
+        assert response["answer"]["digit"] == digit.label
+        assert shown_answer(page) == str(digit.label)
+        assert f"It's a {digit.label}" in page.get_by_test_id("answer").inner_text()
+        for name in MODELS:
+            assert top3_shown(page, name) == [g["digit"] for g in response["models"][name]]
+            assert len(top3_shown(page, name)) == 3
+        # the 28x28 image the models saw is drawn, and is not blank
+        assert canvas_colours(page, "[data-testid=input28]") == [3]
+        if index == 0:
+            page.wait_for_timeout(300)  # let the feature maps arrive for the picture
+            shot(page, "desktop-answer")
+            shot(page, "desktop-answer-full", full_page=True)
+
+
+def test_undo_and_clear(fresh, chosen):
+    page = fresh
+    digit = chosen["good"][0]
+    draw_with_mouse(page, digit)
+    wait_for_prediction(page)
+    count = "() => window.inkling.pad.strokes.length"
+    strokes = page.evaluate(count)
+    assert strokes == len(digit.strokes)
+    page.get_by_test_id("undo").click()
+    assert page.evaluate(count) == strokes - 1
+    box = page.get_by_test_id("pad").bounding_box()
+    page.mouse.click(box["x"] + 20, box["y"] + 20)  # a dot...
+    assert page.evaluate(count) == strokes
+    page.keyboard.press("Control+z")  # ...undone from the keyboard
+    assert page.evaluate(count) == strokes - 1
+    draw_with_mouse(page, digit)
+    page.get_by_test_id("clear").click()
+    assert page.evaluate("() => window.inkling.pad.isEmpty")
+    assert canvas_colours(page, "[data-testid=pad]") == [1]
+    assert page.get_by_test_id("answer").get_attribute("data-state") == "empty"
+
+
+def test_activations_show_feature_maps(fresh, chosen):
+    page = fresh
+    draw_with_mouse(page, chosen["good"][1])
+    wait_for_prediction(page)
+    panel = page.get_by_test_id("activations")
+    for name, count in (("conv1", 32), ("pool1", 32), ("conv2", 64), ("pool2", 64)):
+        layer = panel.locator(f"figure[data-layer={name}]")
+        layer.wait_for(timeout=20_000)
+        assert layer.locator("canvas.map").count() == count
+        assert layer.locator("figcaption .legend").inner_text().strip()
+    page.wait_for_function("() => document.querySelector('[data-testid=activations-status]').hidden", timeout=20_000)
+    for name in ("conv1", "pool1", "conv2", "pool2"):
+        colours = canvas_colours(page, f"[data-testid=activations] figure[data-layer={name}] canvas.map")
+        assert max(colours) > 1, f"every {name} map is one flat colour"
+    assert "edges" in panel.locator("figure[data-layer=conv1] .legend").inner_text()
+
+
+def test_wrong_then_pick_a_digit_stores_it_and_the_models_learn(fresh, chosen, client):
+    page = fresh
+    digit = chosen["misread"]
+    before_versions = online_versions(client)
+    before_ids = {d["id"] for d in drawings(client, label=digit.label)}
+    draw_with_mouse(page, digit)
+    shown = wait_for_prediction(page)
+    # keyboard: Wrong opens the picker with focus on 0; Tab walks to the right digit
+    page.get_by_test_id("feedback-wrong").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#picker").is_visible()
+    assert page.evaluate("document.activeElement.dataset.testid") == "digit-0"
+    for _ in range(digit.label):
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.testid") == f"digit-{digit.label}"
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        page.keyboard.press("Enter")
+    assert saved.value.status == 201
+    body = saved.value.json()
+    learned = page.get_by_test_id("learned")
+    learned.wait_for(state="visible")
+    shot(page, "desktop-learned")
+
+    assert body["stored"] and body["trained"]
+    new_ids = {d["id"] for d in drawings(client, label=digit.label)} - before_ids
+    assert new_ids == {body["id"]}
+    after_versions = online_versions(client)
+    for name, version in before_versions.items():
+        assert after_versions[name] > version, (name, version, after_versions[name])
+        assert body["versions"][name] == after_versions[name]
+        row = page.get_by_test_id(f"learned-{name}")
+        assert f"v{shown['versions'][name]} → v{body['versions'][name]}" in row.inner_text()
+        assert len(row.locator(".before li.guess").all()) == 3
+        assert len(row.locator(".after li.guess").all()) == 3
+    # saved: the pad is clear for the next one
+    assert page.evaluate("() => window.inkling.pad.isEmpty")
+
+
+def test_right_stores_the_shown_answer(fresh, chosen, client):
+    page = fresh
+    digit = chosen["good"][2]
+    draw_with_mouse(page, digit)
+    wait_for_prediction(page)
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        page.get_by_test_id("feedback-right").click()
+    body = saved.value.json()
+    assert saved.value.status == 201
+    assert saved.value.request.post_data_json["label"] == digit.label
+    assert saved.value.request.post_data_json["train"] is True
+    assert body["id"] in {d["id"] for d in drawings(client, label=digit.label)}
+
+
+def test_not_a_digit_stores_nothing(fresh, chosen, client):
+    page = fresh
+    total = client.get("/api/stats").json()["total"]
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/api/drawings") else None)
+    draw_with_mouse(page, chosen["good"][0])
+    wait_for_prediction(page)
+    page.get_by_test_id("feedback-wrong").click()
+    page.get_by_test_id("not-digit").click()
+    assert "Thanks" in page.get_by_test_id("answer").inner_text()
+    assert page.evaluate("() => window.inkling.pad.isEmpty")
+    assert posts == []
+    assert client.get("/api/stats").json()["total"] == total
+
+
+def test_consent_off_stores_without_training(fresh, chosen, client):
+    page = fresh
+    page.get_by_test_id("train-consent").uncheck()
+    before_versions = online_versions(client)
+    digit = chosen["good"][1]
+    draw_with_mouse(page, digit)
+    wait_for_prediction(page)
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        page.get_by_test_id("feedback-right").click()
+    assert saved.value.request.post_data_json["train"] is False
+    body = saved.value.json()
+    assert body["stored"] and not body["trained"]
+    page.get_by_test_id("learned").wait_for(state="visible")
+    assert "without training" in page.get_by_test_id("learned").inner_text()
+    stored = next(d for d in drawings(client, label=digit.label) if d["id"] == body["id"])
+    assert stored["train"] is False
+    assert online_versions(client) == before_versions
+    page.get_by_test_id("train-consent").check()
+
+
+def test_teach_mode_saves_each_drawing(fresh, chosen, client):
+    page = fresh
+    before = {d["id"] for d in drawings(client, label=TEACH_LABEL)}
+    page.get_by_test_id("tab-teach").click()
+    teach = page.get_by_test_id("teach")
+    assert teach.is_visible() and not page.get_by_test_id("activations").is_visible()
+    page.get_by_test_id(f"teach-digit-{TEACH_LABEL}").click()
+    for n, digit in enumerate(chosen["teach"], start=1):
+        draw_with_mouse(page, digit)
+        with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+            if n % 2:
+                page.keyboard.press("Enter")
+            else:
+                page.get_by_test_id("teach-save").click()
+        assert saved.value.status == 201
+        assert saved.value.request.post_data_json["label"] == TEACH_LABEL
+        page.wait_for_function(f"() => document.querySelector('[data-testid=teach-count]').dataset.count === '{n}'")
+        assert page.get_by_test_id("teach-count").inner_text() == f"{n} saved"
+        assert page.evaluate("() => window.inkling.pad.isEmpty")
+        if n == 2:
+            draw_with_mouse(page, chosen["teach"][-1])  # mid-drawing, for the picture
+            shot(page, "desktop-teach")
+            page.evaluate("() => window.inkling.pad.clear()")  # keeps focus where it was
+    added = {d["id"] for d in drawings(client, label=TEACH_LABEL)} - before
+    assert len(added) == TEACH_COUNT
+
+
+def test_blank_submit_shows_nothing_drawn(fresh, client):
+    page = fresh
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (280, 280), "white").save(blank, format="PNG")
+    expected = client.post("/api/predict", json={"image": "data:image/png;base64," + base64.b64encode(blank.getvalue()).decode()})
+    assert expected.status_code == 422
+    detail = expected.json()["detail"]
+    page.get_by_test_id("tab-teach").click()
+    page.get_by_test_id("teach-digit-1").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings")) as saved:
+        page.get_by_test_id("teach-save").click()
+    assert saved.value.status == 422
+    error = page.get_by_test_id("error")
+    error.wait_for(state="visible")
+    assert error.inner_text().strip().startswith(detail)
+    assert "nothing drawn" in detail.lower()
+    assert not page.get_by_test_id("retry").is_visible()  # resending a blank would not help
+    shot(page, "desktop-blank")
+
+
+def test_unsure_answer_asks_and_offers_only_wrong(fresh, chosen):
+    page = fresh
+    reason = "The models disagree: 3, 5 and 8."
+
+    def unsure(route):
+        body = route.fetch().json()
+        body["answer"] = {"digit": None, "p": 0.4, "agree": 1, "reason": reason}
+        route.fulfill(json=body)
+
+    page.route("**/api/predict", unsure)
+    try:
+        draw_with_mouse(page, chosen["good"][0])
+        wait_for_prediction(page)
+    finally:
+        page.unroute("**/api/predict")
+    answer = page.get_by_test_id("answer")
+    assert answer.get_attribute("data-digit") is None
+    assert "I can't tell — is that a digit?" in answer.inner_text()
+    assert reason in answer.inner_text()
+    assert page.get_by_test_id("feedback-right").is_disabled()
+    assert page.get_by_test_id("feedback-wrong").is_enabled()
+    shot(page, "desktop-unsure")
+
+
+def test_storage_outage_is_explained_and_can_be_retried(fresh, chosen, client):
+    page = fresh
+    digit = chosen["good"][0]
+    draw_with_mouse(page, digit)
+    wait_for_prediction(page)
+    message = "Storage is unavailable right now, so your drawing was not saved."
+
+    def outage(route):
+        route.fulfill(status=503, headers={"Retry-After": "7", "Content-Type": "application/json"},
+                      body='{"detail": "%s", "code": "storage_unavailable"}' % message)
+
+    page.route("**/api/drawings", outage)
+    page.get_by_test_id("feedback-right").click()
+    error = page.get_by_test_id("error")
+    error.wait_for(state="visible")
+    assert message in error.inner_text()
+    assert "retry in 7 seconds" in page.get_by_test_id("error-wait").inner_text()
+    assert not page.evaluate("() => window.inkling.pad.isEmpty")  # the drawing is kept
+    shot(page, "desktop-error")
+
+    # the network drops: a friendly message, not a stack trace
+    page.unroute("**/api/drawings")
+    page.route("**/api/drawings", lambda route: route.abort("internetdisconnected"))
+    page.get_by_test_id("retry").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=error-message]').textContent.includes('reach')")
+    assert page.get_by_test_id("retry").is_visible()
+
+    page.unroute("**/api/drawings")
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        page.get_by_test_id("retry").click()
+    assert saved.value.status == 201
+    assert saved.value.json()["id"] in {d["id"] for d in drawings(client, label=digit.label)}
+    assert not error.is_visible()
+
+
+def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client):
+    page = fresh
+    stats = client.get("/api/stats").json()
+    page.get_by_test_id("tab-stats").click()
+    section = page.get_by_test_id("stats")
+    section.wait_for(state="visible")
+    assert not page.get_by_test_id("pad").is_visible()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === 10")
+    assert f"{stats['total']} drawing" in page.get_by_test_id("stats-total").inner_text()
+    values = page.locator("[data-testid=counts-chart] .bar .value").evaluate_all("els => els.map(e => e.textContent)")
+    assert [int(v) for v in values] == stats["counts"]
+    for name in stats["online"]:
+        card = page.get_by_test_id(f"accuracy-{name}")
+        assert card.count() == 1
+        if stats["online"][name]["history"]:
+            assert card.locator("svg .series").count() == 1
+            assert card.locator("svg .reference").count() == 1
+    latest = client.get("/api/drawings", params={"limit": 24}).json()["items"]
+    gallery = page.get_by_test_id("gallery")
+    page.wait_for_function(
+        "n => Array.from(document.querySelectorAll('[data-testid=gallery] img')).filter(i => i.complete && i.naturalWidth > 0).length === n",
+        arg=len(latest),
+    )
+    assert gallery.locator("li.drawing").evaluate_all("els => els.map(e => e.dataset.id)") == [d["id"] for d in latest]
+    assert gallery.locator("li.untrained").count() == sum(1 for d in latest if d["train"] is False)
+    shot(page, "desktop-stats", full_page=True)
+
+    # a drawing saved meanwhile is there when the section is opened again
+    page.get_by_test_id("tab-draw").click()
+    draw_with_mouse(page, chosen["good"][2])
+    wait_for_prediction(page)
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        page.get_by_test_id("feedback-right").click()
+    page.get_by_test_id("tab-stats").click()
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=stats-total]').textContent.startsWith(n + ' drawing')",
+        arg=stats["total"] + 1,
+    )
+    page.wait_for_function(
+        "id => document.querySelector('[data-testid=gallery] li.drawing')?.dataset.id === id", arg=saved.value.json()["id"]
+    )
+
+
+def test_phone_touch_drawing(browser, service, requests_seen, chosen):
+    page = open_page(browser, service, requests_seen, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    try:
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.evaluate(
+            """() => { window.__pointerTypes = [];
+                document.querySelector('[data-testid=pad]').addEventListener('pointerdown', e => window.__pointerTypes.push(e.pointerType)); }"""
+        )
+        # the pad fits the screen and is fully visible before drawing
+        box = page.get_by_test_id("pad").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert box["y"] + box["height"] <= PHONE["height"]
+        digit = chosen["good"][0]
+        draw_with_touch(page, digit)
+        response = wait_for_prediction(page)
+        assert set(page.evaluate("window.__pointerTypes")) == {"touch"}
+        assert page.evaluate("[window.scrollX, window.scrollY]") == [0, 0], "drawing scrolled the page"
+        assert response["answer"]["digit"] == digit.label
+        assert shown_answer(page) == str(digit.label)
+        for name in MODELS:
+            assert len(top3_shown(page, name)) == 3
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        shot(page, "phone-draw")
+        page.get_by_test_id("answer").scroll_into_view_if_needed()
+        shot(page, "phone-answer")
+        page.get_by_test_id("tab-stats").click()
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === 10")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        shot(page, "phone-stats", full_page=True)
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
+
+
+def test_readme_screenshot_is_small(tmp_path):
+    """docs/screenshot.png is committed for the README; keep it light."""
+    path = PROJECT_ROOT / "docs" / "screenshot.png"
+    if not path.exists():
+        pytest.skip("docs/screenshot.png not made yet")
+    assert path.stat().st_size < 300_000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
