@@ -1,0 +1,257 @@
+"""The HTTP API and the page. Routes stay thin: the work is in plain modules.
+
+Run it with ``uvicorn service.app:app``; configure it with ``INKLING_*``
+environment variables (:class:`service.settings.Settings`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from models import CANVAS
+from models.preprocess import decode_image_payload, preprocess_drawing
+
+from . import schemas
+from .errors import ApiError, install_error_handlers
+from .limits import BodySizeLimit
+from .metrics import Metrics, MetricsMiddleware
+from .recognizer import MODEL_ORDER
+from .runtime import Runtime, build_runtime, refresh_forever
+from .settings import Settings
+from .storage import DrawingRecord, NotFound, StorageUnavailable, new_drawing_id
+
+log = logging.getLogger("inkling")
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+TITLES = {"fnn_original": "FNN · original", "fnn_online": "FNN · online",
+          "cnn_original": "CNN · original", "cnn_online": "CNN · online"}
+ERRORS = {status: {"model": schemas.ErrorOut} for status in (404, 413, 422, 429, 503)}
+
+router = APIRouter()
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def client_address(request: Request, runtime: Runtime) -> str:
+    if runtime.settings.trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+# --- recognising ---------------------------------------------------------------
+
+
+@router.post("/api/predict", response_model=schemas.PredictOut, responses=ERRORS, tags=["recognise"])
+async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
+    """Top-3 of the four models and the ensemble's answer for one drawing."""
+    recognition = await run_in_threadpool(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image)))
+    return JSONResponse(recognition.to_json())
+
+
+@router.post("/api/activations", response_model=schemas.ActivationsOut, responses=ERRORS, tags=["recognise"])
+async def activations(body: schemas.ImageIn, runtime: RuntimeDep):
+    """The online CNN's hidden feature maps (conv1, pool1, conv2, pool2) for one drawing."""
+    layers = await run_in_threadpool(lambda: runtime.recognizer.activations(preprocess_drawing(body.image)))
+    return JSONResponse({"layers": layers})
+
+
+# --- collecting and learning ------------------------------------------------------
+
+
+@router.post("/api/drawings", status_code=201, response_model=schemas.DrawingOut, responses=ERRORS,
+             tags=["learn"])
+async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: RuntimeDep):
+    """Store a labelled drawing (durably, first), then let both online models learn from it."""
+    client = runtime.client_id(client_address(request, runtime))
+    if wait := runtime.limiter.acquire(client):
+        retry = runtime.limiter.retry_after(wait)
+        raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
+                       {"Retry-After": retry})
+    png = decode_image_payload(body.image)
+    x28 = await run_in_threadpool(preprocess_drawing, png)
+    before = await run_in_threadpool(runtime.recognizer.recognize, x28)
+    shown = before.to_json()
+    del shown["input28"]
+    record = DrawingRecord(
+        id=new_drawing_id(), label=body.label,
+        created=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        train=body.train, client=client, input28=np.round(x28 * 255).astype(np.uint8).tobytes(),
+        prediction=shown, versions=before.versions,
+    )
+    await run_in_threadpool(runtime.drawings.put, record, png)
+    runtime.metrics.drawings.inc()
+
+    result = {"id": record.id, "stored": True, "trained": False, "versions": before.versions, "after": None,
+              "detail": None}
+    if body.train:
+        try:
+            result["versions"] = await runtime.learner.learn(x28, body.label, {"drawing": record.id})
+            result["trained"] = True
+        except StorageUnavailable as exc:
+            log.warning("drawing %s stored but not learned from: %s", record.id, exc)
+            result["detail"] = "Saved, but the models could not learn from it right now (storage unavailable)."
+        result["after"] = (await run_in_threadpool(runtime.recognizer.recognize, x28)).to_json()
+    return JSONResponse(result, status_code=201)
+
+
+@router.get("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS, tags=["learn"])
+async def list_drawings(runtime: RuntimeDep,
+                        label: Annotated[int | None, Query(ge=0, le=9)] = None,
+                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                        cursor: Annotated[str | None, Query(max_length=200)] = None):
+    """Stored drawings, newest first, a page at a time."""
+    try:
+        records, next_cursor = await run_in_threadpool(runtime.drawings.list, label, limit, cursor)
+    except ValueError:
+        raise ApiError(422, "invalid_cursor", "That cursor is not one this service gave out; start without it.")
+    items = [{"id": r.id, "label": r.label, "created": r.created, "train": r.train,
+              "png_url": f"/api/drawings/{r.id}.png"} for r in records]
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/api/drawings/{drawing_id}.png", response_class=Response, responses={**ERRORS, 200: {
+    "content": {"image/png": {}}, "description": "The drawing as it was sent."}}, tags=["learn"])
+async def drawing_png(drawing_id: str, runtime: RuntimeDep):
+    png = await run_in_threadpool(runtime.drawings.get_png, drawing_id)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+@router.get("/api/stats", response_model=schemas.StatsOut, tags=["learn"])
+async def stats(runtime: RuntimeDep):
+    """Drawings per digit, online steps, and the holdout-accuracy history of each online model."""
+    return await run_in_threadpool(runtime.cached, "stats", 2.0, lambda: _stats(runtime))
+
+
+def _stats(runtime: Runtime) -> dict:
+    counts = runtime.drawings.counts()
+    online = {}
+    for name, model in runtime.online.items():
+        events = runtime.weights.events(name)
+        online[name] = {
+            "version": model.version, "steps": model.steps,
+            "original_accuracy": round(runtime.guard.original_accuracy[name], 4),
+            "history": [{"version": e["version"], "step": e["steps"], "holdout_accuracy": e["holdout_accuracy"],
+                         "time": e["time"]} for e in events if e.get("kind") == "evaluation"],
+            "rollbacks": [{k: e[k] for k in ("from_version", "to_version", "new_version", "time")}
+                          for e in events if e.get("kind") == "rollback"],
+        }
+    return {"counts": counts, "total": sum(counts), "online": online}
+
+
+# --- models -----------------------------------------------------------------------
+
+
+@router.get("/api/models", response_model=schemas.ModelsOut, tags=["models"])
+async def list_models(runtime: RuntimeDep):
+    """Versions, steps and holdout accuracy of the four models."""
+    stats_now = await run_in_threadpool(runtime.cached, "stats", 2.0, lambda: _stats(runtime))
+    models = []
+    for name in MODEL_ORDER:
+        kind, _, flavour = name.partition("_")
+        if flavour == "online":
+            model, history = runtime.online[name], stats_now["online"][name]["history"]
+            last = history[-1]["holdout_accuracy"] if history else runtime.guard.original_accuracy[name]
+            models.append({"name": name, "kind": kind, "online": True, "version": model.version,
+                           "steps": model.steps, "holdout_accuracy": last, "updated": model.updated})
+        else:
+            models.append({"name": name, "kind": kind, "online": False, "version": 0, "steps": 0,
+                           "holdout_accuracy": round(runtime.guard.original_accuracy[f"{kind}_online"], 4),
+                           "updated": None})
+    return {"models": models}
+
+
+@router.post("/api/models/{name}/rollback", response_model=schemas.ModelInfo,
+             responses={**ERRORS, 401: {"model": schemas.ErrorOut}, 403: {"model": schemas.ErrorOut}},
+             tags=["models"])
+async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep,
+                   authorization: Annotated[str | None, Header()] = None):
+    """Restore an online model to a named version (admin token required)."""
+    token = runtime.settings.admin_token
+    if token is None:
+        raise ApiError(403, "admin_disabled", "Rollback is disabled: the operator has not set INKLING_ADMIN_TOKEN.")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise ApiError(401, "unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.")
+    if name not in runtime.online:
+        raise ApiError(404, "not_found", f"No online model {name!r}; choose one of {sorted(runtime.online)}.")
+    online = runtime.online[name]
+    try:
+        await runtime.learner.run_exclusive(name, online.rollback, body.version, "admin request")
+    except (ValueError, NotFound):
+        raise ApiError(404, "not_found", f"{name} has no version {body.version} to restore.")
+    runtime.metrics.rollbacks.labels(name).inc()
+    return {"name": name, "kind": name.split("_")[0], "online": True, "version": online.version,
+            "steps": online.steps, "holdout_accuracy": None, "updated": online.updated}
+
+
+# --- operations -------------------------------------------------------------------
+
+
+@router.get("/api/config", tags=["operations"])
+async def config():
+    """The canvas spec the page must draw with (the stroke renderer uses the same) and the model names."""
+    return {"canvas": CANVAS.as_dict(), "models": list(MODEL_ORDER), "titles": TITLES}
+
+
+@router.get("/healthz", response_model=schemas.Health, responses={503: {"model": schemas.ErrorOut}},
+            tags=["operations"])
+async def healthz(request: Request):
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None or not runtime.ready:
+        raise ApiError(503, "starting", "The models are still loading.", {"Retry-After": "2"})
+    return {"status": "ok", "versions": runtime.recognizer.versions()}
+
+
+@router.get("/metrics", response_class=Response, tags=["operations"],
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}})
+async def metrics(runtime: RuntimeDep):
+    return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+# --- the app ------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime = await asyncio.to_thread(build_runtime, settings, metrics)
+        app.state.runtime = runtime
+        refresher = asyncio.create_task(refresh_forever(runtime))
+        log.info("ready: versions %s", runtime.recognizer.versions())
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            runtime.learner.close()
+
+    app = FastAPI(title="Inkling", version="0.1.0", lifespan=lifespan,
+                  description="Recognise handwritten digits drawn in a browser, and learn from them while running.")
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
+    if FRONTEND_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
+    return app
+
+
+app = create_app()

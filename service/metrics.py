@@ -1,0 +1,62 @@
+"""Prometheus metrics, in a registry owned by the app (no process-global state)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.routing import Match
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("inkling_requests_total", "HTTP requests by route and status.",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("inkling_request_seconds", "Server time per request.", ["method", "route"],
+                                 buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+                                 registry=self.registry)
+        self.learn_steps = Counter("inkling_learn_steps_total", "Online learning steps taken.", ["model"],
+                                   registry=self.registry)
+        self.rollbacks = Counter("inkling_rollbacks_total", "Guard rollbacks of online models.", ["model"],
+                                 registry=self.registry)
+        self.drawings = Counter("inkling_drawings_stored_total", "Labelled drawings stored.", registry=self.registry)
+        self.version = Gauge("inkling_model_version", "Version each online model serves.", ["model"],
+                             registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template (not its raw path: ids would explode labels)."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def tracking_send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            route = _route_template(scope)
+            self.metrics.requests.labels(scope["method"], route, str(status["code"])).inc()
+            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+def _route_template(scope) -> str:
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return getattr(route, "path", "other")
+    return "other"

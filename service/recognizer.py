@@ -1,0 +1,67 @@
+"""request -> preprocess -> four models -> ensemble: what the page shows for a drawing."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.base import DigitClassifier
+from models.ensemble import Answer, combine
+
+from .online import OnlineModel
+
+MODEL_ORDER = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
+TOP_K = 3
+
+
+@dataclass(frozen=True)
+class Recognition:
+    probs: dict[str, np.ndarray]
+    answer: Answer
+    versions: dict[str, int]
+    input28: np.ndarray
+
+    def to_json(self) -> dict:
+        """The shape of a ``POST /api/predict`` response."""
+        top = {
+            name: [{"digit": int(d), "p": round(float(p[d]), 4)} for d in np.argsort(-p)[:TOP_K]]
+            for name, p in self.probs.items()
+        }
+        answer = {"digit": self.answer.digit, "p": round(self.answer.p, 4), "agree": self.answer.agree,
+                  "reason": self.answer.reason}
+        return {"models": top, "answer": answer, "versions": self.versions,
+                "input28": np.round(self.input28, 3).tolist()}
+
+
+class Recognizer:
+    """The original models (fixed) and the online ones (learning), answering together."""
+
+    def __init__(self, originals: dict[str, DigitClassifier], online: dict[str, OnlineModel]):
+        self.models: dict[str, DigitClassifier | OnlineModel] = {
+            "fnn_original": originals["fnn"], "fnn_online": online["fnn_online"],
+            "cnn_original": originals["cnn"], "cnn_online": online["cnn_online"],
+        }
+        self.online = online
+
+    def versions(self) -> dict[str, int]:
+        return {name: model.version for name, model in self.online.items()}
+
+    def recognize(self, x28: np.ndarray) -> Recognition:
+        batch = x28[None]
+        versions = self.versions()
+        probs = {name: self.models[name].predict_proba(batch)[0] for name in MODEL_ORDER}
+        return Recognition(probs, combine(probs), versions, x28)
+
+    def activations(self, x28: np.ndarray) -> list[dict]:
+        """The online CNN's feature maps as uint8 channel-major blocks, each layer scaled by its max."""
+        maps = self.online["cnn_online"].serving.activations(x28[None])
+        layers = []
+        for name, m in maps.items():
+            chw = np.moveaxis(m[0], -1, 0)
+            scale = float(chw.max()) or 1.0
+            data = np.round(chw / scale * 255).astype(np.uint8)
+            layers.append({"name": name, "shape": list(chw.shape), "max": round(scale, 4),
+                           "data": base64.b64encode(data.tobytes()).decode("ascii")})
+        return layers

@@ -1,0 +1,127 @@
+"""Request and response shapes of the HTTP API (they are the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+# A 2048x2048 PNG of a drawing compresses to well under this; the body limit (1 MB) applies anyway.
+MAX_IMAGE_CHARS = 1_400_000
+
+
+class ImageIn(BaseModel):
+    image: str = Field(..., min_length=1, max_length=MAX_IMAGE_CHARS,
+                       description="The canvas as a PNG data URL (data:image/png;base64,...) or plain base64.")
+
+
+class DrawingIn(ImageIn):
+    label: StrictInt = Field(..., ge=0, le=9, description="The digit the person drew.")
+    train: StrictBool = Field(True, description="Consent to train the online models on this drawing.")
+
+
+class RollbackIn(BaseModel):
+    version: StrictInt = Field(..., ge=0, description="Version to restore (0 = the original weights).")
+
+
+class Guess(BaseModel):
+    digit: int
+    p: float
+
+
+class EnsembleAnswer(BaseModel):
+    digit: int | None = Field(description="null when the ensemble is not confident.")
+    p: float
+    agree: int = Field(description="How many of the four models have this digit first.")
+    reason: str | None = None
+
+
+class PredictOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "Top-3 of each model and one answer."})
+    models: dict[str, list[Guess]]
+    answer: EnsembleAnswer
+    versions: dict[str, int]
+    input28: list[list[float]] = Field(description="The 28x28 image the models saw, 0..1, white ink on black.")
+
+
+class DrawingOut(BaseModel):
+    id: str
+    stored: bool
+    trained: bool
+    versions: dict[str, int]
+    after: PredictOut | None = Field(description="What the models answer for the same drawing after learning.")
+    detail: str | None = None
+
+
+class DrawingItem(BaseModel):
+    id: str
+    label: int
+    created: str
+    train: bool
+    png_url: str
+
+
+class DrawingPage(BaseModel):
+    items: list[DrawingItem]
+    next_cursor: str | None
+
+
+class Evaluation(BaseModel):
+    version: int
+    step: int
+    holdout_accuracy: float
+    time: str
+
+
+class Rollback(BaseModel):
+    from_version: int
+    to_version: int
+    new_version: int
+    time: str
+
+
+class OnlineStats(BaseModel):
+    version: int
+    steps: int
+    original_accuracy: float
+    history: list[Evaluation]
+    rollbacks: list[Rollback]
+
+
+class StatsOut(BaseModel):
+    counts: list[int]
+    total: int
+    online: dict[str, OnlineStats]
+
+
+class Layer(BaseModel):
+    name: str
+    shape: list[int] = Field(description="[channels, height, width]")
+    max: float = Field(description="The activation that maps to 255.")
+    data: str = Field(description="base64 of uint8 channel-major maps (map k = bytes k*H*W .. (k+1)*H*W).")
+
+
+class ActivationsOut(BaseModel):
+    layers: list[Layer]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    kind: str
+    online: bool
+    version: int
+    steps: int
+    holdout_accuracy: float | None
+    updated: str | None
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    status: str
+    versions: dict[str, int]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    code: str

@@ -1,0 +1,49 @@
+"""All configuration, in one typed object read from ``INKLING_*`` environment variables.
+
+>>> Settings(storage="local", data_dir="/tmp/inkling").storage
+'local'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INKLING_", extra="ignore")
+
+    storage: Literal["local", "s3"] = Field("local", description="Where drawings and online weights live.")
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="Folder for the local store.")
+    s3_bucket: str | None = Field(None, description="Bucket for the S3 store (required when storage=s3).")
+    s3_prefix: str = Field("inkling", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (SeaweedFS, MinIO); None = AWS.")
+    s3_region: str | None = Field(None, description="Region; None = the boto3 default chain.")
+    s3_timeout_s: float = Field(3.0, gt=0, description="Connect/read timeout so an S3 outage fails fast.")
+    admin_token: SecretStr | None = Field(None, description="Bearer token for admin routes; unset = disabled.")
+    client_salt: SecretStr | None = Field(None, description="Salt for hashing client addresses; unset = random per process.")
+    trust_forwarded_for: bool = Field(False, description="Take the client address from X-Forwarded-For (behind a proxy).")
+
+    max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get 413.")
+    drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
+    drawings_burst: int = Field(10, gt=0, description="Drawings a client may send at once before the rate applies.")
+
+    fnn_online_lr: float | None = Field(None, gt=0, description="Override the FNN's online learning rate.")
+    cnn_online_lr: float | None = Field(None, gt=0, description="Override the CNN's online learning rate.")
+    replay_mnist: int = Field(16, ge=0, description="MNIST digits mixed into each learning step.")
+    replay_drawings: int = Field(8, ge=0, description="Earlier stored drawings mixed into each step.")
+    guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")
+    guard_tolerance: float = Field(0.01, ge=0, description="Roll back when holdout accuracy falls this far below the original.")
+    keep_versions: int = Field(50, ge=2, description="Weight versions kept besides the known-good ones.")
+    refresh_seconds: float = Field(2.0, gt=0, description="How often to pick up versions published by other workers.")
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> "Settings":
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("INKLING_S3_BUCKET must be set when INKLING_STORAGE=s3")
+        return self

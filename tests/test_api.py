@@ -1,0 +1,236 @@
+"""The HTTP API against the real app (in-process), on a temporary local store."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from models.data import load_pendigits
+from models.render import render_pendigit
+from service.app import create_app
+from service.settings import Settings
+
+MODELS = ["fnn_original", "fnn_online", "cnn_original", "cnn_online"]
+TOKEN = "test-admin-token"
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+@pytest.fixture(scope="module")
+def pen():
+    """A few pendigits test drawings as (data URL, label)."""
+    digits = load_pendigits("test")
+    return [(data_url(render_pendigit(d)), d.label) for d in digits[:40:4]]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("store"), admin_token=TOKEN, drawings_burst=1000,
+                        drawings_per_minute=6000, guard_every=1000)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def blank_png(color=255) -> str:
+    out = io.BytesIO()
+    Image.new("L", (280, 280), color).save(out, format="PNG")
+    return data_url(out.getvalue())
+
+
+def test_predict_shape(client, pen):
+    image, label = pen[0]
+    r = client.post("/api/predict", json={"image": image})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert sorted(body["models"]) == sorted(MODELS)
+    for name, top in body["models"].items():
+        assert len(top) == 3 and [t["p"] for t in top] == sorted((t["p"] for t in top), reverse=True)
+        assert len({t["digit"] for t in top}) == 3
+    assert body["answer"]["digit"] == label and body["answer"]["agree"] >= 3
+    assert np.array(body["input28"]).shape == (28, 28)
+    assert set(body["versions"]) == {"fnn_online", "cnn_online"}
+
+
+def test_predict_accepts_plain_base64(client, pen):
+    plain = pen[1][0].split(",", 1)[1]
+    assert client.post("/api/predict", json={"image": plain}).status_code == 200
+
+
+@pytest.mark.parametrize("payload,status,code", [
+    ({"image": blank_png()}, 422, "blank_drawing"),
+    ({"image": blank_png(0)}, 422, "blank_drawing"),
+    ({"image": "data:image/png;base64,!!!!"}, 422, "invalid_image"),
+    ({"image": base64.b64encode(b"GIF89a not a png").decode()}, 422, "invalid_image"),
+    ({"image": ""}, 422, "invalid_request"),
+    ({}, 422, "invalid_request"),
+    ({"image": 42}, 422, "invalid_request"),
+])
+def test_predict_bad_input(client, payload, status, code):
+    r = client.post("/api/predict", json=payload)
+    assert r.status_code == status and r.json()["code"] == code
+    assert len(r.json()["detail"]) > 10
+
+
+def test_blank_message_is_for_people(client):
+    assert "Nothing drawn" in client.post("/api/predict", json={"image": blank_png()}).json()["detail"]
+
+
+def test_not_json(client):
+    r = client.post("/api/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_json"
+
+
+def test_body_too_large(client):
+    r = client.post("/api/predict", content=b"x" * 1_100_000, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+
+
+def test_image_too_large(client):
+    out = io.BytesIO()
+    Image.new("L", (2049, 8), 255).save(out, format="PNG")
+    r = client.post("/api/predict", json={"image": data_url(out.getvalue())})
+    assert r.status_code == 422 and "2048" in r.json()["detail"]
+
+
+def test_drawing_is_stored_then_learned(client, pen):
+    image, label = pen[2]
+    before = client.get("/api/models").json()
+    r = client.post("/api/drawings", json={"image": image, "label": label})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["stored"] and body["trained"]
+    old = {m["name"]: m["version"] for m in before["models"]}
+    assert body["versions"] == {"fnn_online": old["fnn_online"] + 1, "cnn_online": old["cnn_online"] + 1}
+    assert body["after"]["versions"] == body["versions"]
+    png = client.get(f"/api/drawings/{body['id']}.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content == base64.b64decode(image.split(",", 1)[1])
+    listed = client.get("/api/drawings", params={"label": label}).json()["items"]
+    assert listed[0]["id"] == body["id"] and listed[0]["label"] == label and listed[0]["train"] is True
+
+
+def test_consent_off_stores_without_training(client, pen):
+    image, label = pen[3]
+    versions = client.post("/api/predict", json={"image": image}).json()["versions"]
+    r = client.post("/api/drawings", json={"image": image, "label": label, "train": False})
+    assert r.status_code == 201
+    assert r.json()["trained"] is False and r.json()["versions"] == versions
+    assert client.get("/api/drawings", params={"limit": 1}).json()["items"][0]["train"] is False
+
+
+@pytest.mark.parametrize("label", ["3", 3.5, -1, 10, True, None, "٣", [3]])
+def test_bad_labels(client, pen, label):
+    r = client.post("/api/drawings", json={"image": pen[0][0], "label": label})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+    assert "label" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("drawing_id", ["nope", "..%2F..%2Fetc%2Fpasswd", "20261127T150405123Z-0000000000"])
+def test_unknown_drawing(client, drawing_id):
+    r = client.get(f"/api/drawings/{drawing_id}.png")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+def test_paging(client, pen):
+    for image, label in pen[4:8]:
+        assert client.post("/api/drawings", json={"image": image, "label": label, "train": False}).status_code == 201
+    seen, cursor = [], None
+    while True:
+        page = client.get("/api/drawings", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) >= 6
+    assert seen == sorted(seen, reverse=True)  # newest first
+    assert client.get("/api/drawings", params={"limit": 0}).status_code == 422
+
+
+def test_stats(client):
+    stats = client.get("/api/stats").json()
+    assert stats["total"] == sum(stats["counts"]) >= 6 and len(stats["counts"]) == 10
+    assert stats["online"]["cnn_online"]["steps"] >= 1
+    assert 0.9 < stats["online"]["cnn_online"]["original_accuracy"] <= 1
+
+
+def test_activations(client, pen):
+    r = client.post("/api/activations", json={"image": pen[0][0]})
+    assert r.status_code == 200
+    layers = {layer["name"]: layer for layer in r.json()["layers"]}
+    assert {n: l["shape"] for n, l in layers.items()} == {
+        "conv1": [32, 28, 28], "pool1": [32, 14, 14], "conv2": [64, 14, 14], "pool2": [64, 7, 7]}
+    for layer in layers.values():
+        data = np.frombuffer(base64.b64decode(layer["data"]), np.uint8)
+        assert data.size == np.prod(layer["shape"]) and data.max() == 255
+
+
+def test_rollback_needs_the_token(client):
+    assert client.post("/api/models/cnn_online/rollback", json={"version": 0}).status_code == 401
+    r = client.post("/api/models/cnn_online/rollback", json={"version": 0}, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401
+
+
+def test_rollback_restores_weights_as_a_new_version(client, pen):
+    image, _ = pen[0]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = client.post("/api/predict", json={"image": image}).json()
+    r = client.post("/api/models/cnn_online/rollback", json={"version": 0}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == before["versions"]["cnn_online"] + 1
+    after = client.post("/api/predict", json={"image": image}).json()
+    assert after["models"]["cnn_online"] == after["models"]["cnn_original"]
+    assert client.post("/api/models/cnn_online/rollback", json={"version": 999}, headers=auth).status_code == 404
+    assert client.post("/api/models/nope/rollback", json={"version": 0}, headers=auth).status_code == 404
+    assert "inkling_rollbacks_total" in client.get("/metrics").text
+
+
+def test_health_and_metrics(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    text = client.get("/metrics").text
+    assert 'inkling_requests_total{method="POST",route="/api/predict",status="200"}' in text
+    assert "inkling_learn_steps_total" in text
+
+
+def test_config_is_the_renderer_canvas(client):
+    from models import CANVAS
+
+    assert client.get("/api/config").json()["canvas"] == CANVAS.as_dict()
+
+
+def test_errors_are_json_everywhere(client):
+    r = client.get("/api/nothing-here")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
+    r = client.put("/api/predict", json={})
+    assert r.status_code == 405 and "detail" in r.json()
+
+
+def test_rate_limit(tmp_path, pen):
+    settings = Settings(data_dir=tmp_path, drawings_burst=2, drawings_per_minute=1)
+    with TestClient(create_app(settings)) as limited:
+        image, label = pen[0]
+        for _ in range(2):
+            assert limited.post("/api/drawings", json={"image": image, "label": label, "train": False}).status_code == 201
+        r = limited.post("/api/drawings", json={"image": image, "label": label})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert "wait" in r.json()["detail"]
+        assert limited.post("/api/predict", json={"image": image}).status_code == 200  # predictions are not limited
+
+
+def test_restart_resumes_versions(tmp_path, pen):
+    image, label = pen[5]
+    settings = Settings(data_dir=tmp_path)
+    with TestClient(create_app(settings)) as first:
+        versions = first.post("/api/drawings", json={"image": image, "label": label}).json()["versions"]
+        answer = first.post("/api/predict", json={"image": image}).json()
+    with TestClient(create_app(settings)) as second:
+        again = second.post("/api/predict", json={"image": image}).json()
+    assert again["versions"] == versions == {"fnn_online": 1, "cnn_online": 1}
+    assert again["models"] == answer["models"]
+    stored = json.loads(next((tmp_path / "drawings").glob("*.json")).read_text())
+    assert stored["label"] == label and "client" in stored and "127.0.0.1" not in json.dumps(stored)
