@@ -8,6 +8,7 @@ import { ActivationsView } from "./activations.js";
 import { Stats } from "./stats.js";
 
 const DEBOUNCE_MS = 150;
+const STATS_SETTLE_MS = 2500;
 const MODES = ["draw", "teach", "stats"];
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -131,7 +132,8 @@ class App {
     this.activations = new ActivationsView(byTestId("layers"));
     this.activationsStatus = byTestId("activations-status");
     this.stats = new Stats(byTestId("stats"), config);
-    this.statsDirty = true;
+    this.lastSaveAt = -Infinity;
+    this.statsTimer = 0;
 
     this.consent = byTestId("train-consent");
     this.undoButton = byTestId("undo");
@@ -393,7 +395,7 @@ class App {
         const response = await api.saveDrawing(image, label, train);
         this.errors.hide();
         onStored({ image, label, train, response, before });
-        this.statsDirty = true;
+        this.lastSaveAt = performance.now();
         if (this.mode === "stats") this.refreshStats();
       } catch (error) {
         this.errors.show(error, { kind: "save", retry: attempt });
@@ -473,7 +475,12 @@ class App {
   // ---- stats --------------------------------------------------------------
 
   refreshStats() {
-    this.statsDirty = false;
+    // The server caches its stats for a moment (STATS_SETTLE_MS); right after a save, look again once it has passed.
+    clearTimeout(this.statsTimer);
+    const age = performance.now() - this.lastSaveAt;
+    if (age < STATS_SETTLE_MS) {
+      this.statsTimer = setTimeout(() => this.mode === "stats" && this.stats.refresh(), STATS_SETTLE_MS - age);
+    }
     return this.stats.refresh();
   }
 }

@@ -187,7 +187,7 @@ export class Results {
     let note;
     if (response.trained) note = "The online models just took a learning step on it. Here is how they see it now:";
     else if (!train) note = "Stored without training, as you asked. The models are unchanged.";
-    else note = "Stored. The models did not train on it this time.";
+    else note = response.detail || "Stored. The models did not train on it this time.";
     learned.replaceChildren(
       h("div", { class: "learn-head" },
         h("img", { class: "thumb", src: image, alt: `Your drawing, saved as ${label}`, width: 56, height: 56 }),
