@@ -14,6 +14,7 @@ same classes against S3. A backend subclass provides:
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import random
@@ -50,16 +51,16 @@ def make_record(i: int = 0, label: int | None = None, **changes) -> DrawingRecor
 
 
 def publish_with_retry(store, model: str, data: bytes, meta: dict, deadline_s: float = 60.0):
-    """What a worker does: read the pointer, publish on top of it, on conflict read it again."""
+    """What a worker does: read the pointer, publish on top of it, on conflict back off and read it again."""
     deadline = time.monotonic() + deadline_s
-    while True:
+    for attempt in itertools.count():
         current = store.current(model)
         try:
             return store.publish(model, data, current.version if current else 0, meta)
         except VersionConflict:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(random.uniform(0, 0.005))
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2 ** attempt)))
 
 
 def hammer_publish(store_factory, threads: int, per_thread: int, tag: str = "") -> None:
@@ -137,28 +138,28 @@ class DrawingStoreContract:
         assert [r.id for r in store.list()[0]] == [record.id]
 
     def test_list_newest_first_across_pages(self, store):
-        records = [make_record(i) for i in range(23)]
+        records = [make_record(i) for i in range(12)]
         for r in random.sample(records, len(records)):  # insertion order must not matter
             store.put(r, png_for(r.id))
         seen, cursor, pages = [], None, 0
         while True:
             page, cursor = store.list(limit=5, cursor=cursor)
             pages += 1
-            assert len(page) == (5 if cursor else 3)
+            assert len(page) == (5 if cursor else 2)
             seen += page
             if cursor is None:
                 break
-        assert pages == 5
+        assert pages == 3
         assert seen == records[::-1]
 
     def test_list_by_label_and_counts(self, store):
-        records = [make_record(i, label=[3, 3, 5, 0, 3][i % 5]) for i in range(20)]
+        records = [make_record(i, label=[3, 3, 5, 0, 3][i % 5]) for i in range(15)]
         for r in records:
             store.put(r, png_for(r.id))
-        assert store.counts() == [4, 0, 0, 12, 0, 4, 0, 0, 0, 0]
+        assert store.counts() == [3, 0, 0, 9, 0, 3, 0, 0, 0, 0]
         threes = [r for r in records if r.label == 3][::-1]
-        first, cursor = store.list(label=3, limit=7)
-        rest, end = store.list(label=3, limit=7, cursor=cursor)
+        first, cursor = store.list(label=3, limit=5)
+        rest, end = store.list(label=3, limit=5, cursor=cursor)
         assert first + rest == threes and end is None
         assert store.list(label=9) == ([], None)
 
@@ -179,14 +180,14 @@ class DrawingStoreContract:
 
     def test_list_reads_only_the_records_on_the_page(self, make_drawings, monkeypatch):
         writer = make_drawings()
-        for i in range(30):
+        for i in range(20):
             r = make_record(i)
             writer.put(r, png_for(r.id))
         reader = make_drawings()  # a fresh process: builds its index from scratch
         reads = []
         original_get = reader.get
         monkeypatch.setattr(reader, "get", lambda drawing_id: reads.append(drawing_id) or original_get(drawing_id))
-        assert reader.counts()[3] == 3
+        assert reader.counts() == [2] * 10
         page, _ = reader.list(label=3, limit=2)
         assert [r.label for r in page] == [3, 3]
         assert sorted(reads) == sorted(r.id for r in page)
@@ -224,6 +225,8 @@ class DrawingStoreContract:
 
 
 class WeightStoreContract:
+    publishers = (8, 10)  # threads, publishes each, in the concurrency test
+
     @pytest.fixture
     def store(self, make_weights):
         return make_weights()
@@ -325,8 +328,9 @@ class WeightStoreContract:
                 store.publish(bad, b"w", 0, {})
 
     def test_concurrent_publishers_never_lose_or_skip_a_version(self, make_weights):
-        hammer_publish(make_weights, threads=8, per_thread=10)
-        assert_gapless_history(make_weights(), {f"{t}-{i}" for t in range(8) for i in range(10)})
+        threads, per_thread = self.publishers
+        hammer_publish(make_weights, threads, per_thread)
+        assert_gapless_history(make_weights(), {f"{t}-{i}" for t in range(threads) for i in range(per_thread)})
 
 
 # --------------------------------------------------------------------------- local backend

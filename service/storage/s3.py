@@ -35,7 +35,8 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .base import (AlreadyExists, CorruptObject, DrawingIndex, DrawingRecord, NotFound, StorageError,
                    StorageUnavailable, VersionConflict, WeightPointer, check_drawing_id, check_model, check_page,
@@ -94,10 +95,10 @@ def _s3_errors(what: str):
         if code in _CONFLICT_CODES or status in (409, 412):
             raise VersionConflict(detail) from exc
         raise StorageError(detail) from exc  # 403, bad request...: configuration, not an outage
-    except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise StorageError(f"{what}: no usable S3 credentials in the environment") from exc
-    except (BotoCoreError, OSError) as exc:  # connection refused/reset, timeouts, broken streams
-        raise StorageUnavailable(f"{what}: {exc}") from exc
+    except (BotoConnectionError, HTTPClientError, IncompleteReadError, OSError) as exc:
+        raise StorageUnavailable(f"{what}: {exc}") from exc  # refused, reset, timed out, cut off mid-body
+    except BotoCoreError as exc:  # no credentials, invalid parameters...: configuration, not an outage
+        raise StorageError(f"{what}: {exc}") from exc
 
 
 def _fetch_all(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
