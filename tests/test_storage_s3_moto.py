@@ -7,6 +7,7 @@ is the quick S3 check; ``test_storage_seaweedfs.py`` repeats it on a real server
 from __future__ import annotations
 
 import inspect
+import json
 import secrets
 import socket
 import threading
@@ -23,8 +24,6 @@ from tests.test_storage_local import (MODEL, T0, DrawingStoreContract, WeightSto
 class S3Backend:
     """Runs a contract class on S3 stores; subclasses provide ``endpoint`` and ``bucket`` fixtures."""
 
-    prefix = "inkling"
-
     @pytest.fixture(scope="class")
     @classmethod
     def client(cls, endpoint):  # clients are slow to build (boto3 loads the S3 model): one per class
@@ -37,12 +36,16 @@ class S3Backend:
         return name
 
     @pytest.fixture
-    def make_drawings(self, client, bucket):
-        return lambda: S3DrawingStore(client, bucket, self.prefix)
+    def prefix(self):
+        return f"inkling/{secrets.token_hex(4)}"
 
     @pytest.fixture
-    def make_weights(self, client, bucket):
-        return lambda **options: S3WeightStore(client, bucket, self.prefix, **options)
+    def make_drawings(self, client, bucket, prefix):
+        return lambda: S3DrawingStore(client, bucket, prefix)
+
+    @pytest.fixture
+    def make_weights(self, client, bucket, prefix):
+        return lambda **options: S3WeightStore(client, bucket, prefix, **options)
 
     @staticmethod
     def forbid_io(store, monkeypatch):
@@ -110,17 +113,15 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
             store.publish(MODEL, b"two", 1, {})
         assert store.current(MODEL).version == 1
 
-    def test_a_fenced_pointer_still_reads_as_the_old_version(self, make_weights):
-        store = make_weights(stale_after_s=0.0)
-        self.write_raw(store, f"weights/{MODEL}/00000001.npz", b"left over")
-        time.sleep(1.1)  # whole-second HTTP dates: let the leftover look old
-        state = store._read_pointer(MODEL)
-        store._take_over(MODEL, state, f"weights/{MODEL}/00000001.npz")
+    def test_a_fence_on_a_model_never_published_reads_as_nothing(self, store):
+        # what a takeover of version 1 leaves if it dies right after fencing
+        fence = {"model": MODEL, "version": 0, "fence": "f00d"}
+        self.write_raw(store, f"weights/{MODEL}/current.json", json.dumps(fence).encode())
         assert store.current(MODEL) is None and store.history(MODEL) == []
         fenced = store._read_pointer(MODEL)
-        assert fenced.version == 0 and fenced.fence_age_s is not None
-        with pytest.raises(VersionConflict):  # the fence moved the ETag
-            store._bucket.put(f"weights/{MODEL}/current.json", b"{}", if_none_match=True)
+        assert fenced.version == 0 and fenced.fence_age_s is not None and fenced.etag
+        assert store.publish(MODEL, b"one", 0, {}).version == 1  # CAS from the fence's ETag
+        assert store.load(MODEL, 1) == b"one"
 
     def test_a_stalled_publisher_gives_up_instead_of_clobbering_a_takeover(self, make_weights, monkeypatch):
         stalled, taker = make_weights(stale_after_s=1.0), make_weights(stale_after_s=1.0)
@@ -173,6 +174,7 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
         assert at_cas.wait(10)  # slow wrote weights and metadata, its CAS is "in flight"
         taker_thread.start()
         assert taker_at_cas.wait(10)  # taker fenced the pointer and overwrote both
+        assert slow.current(MODEL).version == 1 and slow._read_pointer(MODEL).fence_age_s is not None
         slow_go.set()
         slow_thread.join(10)
         taker_go.set()

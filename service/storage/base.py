@@ -20,7 +20,6 @@ import bisect
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Iterator, Protocol, runtime_checkable
 
 from .ids import DRAWING_ID_RE, MODEL_NAME_RE, new_drawing_id, utc_iso
