@@ -96,6 +96,7 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
     )
     await run_in_threadpool(runtime.drawings.put, record, png)
     runtime.metrics.drawings.inc()
+    runtime.stats_changed()
 
     result = {"id": record.id, "stored": True, "trained": False, "versions": before.versions, "after": None,
               "detail": None}
@@ -107,6 +108,7 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
             log.warning("drawing %s stored but not learned from: %s", record.id, exc)
             result["detail"] = "Saved, but the models could not learn from it right now (storage unavailable)."
         result["after"] = (await run_in_threadpool(runtime.recognizer.recognize, x28)).to_json()
+        runtime.stats_changed()
     return JSONResponse(result, status_code=201)
 
 
@@ -135,7 +137,7 @@ async def drawing_png(drawing_id: str, runtime: RuntimeDep):
 @router.get("/api/stats", response_model=schemas.StatsOut, tags=["learn"])
 async def stats(runtime: RuntimeDep):
     """Drawings per digit, online steps, and the holdout-accuracy history of each online model."""
-    return await run_in_threadpool(runtime.cached, "stats", 2.0, lambda: _stats(runtime))
+    return await run_in_threadpool(runtime.stats, lambda: _stats(runtime))
 
 
 def _stats(runtime: Runtime) -> dict:
@@ -160,7 +162,7 @@ def _stats(runtime: Runtime) -> dict:
 @router.get("/api/models", response_model=schemas.ModelsOut, tags=["models"])
 async def list_models(runtime: RuntimeDep):
     """Versions, steps and holdout accuracy of the four models."""
-    stats_now = await run_in_threadpool(runtime.cached, "stats", 2.0, lambda: _stats(runtime))
+    stats_now = await run_in_threadpool(runtime.stats, lambda: _stats(runtime))
     models = []
     for name in MODEL_ORDER:
         kind, _, flavour = name.partition("_")
@@ -196,6 +198,7 @@ async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep,
     except (ValueError, NotFound):
         raise ApiError(404, "not_found", f"{name} has no version {body.version} to restore.")
     runtime.metrics.rollbacks.labels(name).inc()
+    runtime.stats_changed()
     return {"name": name, "kind": name.split("_")[0], "online": True, "version": online.version,
             "steps": online.steps, "holdout_accuracy": None, "updated": online.updated}
 

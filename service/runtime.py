@@ -71,13 +71,19 @@ class Runtime:
                 log.debug("could not refresh %s: %s", online.name, exc)
             self.metrics.version.labels(online.name).set(online.version)
 
-    def cached(self, key: str, ttl_s: float, compute):
+    def stats(self, compute, ttl_s: float = 2.0) -> dict:
+        """``compute()``'s stats, reused for ``ttl_s``: reading every event object per request is S3 round trips.
+
+        This worker's own writes clear the cache (:meth:`stats_changed`), so a
+        person sees their drawing counted at once; other workers' within ``ttl_s``.
+        """
         now = time.monotonic()
-        if self._stats_cache and self._stats_cache[0] > now and key in self._stats_cache[1]:
-            return self._stats_cache[1][key]
-        value = compute()
-        self._stats_cache = (now + ttl_s, {key: value})
-        return value
+        if self._stats_cache is None or self._stats_cache[0] <= now:
+            self._stats_cache = (now + ttl_s, compute())
+        return self._stats_cache[1]
+
+    def stats_changed(self) -> None:
+        self._stats_cache = None
 
 
 def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
