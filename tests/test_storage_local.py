@@ -192,30 +192,43 @@ class DrawingStoreContract:
         assert [r.label for r in page] == [3, 3]
         assert sorted(reads) == sorted(r.id for r in page)
 
-    def test_put_interrupted_before_the_json_is_invisible(self, make_drawings, monkeypatch):
+    def test_a_put_interrupted_anywhere_before_its_end_is_invisible(self, make_drawings, monkeypatch):
         store = make_drawings()
-        record = make_record(5)
+        kept = make_record(0, label=2)
+        store.put(kept, png_for(kept.id))
+        committed = [kept]
         original_create = store._create
+        for crash_at in itertools.count():  # crash before the 1st object write, the 2nd, ... until none is left
+            record = make_record(crash_at + 1, label=7)
+            writes = []
 
-        def crash_at_commit(name, body):
-            if name.endswith(".json"):
-                raise KeyboardInterrupt("simulated crash before the commit marker")
-            original_create(name, body)
+            def crashing_create(name, body):
+                if len(writes) == crash_at:
+                    raise KeyboardInterrupt("simulated kill -9")
+                writes.append(name)
+                original_create(name, body)
 
-        monkeypatch.setattr(store, "_create", crash_at_commit)
-        with pytest.raises(KeyboardInterrupt):
-            store.put(record, png_for(record.id))
-        for view in (store, make_drawings()):
-            with pytest.raises(NotFound):
-                view.get(record.id)
-            with pytest.raises(NotFound):
-                view.get_png(record.id)
-            assert view.list() == ([], None)
-            assert view.counts() == [0] * 10
-            assert list(view.iter_records()) == []
-        monkeypatch.undo()
-        store.put(record, png_for(record.id))  # the retry completes it
-        assert make_drawings().get_png(record.id) == png_for(record.id)
+            monkeypatch.setattr(store, "_create", crashing_create)
+            try:
+                store.put(record, png_for(record.id))
+                break  # crash_at is past the last write: the put completed
+            except KeyboardInterrupt:
+                pass
+            finally:
+                monkeypatch.undo()
+            for view in (store, make_drawings()):
+                with pytest.raises(NotFound):
+                    view.get(record.id)
+                with pytest.raises(NotFound):
+                    view.get_png(record.id)
+                assert view.list() == (committed[::-1], None)
+                assert view.counts() == [0, 0, 1] + [0] * 4 + [len(committed) - 1, 0, 0]
+                assert list(view.iter_records()) == committed
+            store.put(record, png_for(record.id))  # retrying the same put completes it
+            committed.append(record)
+            assert make_drawings().get_png(record.id) == png_for(record.id)
+            assert make_drawings().counts()[7] == len(committed) - 1
+        assert crash_at >= 2 and writes[0].endswith(".png") and writes[-1].endswith(".json")
 
     def test_iter_records_oldest_first(self, store):
         records = [make_record(i) for i in range(12)]

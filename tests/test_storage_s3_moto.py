@@ -113,6 +113,22 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
             store.publish(MODEL, b"two", 1, {})
         assert store.current(MODEL).version == 1
 
+    def test_a_stale_pointer_read_cannot_reuse_a_pruned_version_number(self, make_weights, monkeypatch):
+        late, others = make_weights(), make_weights()
+        late.publish(MODEL, b"w1", 0, {})
+        read_long_ago = late._read_pointer(MODEL)  # `late` reads the pointer (v1), then stalls...
+        for v in range(2, 6):  # ...while others publish 2-5 and prune the weights of 1-4
+            others.publish(MODEL, b"w%d" % v, v - 1, {})
+        assert others.prune(MODEL, keep_last=1, keep=set()) == 4
+        history = others.history(MODEL)
+        monkeypatch.setattr(late, "_read_pointer", lambda model: read_long_ago)
+        with pytest.raises(VersionConflict):  # v2's weights are gone, so creating them again succeeds...
+            late.publish(MODEL, b"late", 1, {})
+        assert others.history(MODEL) == history  # ...but v2's metadata must not be rewritten
+        assert others.current(MODEL).version == 5
+        with pytest.raises(NotFound):  # and the weights it created are removed again
+            others.load(MODEL, 2)
+
     def test_a_fence_on_a_model_never_published_reads_as_nothing(self, store):
         # what a takeover of version 1 leaves if it dies right after fencing
         fence = {"model": MODEL, "version": 0, "fence": "f00d"}

@@ -364,7 +364,10 @@ class S3WeightStore:
           takeover is under way -> VersionConflict.
 
         So at any moment at most one publisher writes a given version's objects,
-        and the pointer only ever names objects its mover wrote. The one residual
+        and the pointer only ever names objects its mover wrote. (Outside a takeover
+        the metadata is created with ``IfNoneMatch`` too: a publisher whose pointer
+        read went stale while the version it targets got published *and pruned*
+        must not rewrite that version's history.) The one residual
         assumption: ``stale_after_s`` exceeds the lease plus the longest single S3
         call (timeouts x attempts); the 60 s default leaves room for
         ``make_s3_client``'s 3 s timeouts. ``load`` verifies sha256 regardless.
@@ -379,7 +382,7 @@ class S3WeightStore:
         pointer = WeightPointer(model, expected_version + 1, sha256_hex(data), utc_iso(), dict(meta))
         pointer_json = dump_json(pointer.to_json())  # fails on non-JSON meta before anything is written
         weights_name = self._name(model, f"{pointer.version:08d}.npz")
-        cas_etag = state.etag
+        metadata_name = self._name(model, f"{pointer.version:08d}.json")
         try:
             self._bucket.put(weights_name, data, if_none_match=True)
         except VersionConflict:
@@ -387,12 +390,26 @@ class S3WeightStore:
             cas_etag = self._take_over(model, state, weights_name)
             self._check_lease(started, model)
             self._bucket.put(weights_name, data)
-        self._check_lease(started, model)
-        self._bucket.put(self._name(model, f"{pointer.version:08d}.json"), pointer_json)
+            self._check_lease(started, model)
+            self._bucket.put(metadata_name, pointer_json)
+        else:
+            cas_etag = state.etag
+            self._check_lease(started, model)
+            self._create_metadata(model, pointer.version, weights_name, metadata_name, pointer_json)
         self._check_lease(started, model)
         self._bucket.put(self._name(model, "current.json"), pointer_json,
                          if_match=cas_etag, if_none_match=cas_etag is None)
         return pointer
+
+    def _create_metadata(self, model: str, version: int, weights_name: str, metadata_name: str,
+                         body: bytes) -> None:
+        """Create-only: existing metadata means ``version`` was published and its weights since pruned,
+        so our pointer read is stale and the weights object we just created must go again."""
+        try:
+            self._bucket.put(metadata_name, body, if_none_match=True)
+        except VersionConflict:
+            self._bucket.delete([weights_name])
+            raise VersionConflict(f"{model}: version {version} was published meanwhile") from None
 
     def _take_over(self, model: str, state: _PointerState, weights_name: str) -> str:
         """Fence the pointer so the leftover at ``weights_name`` is ours to overwrite; returns the fence's ETag."""
