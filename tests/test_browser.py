@@ -568,9 +568,12 @@ def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client):
     for name in stats["online"]:
         card = page.get_by_test_id(f"accuracy-{name}")
         assert card.count() == 1
-        if stats["online"][name]["history"]:
-            assert card.locator("svg .series").count() == 1
-            assert card.locator("svg .reference").count() == 1
+        # the line starts at step 0 (the original) and has a point per holdout check; the original is dashed
+        assert card.locator("svg .series").count() == 1
+        assert card.locator("svg .reference").count() == 1
+        if len(stats["online"][name]["history"]) < 50:  # long lines get a dot on the last point only
+            assert card.locator("svg circle.dot").count() == 1 + len(stats["online"][name]["history"])
+        assert card.locator("svg .rollback").count() == len(stats["online"][name]["rollbacks"])
     latest = client.get("/api/drawings", params={"limit": 24}).json()["items"]
     gallery = page.get_by_test_id("gallery")
     page.wait_for_function(

@@ -9,6 +9,11 @@ export const LEGENDS = {
   pool2: "7×7 summary the classifier reads",
 };
 
+// The server scales each layer by its largest activation, which leaves most maps of the deeper
+// layers nearly black. A square-root tone curve (monotonic, 0 stays 0, 255 stays 255) lets
+// weaker activity show without changing which map or pixel is the strongest.
+const TONE = Uint8Array.from({ length: 256 }, (_, v) => Math.round(Math.sqrt(v / 255) * 255));
+
 export function decodeBase64(text) {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
@@ -80,7 +85,7 @@ export class ActivationsView {
         const px = image.data;
         const offset = k * size;
         for (let i = 0; i < size; i++) {
-          const v = bytes[offset + i] ?? 0;
+          const v = TONE[bytes[offset + i] ?? 0];
           px[i * 4] = v;
           px[i * 4 + 1] = v;
           px[i * 4 + 2] = v;

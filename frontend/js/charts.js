@@ -57,9 +57,10 @@ export function barChart(counts, { width = 520, height = 200 } = {}) {
 /**
  * Line chart of accuracy over learn steps.
  * @param {{x:number, y:number}[]} points   sorted by x
- * @param {{reference?:number|null, markers?:{x:number, label:string}[], name?:string}} options
+ * @param {{reference?:number|null, markers?:{x:number, label:string}[], name?:string, xMax?:number|null}} options
+ *   xMax: stretch the x axis to here (the model's current step) even if the last point is earlier
  */
-export function lineChart(points, { reference = null, markers = [], name = "accuracy", width = 520, height = 220 } = {}) {
+export function lineChart(points, { reference = null, markers = [], name = "accuracy", xMax = null, width = 520, height = 220 } = {}) {
   const label =
     `${name} holdout accuracy over ${points.length} learn step${points.length === 1 ? "" : "s"}` +
     (points.length ? `, latest ${(points[points.length - 1].y * 100).toFixed(1)}%` : "") +
@@ -77,7 +78,7 @@ export function lineChart(points, { reference = null, markers = [], name = "accu
   yLo = Math.max(0, yLo - margin);
   yHi = Math.min(1, yHi + margin);
   if (yHi - yLo < 0.01) [yLo, yHi] = [Math.max(0, yHi - 0.01), Math.min(1, yLo + 0.01)];
-  const xs = points.map((p) => p.x).concat(markers.map((m) => m.x));
+  const xs = points.map((p) => p.x).concat(markers.map((m) => m.x), Number.isFinite(xMax) ? [xMax] : []);
   const xLo = xs.length ? Math.min(...xs) : 0;
   let xHi = xs.length ? Math.max(...xs) : 1;
   if (xHi === xLo) xHi = xLo + 1;

@@ -3,7 +3,6 @@
 
 import { api } from "./api.js";
 import { barChart, lineChart } from "./charts.js";
-import { percent } from "./results.js";
 
 const GALLERY_PAGE = 24;
 
@@ -82,10 +81,13 @@ export class Stats {
     const cards = [];
     for (const [name, entry] of Object.entries(online)) {
       const title = this.config.titles?.[name] || name;
-      const points = (entry.history || [])
+      const measured = (entry.history || [])
         .map((h) => ({ x: h.step, y: h.holdout_accuracy }))
         .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
         .sort((a, b) => a.x - b.x);
+      const original = Number.isFinite(entry.original_accuracy) ? entry.original_accuracy : null;
+      // Before its first learn step an online model is the original, so the line starts there.
+      const points = original !== null && !measured.some((p) => p.x === 0) ? [{ x: 0, y: original }, ...measured] : measured;
       const card = document.createElement("article");
       card.className = "card chart-card";
       card.dataset.testid = `accuracy-${name}`;
@@ -93,10 +95,13 @@ export class Stats {
       head.textContent = `${title}: holdout accuracy`;
       const meta = document.createElement("p");
       meta.className = "muted";
-      const latest = points.length ? percent(points[points.length - 1].y) : "not measured yet";
-      meta.textContent =
-        `v${entry.version} · ${entry.steps} learn step${entry.steps === 1 ? "" : "s"} · latest ${latest}` +
-        (Number.isFinite(entry.original_accuracy) ? ` · original ${(entry.original_accuracy * 100).toFixed(1)}%` : "");
+      const last = measured[measured.length - 1];
+      meta.textContent = [
+        `v${entry.version}`,
+        `${entry.steps} learn step${entry.steps === 1 ? "" : "s"}`,
+        last ? `holdout ${(last.y * 100).toFixed(1)}% at step ${last.x}` : "first holdout check still to come",
+        original !== null ? `original ${(original * 100).toFixed(1)}%` : null,
+      ].filter(Boolean).join(" · ");
       const holder = document.createElement("div");
       holder.className = "chart-holder";
       card.append(head, meta, holder);
@@ -105,10 +110,10 @@ export class Stats {
       key.innerHTML =
         '<span class="key-line"></span> online model <span class="key-dash"></span> original <span class="key-rollback"></span> rollback';
       card.append(key);
-      cards.push([card, holder, points, entry, title]);
+      cards.push([card, holder, points, entry, title, original]);
     }
     this.accuracy.replaceChildren(...cards.map(([card]) => card));
-    for (const [, holder, points, entry, title] of cards) {
+    for (const [, holder, points, entry, title, original] of cards) {
       if (!points.length) {
         const empty = document.createElement("p");
         empty.className = "empty-chart";
@@ -118,9 +123,10 @@ export class Stats {
       }
       holder.append(
         lineChart(points, {
-          reference: Number.isFinite(entry.original_accuracy) ? entry.original_accuracy : null,
+          reference: original,
           markers: rollbackMarkers(entry),
           name: title,
+          xMax: entry.steps,
           width: this.#width(holder, 480),
           height: 200,
         }),
