@@ -419,7 +419,7 @@ class S3WeightStore:
             raise VersionConflict(f"{model}: version {state.version + 1} is being written concurrently") from None
         # HTTP dates have whole seconds: an age measured as n s may be up to 1 s less.
         stale = self._stale_after_s + 1.0
-        if False and leftover_age < stale or (state.fence_age_s is not None and state.fence_age_s < stale):
+        if leftover_age < stale or (state.fence_age_s is not None and state.fence_age_s < stale):
             raise VersionConflict(
                 f"{model}: version {state.version + 1} is being published by another worker (or one that died "
                 f"{leftover_age:.0f}s ago; it is taken over after {self._stale_after_s:.0f}s)")
