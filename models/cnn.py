@@ -63,14 +63,17 @@ class CNN:
 
     kind = "cnn"
 
-    def __init__(self, lr: float = 1e-3, online_lr: float = 0.01, dropout: float = 0.4, seed: int = 0):
-        self.lr, self.dropout, self.seed = lr, dropout, seed
+    def __init__(self, lr: float = 1e-3, online_lr: float = 0.01, dropout: float = 0.4, seed: int = 0,
+                 online_clipnorm: float = 1.0):
+        self.lr, self.dropout, self.seed, self.online_clipnorm = lr, dropout, seed, online_clipnorm
         self.network = build_network(seed, dropout)
         self.steps_ = 0
         self._loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         # Plain SGD online: its state is the weights alone, so a persisted
         # version is the whole truth and any worker can continue from it.
-        self._online_optimizer = keras.optimizers.SGD(learning_rate=online_lr)
+        # Clipping the gradient's norm bounds what one odd drawing can do: without
+        # it, one step in a few hundred cost the holdout several points.
+        self._online_optimizer = keras.optimizers.SGD(learning_rate=online_lr, global_clipnorm=online_clipnorm)
         self._online_optimizer.build(self.network.trainable_variables)
         self._online_lr = float(online_lr)
         self._features = keras.Model(
@@ -148,7 +151,8 @@ class CNN:
     # --- persistence --------------------------------------------------------
 
     def _config(self) -> dict:
-        return {"lr": self.lr, "online_lr": self.online_lr, "dropout": self.dropout, "seed": self.seed}
+        return {"lr": self.lr, "online_lr": self.online_lr, "dropout": self.dropout, "seed": self.seed,
+                "online_clipnorm": self.online_clipnorm}
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights, in layer order."""
