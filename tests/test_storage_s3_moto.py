@@ -6,6 +6,7 @@ is the quick S3 check; ``test_storage_seaweedfs.py`` repeats it on a real server
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import secrets
@@ -112,6 +113,18 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
         with pytest.raises(VersionConflict):
             store.publish(MODEL, b"two", 1, {})
         assert store.current(MODEL).version == 1
+
+    def test_an_old_leftover_under_a_young_fence_is_another_takeover_under_way(self, make_weights, monkeypatch):
+        store = make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        self.write_raw(store, f"weights/{MODEL}/00000002.npz", b"left over long ago")
+        real_stat = store._bucket.stat
+        monkeypatch.setattr(store._bucket, "stat", lambda name: dataclasses.replace(real_stat(name), age_s=3600.0))
+        fence = {**store.current(MODEL).to_json(), "fence": "someone else's"}
+        self.write_raw(store, f"weights/{MODEL}/current.json", json.dumps(fence).encode())
+        with pytest.raises(VersionConflict):
+            store.publish(MODEL, b"two", 1, {})
+        assert store._read_pointer(MODEL).fence_age_s is not None  # their fence still stands
 
     def test_a_stale_pointer_read_cannot_reuse_a_pruned_version_number(self, make_weights, monkeypatch):
         late, others = make_weights(), make_weights()
