@@ -600,6 +600,31 @@ def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client):
     )
 
 
+def test_accuracy_chart_marks_rollbacks(fresh):
+    """A long history with a rollback, as the service reports one later in its life (served by a route)."""
+    page = fresh
+    history = [{"version": v, "step": v, "holdout_accuracy": 0.99 - 0.002 * (v % 7), "time": f"2026-11-27T15:{v:02d}:00Z"}
+               for v in range(10, 51, 10)]
+    online = {
+        "fnn_online": {"version": 51, "steps": 50, "original_accuracy": 0.985, "history": history,
+                       "rollbacks": [{"from_version": 40, "to_version": 30, "new_version": 41, "time": "2026-11-27T15:40:30Z"}]},
+        "cnn_online": {"version": 50, "steps": 50, "original_accuracy": 0.99, "history": history, "rollbacks": []},
+    }
+    page.route("**/api/stats", lambda route: route.fulfill(json={"counts": [5] * 10, "total": 50, "online": online}))
+    try:
+        page.get_by_test_id("tab-stats").click()
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=accuracy-fnn_online] svg .rollback').length === 1")
+        fnn = page.get_by_test_id("accuracy-fnn_online")
+        assert fnn.locator("svg circle.dot").count() == 1 + len(history)  # step 0 (the original) + each check
+        assert fnn.locator("svg .reference").count() == 1
+        assert "v40 → v30" in fnn.locator("svg .rollback title").text_content()
+        assert page.get_by_test_id("accuracy-cnn_online").locator("svg .rollback").count() == 0
+        assert "50 drawings" in page.get_by_test_id("stats-total").inner_text()
+        shot(page, "desktop-stats-rollback")
+    finally:
+        page.unroute("**/api/stats")
+
+
 def test_phone_touch_drawing(browser, service, requests_seen, chosen):
     page = open_page(browser, service, requests_seen, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
     try:
