@@ -1,11 +1,13 @@
 """A real S3 server for tests: SeaweedFS ``weed mini`` on loopback, on free ports.
 
->>> server = SeaweedFS(tmp_path / "weed")                          # doctest: +SKIP
->>> server.start()                                                  # blocks until writes work
->>> bucket = server.create_bucket()
->>> client = server.client()                                        # or make_s3_client(server.endpoint_url, ...)
->>> server.restart()                                                # same data and ports: "S3 went away and came back"
->>> server.stop()
+    server = SeaweedFS(tmp_path / "weed")
+    server.start()                    # blocks until buckets can be created and written to
+    bucket = server.create_bucket()
+    client = server.client()          # or make_s3_client(server.endpoint_url, ...) with server.env() set
+    server.restart()                  # same data and ports: "S3 went away and came back"
+    server.stop()                     # SIGTERM, then SIGKILL after 10 s
+
+In tests, prefer the ``seaweedfs`` / ``s3_bucket`` fixtures from conftest.py.
 
 Every port ``weed mini`` opens is chosen here (HTTP ones, and gRPC = HTTP + 10000,
 the offset its components assume for each other), so several servers or test

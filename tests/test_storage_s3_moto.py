@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from service.storage import (DrawingRecord, NotFound, S3DrawingStore, S3WeightStore, StorageError,
+from service.storage import (AlreadyExists, DrawingRecord, NotFound, S3DrawingStore, S3WeightStore, StorageError,
                              StorageUnavailable, VersionConflict, make_s3_client, new_drawing_id)
 from tests.test_storage_local import (MODEL, T0, DrawingStoreContract, WeightStoreContract, make_record, png_for,
                                       publish_with_retry)
@@ -98,6 +98,14 @@ class TestMotoDrawingStore(MotoBackend, DrawingStoreContract):
         store._bucket.client.delete_object(Bucket=store._bucket.bucket,
                                            Key=store._bucket.key(f"drawings/{record.id}.label8"))
         assert make_drawings().counts()[8] == 1
+
+    def test_conflicting_label_markers_defer_to_the_json(self, make_drawings):
+        store = make_drawings()
+        record = make_record(4, label=8)
+        store.put(record, png_for(record.id))
+        with pytest.raises(AlreadyExists):  # same id and PNG, other label: dies at the JSON, marker left behind
+            store.put(make_record(4, label=9, id=record.id), png_for(record.id))
+        assert make_drawings().counts()[8:] == [1, 0]
 
     def test_a_missing_bucket_is_an_outage(self, client):
         store = S3DrawingStore(client, "no-such-bucket-here", "")

@@ -218,7 +218,7 @@ class LocalDrawingStore:
         for m in _JOURNAL_ENTRY_RE.finditer(complete):
             drawing_id = m.group(1).decode("ascii")
             if drawing_id not in self._index:
-                self._pending[drawing_id] = int(m.group(2))
+                self._pending.setdefault(drawing_id, int(m.group(2)))  # the first line for an id wins
 
     def _scan_folder(self) -> None:
         """Once per process: committed drawings the journal does not know (lost log lines)."""

@@ -262,7 +262,7 @@ class S3DrawingStore:
         if newest is not None:
             start_after = "drawings/" + drawing_id_time_prefix(drawing_id_time(newest) - self._settle)
         committed: list[str] = []
-        labels: dict[str, int] = {}
+        labels: dict[str, int | None] = {}
         for name in self._bucket.names("drawings/", start_after):
             m = _DRAWING_KEY_RE.match(name[len("drawings/"):])
             if not m or m.group(1) in self._index:
@@ -270,8 +270,10 @@ class S3DrawingStore:
             if m.group(2) == "json":
                 committed.append(m.group(1))
             elif m.group(2).startswith("label"):
-                labels[m.group(1)] = int(m.group(2)[-1])
-        unlabelled = [i for i in committed if i not in labels]  # marker missing: read the record itself
+                label = int(m.group(2)[-1])
+                # Two different markers only if a put under a taken id died at its JSON: the JSON decides.
+                labels[m.group(1)] = label if labels.get(m.group(1), label) == label else None
+        unlabelled = [i for i in committed if labels.get(i) is None]  # no (clear) marker: read the record
         for drawing_id, label in zip(unlabelled, _fetch_all(self._label_of, unlabelled, self._workers)):
             labels[drawing_id] = label
         for drawing_id in committed:
