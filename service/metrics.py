@@ -42,6 +42,10 @@ class MetricsMiddleware:
         async def tracking_send(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                # Server-Timing lets a client (and scripts/bench.py) tell server time from network time.
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"server-timing", f"app;dur={elapsed_ms:.2f}".encode())]}
             await send(message)
 
         try:

@@ -46,12 +46,15 @@ class LiveService:
         *,
         start_timeout: float = 120.0,
         stop_timeout: float = 15.0,
+        app: str = "service.app:app",
+        workers: int = 1,
     ):
         self.data_dir = Path(data_dir)
         self.env = dict(env or {})
         self.port = port
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        self.app, self.workers = app, workers
         self.process: subprocess.Popen | None = None
         self._log_file = None
 
@@ -92,7 +95,8 @@ class LiveService:
         self._log_file.write(f"\n--- starting on {HOST}:{self.port} at {time.strftime('%H:%M:%S')} ---\n".encode())
         self._log_file.flush()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:app", "--host", HOST, "--port", str(self.port)],
+            [sys.executable, "-m", "uvicorn", self.app, "--host", HOST, "--port", str(self.port),
+             *(["--workers", str(self.workers)] if self.workers > 1 else [])],
             cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
