@@ -126,8 +126,7 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
         store = make_weights(stale_after_s=60)
         store.publish(MODEL, b"one", 0, {})
         self.write_raw(store, f"weights/{MODEL}/00000002.npz", b"left over long ago")
-        real_stat = store._bucket.stat
-        monkeypatch.setattr(store._bucket, "stat", lambda name: dataclasses.replace(real_stat(name), age_s=3600.0))
+        _leftovers_look_abandoned(store, monkeypatch)
         fence = {**store.current(MODEL).to_json(), "fence": "someone else's"}
         self.write_raw(store, f"weights/{MODEL}/current.json", json.dumps(fence).encode())
         with pytest.raises(VersionConflict):
@@ -178,7 +177,9 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
         thread = threading.Thread(target=lambda: outcome.append(_attempt(stalled.publish, MODEL, b"stale", 1, {})))
         thread.start()
         assert paused.wait(10)
+        _leftovers_look_abandoned(taker, monkeypatch)  # as if the pause had lasted past stale_after_s
         pointer = publish_with_retry(taker, MODEL, b"taker", {"who": "taker"}, deadline_s=10)
+        time.sleep(stalled._lease_s)  # the pause outlasts the stalled publisher's lease too
         resume.set()
         thread.join(10)
         assert isinstance(outcome[0], StorageUnavailable)  # its lease ran out: it wrote nothing more
@@ -209,6 +210,7 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
             target=lambda: results.setdefault("taker", _attempt(publish_with_retry, taker, MODEL, b"taker", {}, 10)))
         slow_thread.start()
         assert at_cas.wait(10)  # slow wrote weights and metadata, its CAS is "in flight"
+        _leftovers_look_abandoned(taker, monkeypatch)
         taker_thread.start()
         assert taker_at_cas.wait(10)  # taker fenced the pointer and overwrote both
         assert slow.current(MODEL).version == 1 and slow._read_pointer(MODEL).fence_age_s is not None
@@ -219,6 +221,12 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
         assert isinstance(results["slow"], VersionConflict)
         assert results["taker"].version == 2
         assert taker.load(MODEL, 2) == b"taker" and taker.history(MODEL)[1] == results["taker"]
+
+
+def _leftovers_look_abandoned(store, monkeypatch):
+    """Make ``store`` see every object as an hour old, instead of waiting ``stale_after_s`` for real."""
+    real_stat = store._bucket.stat
+    monkeypatch.setattr(store._bucket, "stat", lambda name: dataclasses.replace(real_stat(name), age_s=3600.0))
 
 
 def _attempt(fn, *args):
