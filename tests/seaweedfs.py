@@ -55,10 +55,14 @@ def _port_is_free(port: int) -> bool:
 
 
 def _free_port_pairs(count: int) -> list[int]:
-    """``count`` ports p, each with p and p + GRPC_OFFSET free, below the usual ephemeral range."""
+    """``count`` ports p, each with p and p + GRPC_OFFSET free.
+
+    Both stay below Linux's ephemeral range (32768+), so outgoing connections
+    cannot grab them while the server is down for a ``restart()``.
+    """
     chosen: list[int] = []
     while len(chosen) < count:
-        port = 20_000 + secrets.randbelow(12_000)  # p + 10000 stays below 42000
+        port = 15_000 + secrets.randbelow(7_700)
         taken = {q for p in chosen for q in (p, p + GRPC_OFFSET)}
         if port not in taken and port + GRPC_OFFSET not in taken \
                 and _port_is_free(port) and _port_is_free(port + GRPC_OFFSET):
