@@ -41,9 +41,11 @@ class FNN:
         batch_size: int = 128,
         online_lr: float = 0.02,
         seed: int = 0,
+        online_clipnorm: float = 1.0,
     ):
         self.n_hidden, self.lr, self.momentum, self.l2 = n_hidden, lr, momentum, l2
         self.batch_size, self.online_lr, self.seed = batch_size, online_lr, seed
+        self.online_clipnorm = online_clipnorm
         rng = np.random.default_rng(seed)
         # He initialisation keeps ReLU activations at a sane scale from the first step.
         self.W1 = (rng.standard_normal((784, n_hidden)) * np.sqrt(2 / 784)).astype(np.float32)
@@ -88,10 +90,15 @@ class FNN:
         }
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> "FNN":
-        """Exactly one plain SGD step on this batch at ``online_lr``."""
+        """Exactly one plain SGD step on this batch at ``online_lr``, gradient norm clipped.
+
+        The clip (as in the CNN) bounds what one mislabelled drawing can undo.
+        """
         grads = self._gradients(as_batch(X), np.asarray(y, dtype=np.int64))
+        norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+        scale = min(1.0, self.online_clipnorm / norm) if self.online_clipnorm and norm > 0 else 1.0
         for name in _PARAMS:
-            getattr(self, name)[...] -= self.online_lr * grads[name]
+            getattr(self, name)[...] -= (self.online_lr * scale) * grads[name]
         self.steps_ += 1
         return self
 
@@ -147,6 +154,7 @@ class FNN:
         return {
             "n_hidden": self.n_hidden, "lr": self.lr, "momentum": self.momentum, "l2": self.l2,
             "batch_size": self.batch_size, "online_lr": self.online_lr, "seed": self.seed,
+            "online_clipnorm": self.online_clipnorm,
         }
 
     def to_bytes(self) -> bytes:

@@ -38,6 +38,8 @@ TITLES = {"fnn_original": "FNN · original", "fnn_online": "FNN · online",
           "cnn_original": "CNN · original", "cnn_online": "CNN · online"}
 ERRORS = {status: {"model": schemas.ErrorOut} for status in (404, 413, 422, 429, 503)}
 
+SUSPICIOUS_BELOW = 0.01
+
 router = APIRouter()
 
 
@@ -102,7 +104,9 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
               "detail": None}
     if body.train:
         try:
-            result["versions"] = await runtime.learner.learn(x28, body.label, {"drawing": record.id})
+            # A label the original CNN gives under 1% is worth checking for at once.
+            suspicious = float(before.probs["cnn_original"][body.label]) < SUSPICIOUS_BELOW
+            result["versions"] = await runtime.learner.learn(x28, body.label, {"drawing": record.id}, suspicious)
             result["trained"] = True
         except StorageUnavailable as exc:
             log.warning("drawing %s stored but not learned from: %s", record.id, exc)

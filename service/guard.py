@@ -61,11 +61,18 @@ class HoldoutGuard:
             on_rollback(online.name)
         return {"evaluation": evaluation, "rollback": rollback}
 
-    @staticmethod
-    def last_good_version(online: OnlineModel) -> int:
-        """Newest version that passed a check and was not itself rolled away from; 0 = the original."""
+    def last_good_version(self, online: OnlineModel) -> int:
+        """Newest checked version within *half* the tolerance of the original; 0 = the original.
+
+        Rolling back to any version that merely passed would ratchet: a vandal's
+        steps that each cost a little less than the tolerance would pass one by
+        one, and every rollback would land at the floor. Half the tolerance is
+        the hysteresis that stops that.
+        """
+        target = self.original_accuracy[online.name] - self.tolerance / 2
         good = 0
         for event in online.store.events(online.name):
-            if event.get("kind") == "evaluation" and event.get("ok") and event["version"] <= online.version:
+            if (event.get("kind") == "evaluation" and event["holdout_accuracy"] >= target
+                    and event["version"] <= online.version):
                 good = max(good, event["version"])
         return good
