@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +30,7 @@ from .recognizer import MODEL_ORDER
 from .runtime import Runtime, build_runtime, refresh_forever
 from .settings import Settings
 from .storage import DrawingRecord, NotFound, StorageUnavailable, new_drawing_id
+from .storage.ids import utc_iso
 
 log = logging.getLogger("inkling")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
@@ -92,7 +92,7 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
     del shown["input28"]
     record = DrawingRecord(
         id=new_drawing_id(), label=body.label,
-        created=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        created=utc_iso(),
         train=body.train, client=client, input28=np.round(x28 * 255).astype(np.uint8).tobytes(),
         prediction=shown, versions=before.versions,
     )

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import numpy as np
 
 from .online import OnlineModel
+from .storage.ids import utc_iso
 
 log = logging.getLogger(__name__)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -45,7 +41,7 @@ class HoldoutGuard:
         version, steps = online.version, online.steps
         accuracy = self.accuracy(online.serving)
         floor = self.original_accuracy[online.name] - self.tolerance
-        evaluation = {"kind": "evaluation", "version": version, "steps": steps, "time": now_iso(),
+        evaluation = {"kind": "evaluation", "version": version, "steps": steps, "time": utc_iso(),
                       "holdout_accuracy": round(accuracy, 4), "ok": accuracy >= floor}
         online.store.append_event(online.name, evaluation)
         if evaluation["ok"]:
@@ -55,7 +51,7 @@ class HoldoutGuard:
                     online.name, version, accuracy, floor, good)
         published = online.rollback(good, reason=f"holdout accuracy {accuracy:.4f} < {floor:.4f}")
         rollback = {"kind": "rollback", "from_version": version, "to_version": good,
-                    "new_version": published.version, "holdout_accuracy": round(accuracy, 4), "time": now_iso()}
+                    "new_version": published.version, "holdout_accuracy": round(accuracy, 4), "time": utc_iso()}
         online.store.append_event(online.name, rollback)
         if on_rollback:
             on_rollback(online.name)

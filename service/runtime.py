@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,12 +109,8 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                       RateLimiter(settings.drawings_per_minute, settings.drawings_burst), salt)
 
     runtime.refresh_versions()
-    try:
-        records, _ = drawings.list(limit=500)
-        for record in reversed(records):
-            replay.add(np.frombuffer(record.input28, np.uint8).reshape(28, 28) / np.float32(255), record.label)
-    except StorageError as exc:
-        log.warning("replay buffer starts empty: %s", exc)
+    # Listing a big S3 store the first time takes seconds: do it beside serving, not before it.
+    threading.Thread(target=fill_replay, args=(replay, drawings), name="replay-warm-up", daemon=True).start()
 
     warm_x, warm_y = holdout_x[:48], holdout_y[:48]
     for model in (*originals.values(), *online.values()):
@@ -125,6 +122,18 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     runtime.recognizer.activations(warm_x[0])
     runtime.ready = True
     return runtime
+
+
+def fill_replay(replay: ReplayBuffer, drawings: DrawingStore, n: int = 500) -> None:
+    """Seed the replay buffer with the newest stored drawings people gave consent to train on."""
+    try:
+        records, _ = drawings.list(limit=n)
+    except StorageError as exc:
+        log.warning("replay buffer starts empty: %s", exc)
+        return
+    for record in reversed(records):
+        if record.train:
+            replay.add(np.frombuffer(record.input28, np.uint8).reshape(28, 28) / np.float32(255), record.label)
 
 
 async def refresh_forever(runtime: Runtime) -> None:

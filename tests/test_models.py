@@ -102,6 +102,7 @@ def test_shipped_weights_meet_their_model_card(name):
     mnist = np.mean(model.predict_proba(X.astype(np.float32) / 255).argmax(1) == y)
     Xp, yp, _ = load_drawn_pendigits("test")
     pen = np.mean(model.predict_proba(Xp).argmax(1) == yp)
-    assert round(float(mnist), 4) == card["mnist_test_accuracy"]
-    assert abs(float(pen) - card["pendigits_test_accuracy"]) < 0.002
+    # Within a few images: another CPU's kernels may round a borderline digit the other way.
+    assert abs(float(mnist) - card["mnist_test_accuracy"]) <= 0.0005
+    assert abs(float(pen) - card["pendigits_test_accuracy"]) <= 0.002
     assert (WEIGHTS_DIR / f"{name}-original.npz").stat().st_size < 5_000_000
