@@ -57,6 +57,12 @@ class HoldoutGuard:
             on_rollback(online.name)
         return {"evaluation": evaluation, "rollback": rollback}
 
+    def good_versions(self, online: OnlineModel) -> set[int]:
+        """Every checked version a rollback could land on (see :meth:`last_good_version`)."""
+        target = self.original_accuracy[online.name] - self.tolerance / 2
+        return {e["version"] for e in online.store.events(online.name)
+                if e.get("kind") == "evaluation" and e["holdout_accuracy"] >= target}
+
     def last_good_version(self, online: OnlineModel) -> int:
         """Newest checked version within *half* the tolerance of the original; 0 = the original.
 
@@ -65,10 +71,4 @@ class HoldoutGuard:
         one, and every rollback would land at the floor. Half the tolerance is
         the hysteresis that stops that.
         """
-        target = self.original_accuracy[online.name] - self.tolerance / 2
-        good = 0
-        for event in online.store.events(online.name):
-            if (event.get("kind") == "evaluation" and event["holdout_accuracy"] >= target
-                    and event["version"] <= online.version):
-                good = max(good, event["version"])
-        return good
+        return max((v for v in self.good_versions(online) if v <= online.version), default=0)

@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 class Learner:
     def __init__(self, online: dict[str, OnlineModel], replay: ReplayBuffer, guard: HoldoutGuard,
-                 on_step=None, on_rollback=None):
-        self.online, self.replay, self.guard = online, replay, guard
+                 keep_versions: int = 50, on_step=None, on_rollback=None):
+        self.online, self.replay, self.guard, self.keep_versions = online, replay, guard, keep_versions
         self._on_step, self._on_rollback = on_step, on_rollback
         self._writers = {name: ThreadPoolExecutor(1, thread_name_prefix=f"learn-{name}") for name in online}
 
@@ -40,8 +40,11 @@ class Learner:
         return published
 
     def _check(self, name: str) -> None:
+        online = self.online[name]
         try:
-            self.guard.check(self.online[name], on_rollback=self._on_rollback)
+            self.guard.check(online, on_rollback=self._on_rollback)
+            # Each CNN version is 1.8 MB: keep the recent ones and every rollback target.
+            online.store.prune(name, keep_last=self.keep_versions, keep=self.guard.good_versions(online))
         except Exception:  # a failed check must not kill the writer thread; the next one will run
             log.exception("guard check of %s failed", name)
 

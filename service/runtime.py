@@ -101,7 +101,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     guard = HoldoutGuard(holdout_x, holdout_y, settings.guard_every, settings.guard_tolerance)
     guard.original_accuracy = {f"{kind}_online": guard.accuracy(originals[kind]) for kind in originals}
 
-    learner = Learner(online, replay, guard,
+    learner = Learner(online, replay, guard, settings.keep_versions,
                       on_step=lambda name: metrics.learn_steps.labels(name).inc(),
                       on_rollback=lambda name: metrics.rollbacks.labels(name).inc())
     salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))

@@ -234,3 +234,17 @@ def test_restart_resumes_versions(tmp_path, pen):
     assert again["models"] == answer["models"]
     stored = json.loads(next((tmp_path / "drawings").glob("*.json")).read_text())
     assert stored["label"] == label and "client" in stored and "127.0.0.1" not in json.dumps(stored)
+
+
+def test_old_weight_versions_are_pruned(tmp_path, pen):
+    settings = Settings(data_dir=tmp_path, keep_versions=2, guard_every=3, drawings_burst=100)
+    with TestClient(create_app(settings)) as client:
+        for image, label in pen[:7]:
+            assert client.post("/api/drawings", json={"image": image, "label": label}).status_code == 201
+        stats = client.get("/api/stats").json()
+    for name in ("fnn_online", "cnn_online"):
+        kept = sorted(int(p.stem) for p in (tmp_path / "weights" / name).glob("*.npz"))
+        checked = {h["version"] for h in stats["online"][name]["history"]}
+        assert 7 in kept and len(kept) < 7  # the newest stays, old unchecked ones go
+        assert set(kept) <= checked | {5, 6, 7}
+        assert len(list((tmp_path / "weights" / name).glob("0000000*.json"))) == 7  # history is never pruned
