@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -23,22 +22,20 @@ from models import CANVAS
 from models.preprocess import decode_image_payload, preprocess_drawing
 
 from . import schemas
+from .collect import collect_drawing
 from .errors import ApiError, install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
 from .recognizer import MODEL_ORDER
 from .runtime import Runtime, build_runtime, refresh_forever
 from .settings import Settings
-from .storage import DrawingRecord, NotFound, StorageUnavailable, new_drawing_id
-from .storage.ids import utc_iso
+from .storage import NotFound
 
 log = logging.getLogger("inkling")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 TITLES = {"fnn_original": "FNN · original", "fnn_online": "FNN · online",
           "cnn_original": "CNN · original", "cnn_online": "CNN · online"}
 ERRORS = {status: {"model": schemas.ErrorOut} for status in (404, 413, 422, 429, 503)}
-
-SUSPICIOUS_BELOW = 0.01
 
 router = APIRouter()
 
@@ -85,34 +82,7 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
         retry = runtime.limiter.retry_after(wait)
         raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
                        {"Retry-After": retry})
-    png = decode_image_payload(body.image)
-    x28 = await run_in_threadpool(preprocess_drawing, png)
-    before = await run_in_threadpool(runtime.recognizer.recognize, x28)
-    shown = before.to_json()
-    del shown["input28"]
-    record = DrawingRecord(
-        id=new_drawing_id(), label=body.label,
-        created=utc_iso(),
-        train=body.train, client=client, input28=np.round(x28 * 255).astype(np.uint8).tobytes(),
-        prediction=shown, versions=before.versions,
-    )
-    await run_in_threadpool(runtime.drawings.put, record, png)
-    runtime.metrics.drawings.inc()
-    runtime.stats_changed()
-
-    result = {"id": record.id, "stored": True, "trained": False, "versions": before.versions, "after": None,
-              "detail": None}
-    if body.train:
-        try:
-            # A label the original CNN gives under 1% is worth checking for at once.
-            suspicious = float(before.probs["cnn_original"][body.label]) < SUSPICIOUS_BELOW
-            result["versions"] = await runtime.learner.learn(x28, body.label, {"drawing": record.id}, suspicious)
-            result["trained"] = True
-        except StorageUnavailable as exc:
-            log.warning("drawing %s stored but not learned from: %s", record.id, exc)
-            result["detail"] = "Saved, but the models could not learn from it right now (storage unavailable)."
-        result["after"] = (await run_in_threadpool(runtime.recognizer.recognize, x28)).to_json()
-        runtime.stats_changed()
+    result = await collect_drawing(runtime, decode_image_payload(body.image), body.label, body.train, client)
     return JSONResponse(result, status_code=201)
 
 

@@ -23,16 +23,18 @@ class Recognition:
     versions: dict[str, int]
     input28: np.ndarray
 
-    def to_json(self) -> dict:
-        """The shape of a ``POST /api/predict`` response."""
+    def to_json(self, include_input: bool = True) -> dict:
+        """The shape of a ``POST /api/predict`` response (``input28`` only if ``include_input``)."""
         top = {
             name: [{"digit": int(d), "p": round(float(p[d]), 4)} for d in np.argsort(-p)[:TOP_K]]
             for name, p in self.probs.items()
         }
         answer = {"digit": self.answer.digit, "p": round(self.answer.p, 4), "agree": self.answer.agree,
                   "reason": self.answer.reason}
-        return {"models": top, "answer": answer, "versions": self.versions,
-                "input28": np.round(self.input28, 3).tolist()}
+        out = {"models": top, "answer": answer, "versions": self.versions}
+        if include_input:
+            out["input28"] = np.round(self.input28, 3).tolist()
+        return out
 
 
 class Recognizer:
