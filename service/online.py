@@ -50,7 +50,7 @@ class OnlineModel:
         self._cls = type(original)
         self.serving = self._cls.from_bytes(self._original_bytes)
         self._training = self._cls.from_bytes(self._original_bytes)
-        if online_lr is not None:
+        if online_lr is not None:  # the service's setting, else the rate the weights file carries
             self.serving.online_lr = self._training.online_lr = online_lr
         self.version = 0  # 0 is the original itself; published versions start at 1
         self.steps = 0

@@ -33,8 +33,10 @@ class Settings(BaseSettings):
     drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
     drawings_burst: int = Field(10, gt=0, description="Drawings a client may send at once before the rate applies.")
 
-    fnn_online_lr: float | None = Field(None, gt=0, description="Override the FNN's online learning rate.")
-    cnn_online_lr: float | None = Field(None, gt=0, description="Override the CNN's online learning rate.")
+    # Chosen with scripts/learn_from_users.py: the CNN at 0.03 halves a new writer's errors
+    # after 5 drawings of each digit while MNIST accuracy stays within 0.2 point.
+    fnn_online_lr: float = Field(0.02, gt=0, description="Learning rate of the FNN's online steps.")
+    cnn_online_lr: float = Field(0.03, gt=0, description="Learning rate of the CNN's online steps.")
     replay_mnist: int = Field(16, ge=0, description="MNIST digits mixed into each learning step.")
     replay_drawings: int = Field(8, ge=0, description="Earlier stored drawings mixed into each step.")
     guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")
