@@ -71,6 +71,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and str(exc.detail).startswith("There was an error parsing the body"):
+            # FastAPI's body reader says 400 for bytes that are not UTF-8 JSON; to a person
+            # that is the same mistake as malformed JSON, which is documented as 422.
+            return error_response(422, "invalid_json", "The request body is not valid JSON (UTF-8 text).")
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this address."
