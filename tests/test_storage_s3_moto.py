@@ -222,6 +222,148 @@ class TestMotoWeightStore(MotoBackend, WeightStoreContract):
         assert results["taker"].version == 2
         assert taker.load(MODEL, 2) == b"taker" and taker.history(MODEL)[1] == results["taker"]
 
+    # -- a publish of our own cut off by an outage after its weights object (see S3WeightStore.publish)
+
+    @pytest.mark.parametrize("cut_at", ["weights answer lost", "metadata", "pointer"])
+    def test_our_own_cut_off_publish_is_completed_at_once(self, make_weights, monkeypatch, cut_at):
+        store = make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {"n": 1})
+        _outage_once(store, monkeypatch, cut_at)
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {"n": 2})
+        assert store.current(MODEL).version == 1
+        assert f"weights/{MODEL}/00000002.npz" in set(store._bucket.names(f"weights/{MODEL}/"))  # the leftover
+
+        started = time.monotonic()
+        with pytest.raises(VersionConflict):  # completes v2 first, then asks the caller to redo on top
+            store.publish(MODEL, b"three", 1, {"n": 3})
+        assert store.current(MODEL).version == 2 and store.current(MODEL).meta == {"n": 2}
+        assert store.publish(MODEL, b"three", 2, {"n": 3}).version == 3
+        assert time.monotonic() - started < 5  # not stale_after_s
+        _assert_consistent(store, [b"one", b"two", b"three"])
+
+    def test_what_a_caller_sees_no_wait_no_gap(self, make_weights, monkeypatch):
+        store = make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        _outage_once(store, monkeypatch, "pointer")
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {})
+        started = time.monotonic()
+        assert publish_with_retry(store, MODEL, b"three", {}, deadline_s=5).version == 3
+        assert time.monotonic() - started < 2
+        _assert_consistent(store, [b"one", b"two", b"three"])
+
+    @pytest.mark.parametrize("cut_at", ["metadata", "pointer"])
+    def test_another_worker_still_waits_for_a_young_leftover_of_ours(self, make_weights, monkeypatch, cut_at):
+        store, other = make_weights(stale_after_s=60), make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        _outage_once(store, monkeypatch, cut_at)
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {})
+        with pytest.raises(VersionConflict):  # to another worker it is someone's live attempt, as before
+            other.publish(MODEL, b"other", 1, {})
+        assert other.current(MODEL).version == 1
+        with pytest.raises(VersionConflict):  # while the worker that wrote it completes it at once
+            store.publish(MODEL, b"x", 1, {})
+        assert store.publish(MODEL, b"three", 2, {}).version == 3
+        _assert_consistent(other, [b"one", b"two", b"three"])
+
+    def test_a_leftover_of_ours_under_someone_elses_fence_is_not_completed(self, make_weights, monkeypatch):
+        store = make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        _outage_once(store, monkeypatch, "metadata")
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {})
+        fence = {**store.current(MODEL).to_json(), "fence": "a takeover under way"}
+        self.write_raw(store, f"weights/{MODEL}/current.json", json.dumps(fence).encode())
+        with pytest.raises(VersionConflict):
+            store.publish(MODEL, b"three", 1, {})
+        assert store._read_pointer(MODEL).fence_age_s is not None  # their fence still stands
+        with pytest.raises(NotFound):  # and we wrote no metadata under it
+            store._bucket.get(f"weights/{MODEL}/00000002.json")
+
+    def test_a_leftover_of_ours_taken_over_meanwhile_is_forgotten(self, make_weights, monkeypatch):
+        store, taker = make_weights(stale_after_s=60), make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        _outage_once(store, monkeypatch, "pointer")
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {})
+        _leftovers_look_abandoned(taker, monkeypatch)
+        assert publish_with_retry(taker, MODEL, b"taker", {}, deadline_s=10).version == 2
+        assert store.publish(MODEL, b"three", 2, {}).version == 3
+        assert not store._unfinished.get(MODEL)
+        _assert_consistent(store, [b"one", b"taker", b"three"])
+
+    @pytest.mark.parametrize("lands", ["before the next publish", "after the next publish"])
+    def test_a_timed_out_weights_put_that_lands_late(self, make_weights, monkeypatch, lands):
+        store = make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        real_put, late = store._bucket.put, []
+
+        def put_times_out(name, body, **conditions):  # the request is still on its way when the client gives up
+            if name.endswith("00000002.npz") and not late:
+                late.append(lambda: real_put(name, body, **conditions))
+                raise StorageUnavailable("read timeout")
+            return real_put(name, body, **conditions)
+
+        monkeypatch.setattr(store._bucket, "put", put_times_out)
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {})
+        if lands == "before the next publish":
+            late[0]()
+            assert publish_with_retry(store, MODEL, b"three", {}, deadline_s=5).version == 3
+            _assert_consistent(store, [b"one", b"two", b"three"])
+        else:
+            assert store.publish(MODEL, b"three", 1, {}).version == 2
+            with pytest.raises(VersionConflict):  # its IfNoneMatch keeps it from landing on a published version
+                late[0]()
+            _assert_consistent(store, [b"one", b"three"])
+
+    @pytest.mark.parametrize("retried", ["weights", "metadata", "pointer"])
+    def test_a_retried_request_whose_first_try_landed_is_ours(self, make_weights, monkeypatch, retried):
+        store = make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        real_put = store._bucket.put
+        suffix = {"weights": "00000002.npz", "metadata": "00000002.json", "pointer": "current.json"}[retried]
+
+        def put_twice(name, body, **conditions):  # botocore retries after a lost answer: 412 on our own write
+            if name.endswith(suffix):
+                real_put(name, body, **conditions)
+            return real_put(name, body, **conditions)
+
+        monkeypatch.setattr(store._bucket, "put", put_twice)
+        assert store.publish(MODEL, b"two", 1, {}).version == 2
+        monkeypatch.setattr(store._bucket, "put", real_put)
+        assert store.publish(MODEL, b"three", 2, {}).version == 3
+        _assert_consistent(store, [b"one", b"two", b"three"])
+
+
+def _outage_once(store, monkeypatch, cut_at: str) -> None:
+    """The next publish of version 2 dies at ``cut_at``, as if S3 went away right then."""
+    real_put = store._bucket.put
+    suffix = {"weights answer lost": "00000002.npz", "metadata": "00000002.json", "pointer": "current.json"}[cut_at]
+    done = []
+
+    def put(name, body, **conditions):
+        if name.endswith(suffix) and not done:
+            done.append(name)
+            if cut_at == "weights answer lost":  # it reached S3, its answer did not reach us
+                real_put(name, body, **conditions)
+            raise StorageUnavailable(f"put {name}: connection refused")
+        return real_put(name, body, **conditions)
+
+    monkeypatch.setattr(store._bucket, "put", put)
+
+
+def _assert_consistent(store, contents: list[bytes]) -> None:
+    """Versions 1..n without a gap, history matching the pointer, every version loads and verifies."""
+    history = store.history(MODEL)
+    assert [p.version for p in history] == list(range(1, len(contents) + 1))
+    assert history[-1] == store.current(MODEL)
+    assert [store.load(MODEL, p.version) for p in history] == contents
+    fresh = S3WeightStore(store._bucket.client, store._bucket.bucket, store._bucket.prefix)  # no caches
+    assert fresh.history(MODEL) == history
+
 
 def _leftovers_look_abandoned(store, monkeypatch):
     """Make ``store`` see every object as an hour old, instead of waiting ``stale_after_s`` for real."""

@@ -51,6 +51,8 @@ _VERSION_KEY_RE = re.compile(r"\A(\d{8})\.npz\Z")
 _UNAVAILABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
                       "RequestTimeout", "ServiceUnavailable", "InternalError", "NoSuchBucket"}
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
+_TAG_KEY = "inkling-publish"  # user metadata on weights objects: which publish attempt wrote them
+_MAX_UNFINISHED = 16  # per model: cut-off publishes remembered for completing them later
 
 
 def make_s3_client(endpoint_url: str | None, region: str | None, timeout_s: float = 3.0):
@@ -113,6 +115,7 @@ def _fetch_all(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
 class _Stat:
     etag: str
     age_s: float  # since last modified, by the server's clock (its Date header)
+    tag: str | None = None  # the publish attempt that wrote a weights object (user metadata), if any
 
 
 class _Bucket:
@@ -141,11 +144,17 @@ class _Bucket:
     def _stat(response: dict) -> _Stat:
         date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
         now = parsedate_to_datetime(date) if date else datetime.now(timezone.utc)
-        return _Stat(etag=response["ETag"], age_s=(now - response["LastModified"]).total_seconds())
+        return _Stat(etag=response["ETag"], age_s=(now - response["LastModified"]).total_seconds(),
+                     tag=(response.get("Metadata") or {}).get(_TAG_KEY))
 
-    def put(self, name: str, body: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
-        """Write ``body``; conditionally if asked (a lost condition raises VersionConflict). Returns the ETag."""
+    def put(self, name: str, body: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+            tag: str | None = None) -> str:
+        """Write ``body``; conditionally if asked (a lost condition raises VersionConflict). Returns the ETag.
+
+        ``tag`` goes into the object's user metadata (see ``_Stat.tag``)."""
         conditions = {"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"} if if_none_match else {}
+        if tag is not None:
+            conditions["Metadata"] = {_TAG_KEY: tag}
         try:
             with _s3_errors(f"put {name}"):
                 return self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=body, **conditions)["ETag"]
@@ -310,6 +319,18 @@ class _PointerState:
     fence_age_s: float | None  # set if a takeover fenced the pointer (see publish)
 
 
+@dataclass(frozen=True)
+class _Unfinished:
+    """A publish of this store instance that raised after sending its weights object (which may have
+    landed, or may still land): everything needed to recognise that object and complete the publish."""
+
+    pointer: WeightPointer  # what the pointer was to become
+    pointer_json: bytes  # its exact bytes: also the version's metadata object
+    size: int  # of the weights
+    tag: str  # random, in the weights object's user metadata: proves which attempt wrote it
+    cas_etag: str | None  # the pointer's ETag the attempt read (None: no current.json yet)
+
+
 class S3WeightStore:
     """Versioned weights under ``<prefix>/weights/<model>/``.
 
@@ -327,6 +348,7 @@ class S3WeightStore:
         self._lock = threading.Lock()  # guards the caches of immutable objects below
         self._version_cache: dict[tuple[str, int], WeightPointer] = {}
         self._event_cache: dict[str, bytes] = {}
+        self._unfinished: dict[str, dict[str, _Unfinished]] = {}  # model -> tag -> our cut-off publishes
 
     @staticmethod
     def _name(model: str, leaf: str) -> str:
@@ -373,6 +395,47 @@ class S3WeightStore:
         assumption: ``stale_after_s`` exceeds the lease plus the longest single S3
         call (timeouts x attempts); the 60 s default leaves room for
         ``make_s3_client``'s 3 s timeouts. ``load`` verifies sha256 regardless.
+
+        **Our own leftovers are rolled forward, not waited out.** An outage that cuts
+        one of *our* publishes after its weights object (metadata or pointer write
+        failed, or the weights PUT itself timed out but reached the server) must not
+        block this process for ``stale_after_s``. Each weights object carries a random
+        per-attempt tag in its user metadata, and this instance remembers its failed
+        attempts (version, tag, sha256, size, pointer bytes, the pointer ETag it read).
+        The next publish of that model first checks: pointer still at that version - 1
+        *with the very ETag the attempt read* (untouched: nobody moved or fenced it
+        since), and the weights object there carries that attempt's tag, size and
+        sha256 (read back). Then it completes the earlier publish - metadata created
+        with ``IfNoneMatch`` (or already there byte for byte), pointer moved by CAS
+        from that ETag, with the failed call's meta - and raises VersionConflict, so
+        the caller reloads and redoes its step on top (OnlineModel does exactly that).
+        Otherwise (someone else's leftover, a takeover under way) the rules above
+        apply unchanged. Why this is safe without any waiting:
+
+        * it writes nothing unconditionally: the CAS succeeds only if no fence came
+          first (takers overwrite only after fencing), and once it succeeds no fence
+          from an older read can; so other workers' rules and fences stay intact;
+        * a failed call is over, so the only writes of it that may still land are its
+          last, timed-out request (with botocore's retry) - conditional, carrying the
+          same bytes: it lands as what we complete, or fails on its condition. The
+          takeover path (unconditional writes) is therefore never rolled forward; a
+          takeover cut off by an outage still waits out its own fence. So is a
+          leftover this instance no longer remembers (restart, or more than
+          ``_MAX_UNFINISHED`` cut-off attempts).
+
+        Assumption: within one process, publishes of one model are serialised by the
+        caller (OnlineModel holds a per-model lock) and the service uses one store
+        instance, so the completion runs before any further step of that model.
+        (Safety does not depend on it: two callers completing the same leftover race
+        on the metadata/CAS conditions and one gets VersionConflict.) The same
+        roll-forward finishes a publish whose PUT was retried by botocore after the
+        first try landed (412 on our own object), instead of treating it as a
+        stranger's leftover; and a CAS or metadata write answered 412 although it was
+        ours (byte-identical object found) counts as done.
+
+        A drawing whose learning step was reported as failed may thus be learned after
+        all (its version's meta names it): the step reached the store, completing it
+        loses nothing and skips no version.
         """
         if isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0:
             raise ValueError(f"expected_version must be an int >= 0, got {expected_version!r}")
@@ -380,38 +443,150 @@ class S3WeightStore:
         data = bytes(data)
         state = self._read_pointer(model)
         if state.version != expected_version:
+            self._forget_passed(model, state)
             raise VersionConflict(f"{model} is at version {state.version}, not {expected_version}")
+        completed = self._complete_own_leftover(model, state)
+        if completed is not None:
+            raise VersionConflict(f"{model}: completed our own publish of version {completed.version} that was "
+                                  "cut off earlier; redo on top of it")
         pointer = WeightPointer(model, expected_version + 1, sha256_hex(data), utc_iso(), dict(meta))
         pointer_json = dump_json(pointer.to_json())  # fails on non-JSON meta before anything is written
         weights_name = self._name(model, f"{pointer.version:08d}.npz")
         metadata_name = self._name(model, f"{pointer.version:08d}.json")
+        attempt = _Unfinished(pointer, pointer_json, len(data), secrets.token_hex(8), state.etag)
         try:
-            self._bucket.put(weights_name, data, if_none_match=True)
+            self._bucket.put(weights_name, data, if_none_match=True, tag=attempt.tag)
         except VersionConflict:
+            # Ours after all? (botocore retried a PUT whose first try landed, or a timed-out PUT of an
+            # earlier attempt landed since the check above.)
+            completed = self._complete_own_leftover(model, state, attempt)
+            if completed is pointer:
+                return pointer
+            if completed is not None:
+                raise VersionConflict(f"{model}: completed our own publish of version {completed.version} that "
+                                      "was cut off earlier; redo on top of it") from None
             started = time.monotonic()
             cas_etag = self._take_over(model, state, weights_name)
+            self._forget(model)  # we fenced the pointer: none of our older attempts can complete now
             self._check_lease(started, model)
-            self._bucket.put(weights_name, data)
+            self._bucket.put(weights_name, data, tag=attempt.tag)
             self._check_lease(started, model)
             self._bucket.put(metadata_name, pointer_json)
-        else:
-            cas_etag = state.etag
+            self._check_lease(started, model)
+            self._move_pointer(model, pointer, pointer_json, cas_etag)
+            self._forget(model)
+            return pointer
+        except BaseException:
+            self._remember(model, attempt)  # the PUT may have landed, or may still land
+            raise
+        try:
             self._check_lease(started, model)
             self._create_metadata(model, pointer.version, weights_name, metadata_name, pointer_json)
-        self._check_lease(started, model)
-        self._bucket.put(self._name(model, "current.json"), pointer_json,
-                         if_match=cas_etag, if_none_match=cas_etag is None)
+            self._check_lease(started, model)
+            self._move_pointer(model, pointer, pointer_json, state.etag)
+        except BaseException:
+            self._remember(model, attempt)
+            raise
+        self._forget(model)
         return pointer
+
+    def _move_pointer(self, model: str, pointer: WeightPointer, pointer_json: bytes, cas_etag: str | None) -> None:
+        """CAS ``current.json`` from ``cas_etag`` to ``pointer``. A lost condition is VersionConflict, unless
+        the pointer already is ``pointer`` byte for byte (a retried request whose first try landed)."""
+        try:
+            self._bucket.put(self._name(model, "current.json"), pointer_json,
+                             if_match=cas_etag, if_none_match=cas_etag is None)
+        except VersionConflict:
+            try:
+                if self._bucket.get(self._name(model, "current.json")) == pointer_json:
+                    return
+            except (NotFound, StorageUnavailable):
+                pass
+            raise
 
     def _create_metadata(self, model: str, version: int, weights_name: str, metadata_name: str,
                          body: bytes) -> None:
         """Create-only: existing metadata means ``version`` was published and its weights since pruned,
-        so our pointer read is stale and the weights object we just created must go again."""
+        so our pointer read is stale and the weights object we just created must go again. (Unless it
+        is our own, byte for byte: botocore retried a request whose first try landed.)"""
         try:
             self._bucket.put(metadata_name, body, if_none_match=True)
         except VersionConflict:
+            if self._existing_equals(metadata_name, body):
+                return
             self._bucket.delete([weights_name])
             raise VersionConflict(f"{model}: version {version} was published meanwhile") from None
+
+    def _existing_equals(self, name: str, body: bytes) -> bool:
+        try:
+            return self._bucket.get(name) == body
+        except NotFound:  # 409: a concurrent conditional write still in flight
+            return False
+
+    # -- our own cut-off publishes (see publish)
+
+    def _remember(self, model: str, attempt: _Unfinished) -> None:
+        with self._lock:
+            attempts = self._unfinished.setdefault(model, {})
+            attempts[attempt.tag] = attempt
+            while len(attempts) > _MAX_UNFINISHED:
+                del attempts[next(iter(attempts))]  # the oldest
+
+    def _forget(self, model: str, tags: Iterable[str] | None = None) -> None:
+        with self._lock:
+            if tags is None:
+                self._unfinished.pop(model, None)
+                return
+            attempts = self._unfinished.get(model, {})
+            for tag in tags:
+                attempts.pop(tag, None)
+
+    def _forget_passed(self, model: str, state: _PointerState) -> None:
+        """Drop attempts that can no longer complete: the pointer passed them, or moved or got fenced since."""
+        with self._lock:
+            attempts = self._unfinished.get(model, {})
+            dead = [t for t, a in attempts.items()
+                    if a.pointer.version != state.version + 1 or a.cas_etag != state.etag]
+            for tag in dead:
+                del attempts[tag]
+
+    def _complete_own_leftover(self, model: str, state: _PointerState,
+                               current: _Unfinished | None = None) -> WeightPointer | None:
+        """If the weights object of ``state.version + 1`` is one of our cut-off attempts (or ``current``'s),
+        and the pointer is untouched since that attempt read it: finish that publish and return its pointer.
+        None if there is nothing of ours to finish (the caller goes on as if we had never looked)."""
+        self._forget_passed(model, state)
+        with self._lock:
+            candidates = dict(self._unfinished.get(model, {}))
+        if current is not None:
+            candidates[current.tag] = current
+        candidates = {t: a for t, a in candidates.items()
+                      if a.pointer.version == state.version + 1 and a.cas_etag == state.etag}
+        if not candidates:
+            return None
+        version = state.version + 1
+        try:
+            data, stat = self._bucket.get_with_stat(self._name(model, f"{version:08d}.npz"))
+        except NotFound:  # never landed (or not yet: then its conditional PUT fails, or it is found next time)
+            return None
+        attempt = candidates.get(stat.tag) if stat.tag else None
+        if attempt is None or len(data) != attempt.size or sha256_hex(data) != attempt.pointer.sha256:
+            return None  # someone else's
+        metadata_name = self._name(model, f"{version:08d}.json")
+        try:
+            self._bucket.put(metadata_name, attempt.pointer_json, if_none_match=True)
+        except VersionConflict:
+            if not self._existing_equals(metadata_name, attempt.pointer_json):
+                # Not ours: a takeover has begun since we read the pointer (it fenced it first).
+                self._forget(model, [attempt.tag])
+                raise VersionConflict(f"{model}: version {version} is being taken over") from None
+        try:
+            self._move_pointer(model, attempt.pointer, attempt.pointer_json, attempt.cas_etag)
+        except VersionConflict:
+            self._forget(model, [attempt.tag])  # moved or fenced since: it can never complete
+            raise
+        self._forget(model)  # the pointer is at `version` now: every attempt we remember is passed
+        return attempt.pointer
 
     def _take_over(self, model: str, state: _PointerState, weights_name: str) -> str:
         """Fence the pointer so the leftover at ``weights_name`` is ours to overwrite; returns the fence's ETag."""
