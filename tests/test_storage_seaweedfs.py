@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from service.storage import (S3DrawingStore, S3WeightStore, StorageError, StorageUnavailable, make_s3_client,
-                             new_drawing_id)
-from tests.test_storage_local import MODEL, DrawingStoreContract, WeightStoreContract, make_record, png_for
-from tests.test_storage_s3_moto import S3Backend
+from service.storage import (S3DrawingStore, S3WeightStore, StorageError, StorageUnavailable, VersionConflict,
+                             make_s3_client, new_drawing_id)
+from tests.test_storage_local import (MODEL, DrawingStoreContract, WeightStoreContract, make_record, png_for,
+                                      publish_with_retry)
+from tests.test_storage_s3_moto import S3Backend, _assert_consistent, _outage_once
 
 pytestmark = pytest.mark.s3
 
@@ -38,7 +39,21 @@ class TestSeaweedDrawingStore(SeaweedBackend, DrawingStoreContract):
 
 
 class TestSeaweedWeightStore(SeaweedBackend, WeightStoreContract):
-    pass
+    @pytest.mark.parametrize("cut_at", ["weights answer lost", "pointer"])
+    def test_our_own_cut_off_publish_is_completed_at_once(self, make_weights, monkeypatch, cut_at):
+        # On a real server: the attempt's tag must survive as user metadata for the store to know its own.
+        store, other = make_weights(stale_after_s=60), make_weights(stale_after_s=60)
+        store.publish(MODEL, b"one", 0, {})
+        _outage_once(store, monkeypatch, cut_at)
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {"n": 2})
+        assert store._bucket.stat(f"weights/{MODEL}/00000002.npz").tag  # the tag round-trips
+        with pytest.raises(VersionConflict):  # another worker still waits for it...
+            other.publish(MODEL, b"other", 1, {})
+        started = time.monotonic()
+        assert publish_with_retry(store, MODEL, b"three", {}, deadline_s=5).version == 3  # ...its writer does not
+        assert time.monotonic() - started < 5
+        _assert_consistent(store, [b"one", b"two", b"three"])
 
 
 def test_outage_is_unavailable_quickly_and_recovers_after_restart(seaweedfs, s3_bucket):
