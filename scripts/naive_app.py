@@ -12,9 +12,11 @@ from fastapi import FastAPI
 
 from models import load_original, preprocess_drawing
 from models.ensemble import combine
+from service.metrics import Metrics, MetricsMiddleware
 from service.schemas import ImageIn
 
 app = FastAPI()
+app.add_middleware(MetricsMiddleware, metrics=Metrics())  # the same Server-Timing header as the service
 _fnn, _cnn = load_original("fnn"), load_original("cnn")
 _online_fnn, _online_cnn = load_original("fnn"), load_original("cnn")
 

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     # after 5 drawings of each digit while MNIST accuracy stays within 0.2 point.
     fnn_online_lr: float = Field(0.02, gt=0, description="Learning rate of the FNN's online steps.")
     cnn_online_lr: float = Field(0.03, gt=0, description="Learning rate of the CNN's online steps.")
+    tf_threads: int = Field(1, ge=0, description="TensorFlow threads per operation; 0 = its default (all cores).")
     replay_mnist: int = Field(16, ge=0, description="MNIST digits mixed into each learning step.")
     replay_drawings: int = Field(8, ge=0, description="Earlier stored drawings mixed into each step.")
     guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")
