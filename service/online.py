@@ -31,7 +31,11 @@ from .storage import StorageUnavailable, VersionConflict, WeightPointer, WeightS
 
 log = logging.getLogger(__name__)
 
-MAX_PUBLISH_ATTEMPTS = 40  # with jittered back-off: ~8 s of losing every race before giving up
+# How long one step keeps retrying when its version is taken. Rivals in a race resolve in
+# milliseconds; what lasts longer is a dead publisher's leftover, which the store only
+# takes over after a minute. A step gives up after this, and while the model stays stuck
+# later steps try once rather than make every queued drawing wait out the same seconds.
+PUBLISH_PATIENCE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class OnlineModel:
         self.steps = 0
         self.updated: str | None = None
         self._lock = threading.Lock()
+        self._stuck_until = 0.0  # monotonic time until which steps try to publish only once
 
     # --- reading ------------------------------------------------------------
 
@@ -94,24 +99,32 @@ class OnlineModel:
         ``data_for()`` is called after the training copy is level with the
         store's newest version and must return the bytes to publish.
         """
-        for attempt in range(MAX_PUBLISH_ATTEMPTS):
+        patience = 0.0 if time.monotonic() < self._stuck_until else PUBLISH_PATIENCE_S
+        deadline = time.monotonic() + patience
+        attempt = 0
+        while True:
             self._sync_locked(self.store.current(self.name))
             steps = self.steps + int(counts_as_step)
             data = data_for()
             try:
                 pointer = self.store.publish(self.name, data, self.version, {**meta, "steps": steps})
             except VersionConflict:
-                log.info("%s: version %d was taken by another worker; redoing the step", self.name, self.version + 1)
                 self._training.set_weights(self.serving.get_weights())
+                if time.monotonic() >= deadline:
+                    self._stuck_until = time.monotonic() + PUBLISH_PATIENCE_S
+                    raise StorageUnavailable(f"{self.name}: version {self.version + 1} stayed taken for "
+                                             f"{patience:.0f} s (a publisher died midway?)") from None
+                log.info("%s: version %d was taken by another worker; redoing the step", self.name, self.version + 1)
+                attempt += 1
                 # Random back-off breaks the tie between workers that keep colliding.
-                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                time.sleep(random.uniform(0, min(0.01 * attempt, 0.2)))
                 continue
             except Exception:
                 self._training.set_weights(self.serving.get_weights())  # nothing changed after all
                 raise
+            self._stuck_until = 0.0
             self._adopt(pointer)
             return Published(pointer.version, steps)
-        raise StorageUnavailable(f"{self.name}: could not publish after {MAX_PUBLISH_ATTEMPTS} conflicting attempts")
 
     def learn_one(self, X: np.ndarray, y: np.ndarray, meta: dict | None = None) -> Published:
         """One ``partial_fit`` step on ``X, y``, published as the next version."""
