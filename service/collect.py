@@ -52,6 +52,7 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
         result["trained"] = True
     except StorageUnavailable as exc:
         log.warning("drawing %s stored but not learned from: %s", record.id, exc)
+        result["versions"] = runtime.recognizer.versions()  # one model may have learned all the same
         result["detail"] = "Saved, but the models could not learn from it right now (storage unavailable)."
     result["after"] = (await run_in_threadpool(runtime.recognizer.recognize, x28)).to_json()
     runtime.stats_changed()

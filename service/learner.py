@@ -58,9 +58,12 @@ class Learner:
         loop = asyncio.get_running_loop()
         variants = await asyncio.to_thread(augment, x28)
         X, y = self.replay.batch(variants, label)
+        # Both steps finish (or fail) before we answer, so "after" never races a step still running.
         results = await asyncio.gather(*(
             loop.run_in_executor(self._writers[name], self._step, name, X, y, meta, suspicious) for name in self.online
-        ))
+        ), return_exceptions=True)
+        if failed := [r for r in results if isinstance(r, BaseException)]:
+            raise failed[0]
         self.replay.add(x28, label)
         return {name: r.version for name, r in zip(self.online, results)}
 
