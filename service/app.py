@@ -35,6 +35,7 @@ log = logging.getLogger("inkling")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 TITLES = {"fnn_original": "FNN · original", "fnn_online": "FNN · online",
           "cnn_original": "CNN · original", "cnn_online": "CNN · online"}
+STATS_HISTORY = 500
 ERRORS = {status: {"model": schemas.ErrorOut} for status in (404, 413, 422, 429, 503)}
 
 router = APIRouter()
@@ -122,10 +123,11 @@ def _stats(runtime: Runtime) -> dict:
         online[name] = {
             "version": model.version, "steps": model.steps,
             "original_accuracy": round(runtime.guard.original_accuracy[name], 4),
+            # The newest STATS_HISTORY of each: enough for the page's chart, bounded for a long-lived crowd.
             "history": [{"version": e["version"], "step": e["steps"], "holdout_accuracy": e["holdout_accuracy"],
-                         "time": e["time"]} for e in events if e.get("kind") == "evaluation"],
+                         "time": e["time"]} for e in events if e.get("kind") == "evaluation"][-STATS_HISTORY:],
             "rollbacks": [{k: e[k] for k in ("from_version", "to_version", "new_version", "time")}
-                          for e in events if e.get("kind") == "rollback"],
+                          for e in events if e.get("kind") == "rollback"][-STATS_HISTORY:],
         }
     return {"counts": counts, "total": sum(counts), "online": online}
 
