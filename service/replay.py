@@ -30,9 +30,6 @@ class ReplayBuffer:
         with self._lock:
             self._drawings.append((np.asarray(x28, np.float32), int(label)))
 
-    def __len__(self) -> int:
-        return len(self._drawings)
-
     def batch(self, variants: np.ndarray, label: int) -> tuple[np.ndarray, np.ndarray]:
         """``variants`` of a drawing labelled ``label`` plus the replay sample, as (X, y)."""
         with self._lock:
