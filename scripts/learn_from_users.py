@@ -34,7 +34,7 @@ from models import load_mnist  # noqa: E402
 from models.data import load_pendigits  # noqa: E402
 from models.registry import model_class  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
-from service.storage import LocalWeightStore  # noqa: E402
+from service.storage import LocalObjects, WeightStore  # noqa: E402
 from tests.live_service import LiveService  # noqa: E402
 
 KS = (1, 3, 5)
@@ -62,7 +62,7 @@ def score(client: httpx.Client, held: list[tuple[str, int]]) -> dict[str, float]
 
 def mnist_accuracy(store_dir: Path, name: str, version: int, X: np.ndarray, y: np.ndarray) -> float:
     kind = name.split("_")[0]
-    model = model_class(kind).from_bytes(LocalWeightStore(store_dir).load(name, version))
+    model = model_class(kind).from_bytes(WeightStore(LocalObjects(store_dir)).load(name, version))
     return float(np.mean(model.predict_proba(X).argmax(1) == y))
 
 

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from models.data import load_pendigits  # noqa: E402
 from models.registry import WEIGHTS_DIR, load_original, model_class  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
-from service.storage import LocalWeightStore  # noqa: E402
+from service.storage import LocalObjects, WeightStore  # noqa: E402
 from tests.live_service import LiveService  # noqa: E402
 
 SYSTEMATIC = {0: 6, 1: 7, 2: 5, 3: 8, 4: 9, 5: 2, 6: 0, 7: 1, 8: 3, 9: 4}
@@ -75,7 +75,7 @@ def run(n: int, data_dir: Path, env: dict | None = None) -> dict:
         versions = client.get("/healthz").json()["versions"]
     result = {"drawings": n, "models": {}}
     for name, version in versions.items():
-        weights = LocalWeightStore(data_dir).load(name, version)
+        weights = WeightStore(LocalObjects(data_dir)).load(name, version)
         model = model_class(name.split("_")[0]).from_bytes(weights)
         final = float(np.mean(model.predict_proba(hx).argmax(1) == hy))
         counted = re.search(rf'inkling_rollbacks_total\{{model="{name}"\}} ([\d.]+)', metrics)

@@ -27,15 +27,15 @@ from .errors import ApiError, install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
 from .recognizer import MODEL_ORDER
-from .runtime import Runtime, build_runtime, refresh_forever
+from .runtime import Runtime, build_runtime
 from .settings import Settings
 from .storage import NotFound
+from .storage.base import check_drawing_id
 
 log = logging.getLogger("inkling")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 TITLES = {"fnn_original": "FNN · original", "fnn_online": "FNN · online",
           "cnn_original": "CNN · original", "cnn_online": "CNN · online"}
-STATS_HISTORY = 500
 ERRORS = {status: {"model": schemas.ErrorOut} for status in (404, 413, 422, 429, 503)}
 
 router = APIRouter()
@@ -77,13 +77,19 @@ async def activations(body: schemas.ImageIn, runtime: RuntimeDep):
 @router.post("/api/drawings", status_code=201, response_model=schemas.DrawingOut, responses=ERRORS,
              tags=["learn"])
 async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: RuntimeDep):
-    """Store a labelled drawing (durably, first), then let both online models learn from it."""
+    """Store a labelled drawing (durably, first), then queue it for both online models to learn from.
+
+    With ``wait`` (the default) the answer comes once the version that learned it is
+    served (at most a couple of seconds), with the models' answer before and after;
+    otherwise, or when the learner is behind, at once with ``queued: true``.
+    """
     client = runtime.client_id(client_address(request, runtime))
     if wait := runtime.limiter.acquire(client):
         retry = runtime.limiter.retry_after(wait)
         raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
                        {"Retry-After": retry})
-    result = await collect_drawing(runtime, decode_image_payload(body.image), body.label, body.train, client)
+    result = await collect_drawing(runtime, decode_image_payload(body.image), body.label, body.train, client,
+                                   wait=body.wait)
     return JSONResponse(result, status_code=201)
 
 
@@ -109,27 +115,19 @@ async def drawing_png(drawing_id: str, runtime: RuntimeDep):
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 
+@router.get("/api/drawings/{drawing_id}", response_model=schemas.DrawingInfo, responses=ERRORS, tags=["learn"])
+async def drawing_info(drawing_id: str, runtime: RuntimeDep):
+    """One drawing, and per online model the version that first learned it (null while it is queued)."""
+    record = await run_in_threadpool(runtime.drawings.get, check_drawing_id(drawing_id))
+    learned = await run_in_threadpool(runtime.follower.learned, record.id) if record.train else None
+    return {"id": record.id, "label": record.label, "created": record.created, "train": record.train,
+            "png_url": f"/api/drawings/{record.id}.png", "learned": learned}
+
+
 @router.get("/api/stats", response_model=schemas.StatsOut, tags=["learn"])
 async def stats(runtime: RuntimeDep):
     """Drawings per digit, online steps, and the holdout-accuracy history of each online model."""
-    return await run_in_threadpool(runtime.stats, lambda: _stats(runtime))
-
-
-def _stats(runtime: Runtime) -> dict:
-    counts = runtime.drawings.counts()
-    online = {}
-    for name, model in runtime.online.items():
-        events = runtime.weights.events(name)
-        online[name] = {
-            "version": model.version, "steps": model.steps,
-            "original_accuracy": round(runtime.guard.original_accuracy[name], 4),
-            # The newest STATS_HISTORY of each: enough for the page's chart, bounded for a long-lived crowd.
-            "history": [{"version": e["version"], "step": e["steps"], "holdout_accuracy": e["holdout_accuracy"],
-                         "time": e["time"]} for e in events if e.get("kind") == "evaluation"][-STATS_HISTORY:],
-            "rollbacks": [{k: e[k] for k in ("from_version", "to_version", "new_version", "time")}
-                          for e in events if e.get("kind") == "rollback"][-STATS_HISTORY:],
-        }
-    return {"counts": counts, "total": sum(counts), "online": online}
+    return await run_in_threadpool(runtime.stats)
 
 
 # --- models -----------------------------------------------------------------------
@@ -138,7 +136,7 @@ def _stats(runtime: Runtime) -> dict:
 @router.get("/api/models", response_model=schemas.ModelsOut, tags=["models"])
 async def list_models(runtime: RuntimeDep):
     """Versions, steps and holdout accuracy of the four models."""
-    stats_now = await run_in_threadpool(runtime.stats, lambda: _stats(runtime))
+    stats_now = await run_in_threadpool(runtime.stats)
     models = []
     for name in MODEL_ORDER:
         kind, _, flavour = name.partition("_")
@@ -168,15 +166,14 @@ async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep,
         raise ApiError(401, "unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.")
     if name not in runtime.online:
         raise ApiError(404, "not_found", f"No online model {name!r}; choose one of {sorted(runtime.online)}.")
-    online = runtime.online[name]
     try:
-        await runtime.learner.run_exclusive(name, online.rollback, body.version, "admin request")
-    except (ValueError, NotFound):
-        raise ApiError(404, "not_found", f"{name} has no version {body.version} to restore.")
+        record = await run_in_threadpool(runtime.rollback, name, body.version, "admin request")
+    except NotFound:
+        raise ApiError(404, "not_found", f"{name} has no version {body.version} to restore (or it was pruned).")
     runtime.metrics.rollbacks.labels(name).inc()
     runtime.stats_changed()
-    return {"name": name, "kind": name.split("_")[0], "online": True, "version": online.version,
-            "steps": online.steps, "holdout_accuracy": None, "updated": online.updated}
+    return {"name": name, "kind": name.split("_")[0], "online": True, "version": record.version,
+            "steps": record.steps, "holdout_accuracy": None, "updated": record.created}
 
 
 # --- operations -------------------------------------------------------------------
@@ -214,13 +211,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         runtime = await asyncio.to_thread(build_runtime, settings, metrics)
         app.state.runtime = runtime
-        refresher = asyncio.create_task(refresh_forever(runtime))
-        log.info("ready: versions %s", runtime.recognizer.versions())
+        runtime.follower.start_thread()
+        if runtime.learner:
+            runtime.learner.start_thread()
+        log.info("ready (%s): versions %s", settings.role, runtime.recognizer.versions())
         try:
             yield
         finally:
-            refresher.cancel()
-            runtime.learner.close()
+            runtime.follower.stop()
+            if runtime.learner:
+                runtime.learner.stop()
 
     app = FastAPI(title="Inkling", version="0.1.0", lifespan=lifespan,
                   description="Recognise handwritten digits drawn in a browser, and learn from them while running.")

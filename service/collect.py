@@ -1,7 +1,11 @@
-"""feedback -> store -> augment -> learn -> persist: what happens to a labelled drawing.
+"""feedback -> store -> queue: what happens to a labelled drawing in a web worker.
 
-The drawing is stored durably before anything else happens to it; learning
-comes after, so a failure there never loses a drawing a person gave us.
+The drawing is stored durably before anything else happens to it; with
+consent it is then enqueued for the learner. By default the request waits
+(up to ``wait_seconds``) for the version that learned it, so the page can show
+the online models before and after; when the learner is behind by more than
+``max_backlog`` drawings, or the queue is unreachable, it answers at once
+that the drawing is queued. It is never refused for being slow to learn.
 """
 
 from __future__ import annotations
@@ -13,19 +17,17 @@ from fastapi.concurrency import run_in_threadpool
 
 from models.preprocess import preprocess_drawing
 
+from .queue import Lesson, QueueUnavailable
 from .runtime import Runtime
-from .storage import DrawingRecord, StorageUnavailable, new_drawing_id
+from .storage import DrawingRecord, new_drawing_id
 from .storage.ids import utc_iso
 
 log = logging.getLogger(__name__)
 
-# A label the original CNN gives under 1% is a vandal's or a rare honest correction:
-# either way the guard checks right after learning from it.
-SUSPICIOUS_BELOW = 0.01
 
-
-async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool, client: str) -> dict:
-    """Store a labelled drawing, then (with consent) let both online models learn from it.
+async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool, client: str,
+                          wait: bool = True) -> dict:
+    """Store a labelled drawing, then (with consent) enqueue it and wait for the version that learns it.
 
     Returns the body of a ``POST /api/drawings`` response. Raises the
     preprocessing errors before storing anything, and ``StorageUnavailable``
@@ -42,18 +44,26 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
     runtime.metrics.drawings.inc()
     runtime.stats_changed()
 
-    result = {"id": record.id, "stored": True, "trained": False, "versions": before.versions, "after": None,
-              "detail": None}
+    result = {"id": record.id, "stored": True, "trained": False, "queued": False, "queue_position": None,
+              "learned": None, "versions": before.versions, "after": None, "detail": None}
     if not train:
         return result
-    suspicious = float(before.probs["cnn_original"][label]) < SUSPICIOUS_BELOW
     try:
-        result["versions"] = await runtime.learner.learn(x28, label, {"drawing": record.id}, suspicious)
-        result["trained"] = True
-    except StorageUnavailable as exc:
-        log.warning("drawing %s stored but not learned from: %s", record.id, exc)
-        result["versions"] = runtime.recognizer.versions()  # one model may have learned all the same
-        result["detail"] = "Saved, but the models could not learn from it right now (storage unavailable)."
-    result["after"] = (await run_in_threadpool(runtime.recognizer.recognize, x28)).to_json()
+        await run_in_threadpool(runtime.queue.add, Lesson(record.id, label, record.input28))
+        depth = await run_in_threadpool(runtime.queue.depth)
+    except QueueUnavailable as exc:
+        log.warning("drawing %s stored; enqueued later by reconciliation: %s", record.id, exc)
+        result.update(queued=True, detail="Saved. The models will learn from it once the learning queue is "
+                                          "reachable again; nothing more to do.")
+        return result
+    learned = None
+    if wait and depth <= runtime.settings.max_backlog:
+        learned = await runtime.follower.wait(record.id, runtime.settings.wait_seconds)
+    if learned is None:
+        result.update(queued=True, queue_position=depth,
+                      detail=f"Saved. The models are learning from it ({depth} drawings in the queue).")
+        return result
+    after = await run_in_threadpool(runtime.recognizer.recognize, x28)
+    result.update(trained=True, learned=learned, versions=after.versions, after=after.to_json())
     runtime.stats_changed()
     return result

@@ -22,6 +22,29 @@ class Metrics:
         self.drawings = Counter("inkling_drawings_stored_total", "Labelled drawings stored.", registry=self.registry)
         self.version = Gauge("inkling_model_version", "Version each online model serves.", ["model"],
                              registry=self.registry)
+        self.steps = Gauge("inkling_model_steps", "Learning steps in the version each online model serves.",
+                           ["model"], registry=self.registry)
+        self.batch_size = Histogram("inkling_learn_batch_drawings", "Drawings learned into one published version.",
+                                    buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
+        self.queue_depth = Gauge("inkling_queue_depth", "Drawings in the learn queue not yet in a published "
+                                 "version (NaN: queue unreachable).", registry=self.registry)
+        self.learn_lag = Gauge("inkling_learn_lag_seconds", "Age of the oldest drawing waiting to be learned "
+                               "(0 when none; NaN: queue unreachable).", registry=self.registry)
+
+    def watch_queue(self, queue) -> None:
+        """Read the queue's depth and lag when scraped."""
+
+        def reading(fn):
+            def read() -> float:
+                try:
+                    value = fn()
+                except Exception:  # unreachable: say so rather than fail the scrape
+                    return float("nan")
+                return float(value or 0)
+            return read
+
+        self.queue_depth.set_function(reading(queue.depth))
+        self.learn_lag.set_function(reading(queue.oldest_age_s))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

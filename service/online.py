@@ -1,68 +1,60 @@
-"""An online model: serves from one copy, learns on a twin, persists every step.
+"""The online models as a web worker serves them: the newest published version, followed.
 
-Two copies of the network keep predictions consistent while a step runs:
-the *serving* copy answers requests, the *training* copy takes the step and
-is published; then the two swap (a single reference assignment, atomic for
-readers) and the new training copy catches up. One lock per model makes
-each model a single writer inside this process; across processes, the
-weight store's compare-and-swap on the version pointer does the same job.
-When another worker published first, we load its version and redo our step
-on top of it, so no drawing's update is ever lost.
+A web worker never learns. It follows each online model's HEAD in the weight
+store: when the learner announces a version (Redis pub/sub, or in-process),
+or at the latest every ``refresh_seconds``, it loads the newest weights once
+into a spare copy of the network and swaps it in (a single reference
+assignment, atomic for readers). Versions it skipped are not loaded; their
+small records are read, since they say which drawings each version learned.
 
->>> from models import load_original                       # doctest: +SKIP
->>> online = OnlineModel("fnn_online", load_original("fnn"), store)  # doctest: +SKIP
->>> online.learn_one(X, y, meta={"drawing": "..."}).version  # doctest: +SKIP
-1
+:class:`VersionFollower` also answers "which version first learned drawing
+X?" and lets a request wait for that version to be served.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import random
 import threading
-import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
 from models.base import DigitClassifier
 
-from .storage import StorageUnavailable, VersionConflict, WeightPointer, WeightStore
+from .storage import CorruptObject, NotFound, StorageError, WeightStore, WeightVersion
+from .storage.ids import drawing_id_time
 
 log = logging.getLogger(__name__)
 
-# How long one step keeps retrying when its version is taken. Rivals in a race resolve in
-# milliseconds; what lasts longer is a dead publisher's leftover, which the store only
-# takes over after a minute. A step gives up after this, and while the model stays stuck
-# later steps try once rather than make every queued drawing wait out the same seconds.
-PUBLISH_PATIENCE_S = 5.0
-
-
-@dataclass(frozen=True)
-class Published:
-    version: int
-    steps: int
+CLOCK_SKEW = timedelta(minutes=5)
+LEDGER_WALK_LIMIT = 5000  # records read back from HEAD to find an old drawing's version
 
 
 class OnlineModel:
-    """A versioned, persisted copy of an original model that learns one batch at a time."""
+    """One online model as served: a version of the network that the learner published."""
 
-    def __init__(self, name: str, original: DigitClassifier, store: WeightStore, online_lr: float | None = None):
-        self.name = name
-        self.store = store
+    def __init__(self, name: str, original: DigitClassifier, store: WeightStore):
+        self.name, self.store = name, store
         self._original_bytes = original.to_bytes()
         self._cls = type(original)
         self.serving = self._cls.from_bytes(self._original_bytes)
-        self._training = self._cls.from_bytes(self._original_bytes)
-        if online_lr is not None:  # the service's setting, else the rate the weights file carries
-            self.serving.online_lr = self._training.online_lr = online_lr
-        self.version = 0  # 0 is the original itself; published versions start at 1
-        self.steps = 0
-        self.updated: str | None = None
+        self._spare = self._cls.from_bytes(self._original_bytes)
+        self.record: WeightVersion | None = None  # None: the original itself (version 0)
         self._lock = threading.Lock()
-        self._stuck_until = 0.0  # monotonic time until which steps try to publish only once
 
-    # --- reading ------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self.record.version if self.record else 0
+
+    @property
+    def steps(self) -> int:
+        return self.record.steps if self.record else 0
+
+    @property
+    def updated(self) -> str | None:
+        return self.record.created if self.record else None
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.serving.predict_proba(X)
@@ -71,94 +63,131 @@ class OnlineModel:
         """The weights archive of ``version`` (0 = the original)."""
         return self._original_bytes if version == 0 else self.store.load(self.name, version)
 
-    # --- moving between versions ----------------------------------------------
-
-    def sync(self) -> bool:
-        """Adopt a newer version published by another worker; True if one was adopted."""
+    def refresh(self) -> list[WeightVersion]:
+        """Serve the newest published version; returns the records passed since the last call, oldest first."""
         with self._lock:
-            return self._sync_locked(self.store.current(self.name))
+            head = self.store.current(self.name)
+            if head is None or head.version <= self.version:
+                return []
+            data = self.store.load(self.name, head.version)
+            self._spare.set_weights(self._cls.read_weights(data))
+            self.serving, self._spare = self._spare, self.serving
+            passed_from = max(self.version + 1, head.version - LEDGER_WALK_LIMIT)
+            self.record = head
+        return [self.store.version(self.name, v) for v in range(passed_from, head.version)] + [head]
 
-    def _sync_locked(self, pointer: WeightPointer | None) -> bool:
-        if pointer is None or pointer.version <= self.version:
-            return False
-        self._training.set_weights(self._cls.read_weights(self.store.load(self.name, pointer.version)))
-        self._adopt(pointer)
-        return True
+    def warm_up(self, X: np.ndarray) -> None:
+        """Trace the compiled predict functions of both copies."""
+        for model in (self.serving, self._spare):
+            model.predict_proba(X[:1])
+            model.predict_proba(X)
 
-    def _adopt(self, pointer: WeightPointer) -> None:
-        """Make the training copy the serving one and bring the new training copy level."""
-        self.serving, self._training = self._training, self.serving
-        self._training.set_weights(self.serving.get_weights())
-        self.version = pointer.version
-        self.steps = int(pointer.meta.get("steps", self.steps))
-        self.updated = pointer.created
 
-    def _publish_locked(self, data_for, meta: dict, counts_as_step: bool) -> Published:
-        """Publish what ``data_for()`` produces on top of the newest version, retrying on conflicts.
+class VersionFollower:
+    """Keeps the served online models at their newest versions, and knows which version learned what.
 
-        ``data_for()`` is called after the training copy is level with the
-        store's newest version and must return the bytes to publish.
-        """
-        patience = 0.0 if time.monotonic() < self._stuck_until else PUBLISH_PATIENCE_S
-        deadline = time.monotonic() + patience
-        attempt = 0
-        while True:
-            self._sync_locked(self.store.current(self.name))
-            steps = self.steps + int(counts_as_step)
-            data = data_for()
+    ``poke()`` (an announcement) or ``refresh_seconds`` passing triggers a refresh
+    on the follower's thread; requests waiting for a drawing's version are woken
+    once every online model serves a version that learned it.
+    """
+
+    def __init__(self, online: dict[str, OnlineModel], refresh_seconds: float = 2.0, remember: int = 100_000):
+        self.online, self.refresh_seconds = online, refresh_seconds
+        self._learned: OrderedDict[str, dict[str, int]] = OrderedDict()  # drawing -> model -> first version
+        self._remember = remember
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.on_version = None  # callback(model, version) after a version is served
+
+    def poke(self, *_) -> None:
+        self._wake.set()
+
+    def refresh(self) -> None:
+        for name, model in self.online.items():
             try:
-                pointer = self.store.publish(self.name, data, self.version, {**meta, "steps": steps})
-            except VersionConflict:
-                self._training.set_weights(self.serving.get_weights())
-                if time.monotonic() >= deadline:
-                    self._stuck_until = time.monotonic() + PUBLISH_PATIENCE_S
-                    raise StorageUnavailable(f"{self.name}: version {self.version + 1} stayed taken for "
-                                             f"{patience:.0f} s (a publisher died midway?)") from None
-                log.info("%s: version %d was taken by another worker; redoing the step", self.name, self.version + 1)
-                attempt += 1
-                # Random back-off breaks the tie between workers that keep colliding.
-                time.sleep(random.uniform(0, min(0.01 * attempt, 0.2)))
+                passed = model.refresh()
+            except (CorruptObject, NotFound) as exc:
+                log.error("%s: cannot serve the newest version: %s", name, exc)
                 continue
-            except Exception:
-                self._training.set_weights(self.serving.get_weights())  # nothing changed after all
-                raise
-            self._stuck_until = 0.0
-            self._adopt(pointer)
-            return Published(pointer.version, steps)
+            except StorageError as exc:
+                log.debug("could not refresh %s: %s", name, exc)
+                continue
+            for record in passed:
+                self._note(name, record)
+            if passed and self.on_version:
+                self.on_version(name, model.version)
 
-    def learn_one(self, X: np.ndarray, y: np.ndarray, meta: dict | None = None) -> Published:
-        """One ``partial_fit`` step on ``X, y``, published as the next version."""
-
-        def stepped() -> bytes:
-            self._training.partial_fit(X, y)
-            return self._training.to_bytes()
-
+    def _note(self, model: str, record: WeightVersion) -> None:
         with self._lock:
-            return self._publish_locked(stepped, {"reason": "learn", **(meta or {})}, counts_as_step=True)
+            for drawing_id in record.drawings:
+                learned = self._learned.setdefault(drawing_id, {})
+                learned.setdefault(model, record.version)
+                if len(learned) == len(self.online):
+                    for loop, future in self._waiters.pop(drawing_id, ()):
+                        loop.call_soon_threadsafe(_resolve, future, dict(learned))
+            while len(self._learned) > self._remember:
+                self._learned.popitem(last=False)
 
-    def rollback(self, to_version: int, reason: str) -> Published:
-        """Publish the weights of ``to_version`` as a new version (versions never go backwards)."""
-        if not 0 <= to_version <= max(self.version, self._newest_published()):
-            raise ValueError(f"{self.name} has no version {to_version} (newest is {self.version})")
-        weights = self._cls.read_weights(self.weights_at(to_version))
-
-        def restored() -> bytes:
-            self._training.set_weights(weights)
-            return self._training.to_bytes()
-
+    async def wait(self, drawing_id: str, timeout: float) -> dict[str, int] | None:
+        """The versions that learned ``drawing_id``, once every online model serves them; None on timeout."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         with self._lock:
-            return self._publish_locked(restored, {"reason": "rollback", "to": to_version, "why": reason},
-                                        counts_as_step=False)
+            learned = self._learned.get(drawing_id, {})
+            if len(learned) == len(self.online):
+                return dict(learned)
+            self._waiters.setdefault(drawing_id, []).append((loop, future))
+        self.poke()
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            with self._lock:
+                waiting = self._waiters.get(drawing_id, [])
+                if (loop, future) in waiting:
+                    waiting.remove((loop, future))
+                if not waiting:
+                    self._waiters.pop(drawing_id, None)
 
-    def _newest_published(self) -> int:
-        pointer = self.store.current(self.name)
-        return pointer.version if pointer else 0
-
-    def warm_up(self, X: np.ndarray, y: np.ndarray) -> None:
-        """Trace the compiled predict and step functions of both copies, changing nothing."""
+    def learned(self, drawing_id: str) -> dict[str, int | None]:
+        """Per online model, the first version that learned ``drawing_id`` (None: not yet)."""
         with self._lock:
-            for model in (self.serving, self._training):
-                model.predict_proba(X)
-                saved = model.get_weights()
-                model.partial_fit(X, y)
-                model.set_weights(saved)
+            known = dict(self._learned.get(drawing_id, {}))
+        return {name: known.get(name) or self._search(model, drawing_id) for name, model in self.online.items()}
+
+    @staticmethod
+    def _search(model: OnlineModel, drawing_id: str) -> int | None:
+        """Walk the served model's records back from its version to before the drawing was made."""
+        made = drawing_id_time(drawing_id) - CLOCK_SKEW
+        found = None
+        for version in range(model.version, max(0, model.version - LEDGER_WALK_LIMIT), -1):
+            record = model.store.version(model.name, version)
+            if drawing_id in record.drawings:
+                found = version
+            if datetime.strptime(record.created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc) < made:
+                break
+        return found
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.refresh_seconds)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.refresh()
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="version-follower", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+
+def _resolve(future: asyncio.Future, value) -> None:
+    if not future.done():
+        future.set_result(value)

@@ -1,8 +1,14 @@
-"""Everything a running service holds, built once from :class:`Settings` at start-up."""
+"""Everything a running process holds, built once from :class:`Settings` at start-up.
+
+Two roles, one set of parts. The **web** role stores drawings, enqueues them
+and serves predictions from the versions the learner publishes; the
+**learner** role (:mod:`service.learner`) learns. The embedded default
+(``INKLING_ROLE=all``) is simply both in one process, sharing an in-process
+queue: the same code paths as a scale-out deployment, not a third design.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -20,25 +26,44 @@ from .guard import HoldoutGuard
 from .learner import Learner
 from .limits import RateLimiter
 from .metrics import Metrics
-from .online import OnlineModel
+from .online import OnlineModel, VersionFollower
+from .queue import LearnQueue, make_queue
 from .recognizer import Recognizer
 from .replay import ReplayBuffer
 from .settings import Settings
-from .storage import (DrawingStore, LocalDrawingStore, LocalWeightStore, S3DrawingStore, S3WeightStore,
-                      StorageError, WeightStore, make_s3_client)
+from .storage import (DrawingStore, LocalDrawingStore, LocalObjects, NotFound, S3DrawingStore, S3Objects,
+                      StorageError, VersionConflict, WeightStore, WeightVersion, make_s3_client)
 
 log = logging.getLogger(__name__)
 
 SAMPLE_PATH = WEIGHTS_DIR / "mnist-sample.npz"
+KINDS = ("fnn", "cnn")
+STATS_HISTORY = 500  # newest evaluations and rollbacks per model in /api/stats
+STATS_VERSIONS = 2000  # versions read back for them
 
 
 def make_stores(settings: Settings) -> tuple[DrawingStore, WeightStore]:
     if settings.storage == "s3":
         client = make_s3_client(settings.s3_endpoint_url, settings.s3_region, settings.s3_timeout_s)
         return (S3DrawingStore(client, settings.s3_bucket, settings.s3_prefix),
-                S3WeightStore(client, settings.s3_bucket, settings.s3_prefix))
+                WeightStore(S3Objects(client, settings.s3_bucket, settings.s3_prefix)))
     root = Path(settings.data_dir)
-    return LocalDrawingStore(root), LocalWeightStore(root)
+    return LocalDrawingStore(root), WeightStore(LocalObjects(root))
+
+
+def make_learn_queue(settings: Settings) -> LearnQueue:
+    url = settings.queue_url.get_secret_value() if settings.queue_url else None
+    return make_queue(url, settings.queue_name)
+
+
+def load_guard(originals: dict, settings: Settings) -> tuple[HoldoutGuard, ReplayBuffer]:
+    """The holdout guard (with each original's accuracy) and the replay buffer, from the shipped sample."""
+    with np.load(SAMPLE_PATH) as sample:
+        holdout_x, holdout_y = sample["holdout_x"].astype(np.float32) / 255, sample["holdout_y"].astype(np.int64)
+        replay = ReplayBuffer(sample["replay_x"], sample["replay_y"], settings.replay_mnist, settings.replay_drawings)
+    guard = HoldoutGuard(holdout_x, holdout_y, settings.guard_every, settings.guard_tolerance)
+    guard.original_accuracy = {f"{kind}_online": guard.accuracy(originals[kind]) for kind in originals}
+    return guard, replay
 
 
 @dataclass
@@ -46,12 +71,14 @@ class Runtime:
     settings: Settings
     drawings: DrawingStore
     weights: WeightStore
+    queue: LearnQueue
     recognizer: Recognizer
-    learner: Learner
+    follower: VersionFollower
     guard: HoldoutGuard
     metrics: Metrics
     limiter: RateLimiter
     salt: bytes
+    learner: Learner | None = None
     ready: bool = False
     _stats_cache: tuple[float, dict] | None = field(default=None, repr=False)
 
@@ -63,28 +90,63 @@ class Runtime:
         """A salted hash: lets us group one person's drawings without storing their address."""
         return hashlib.sha256(self.salt + address.encode()).hexdigest()[:16]
 
-    def refresh_versions(self) -> None:
-        """Adopt versions other workers published (called periodically)."""
-        for online in self.online.values():
-            try:
-                online.sync()
-            except StorageError as exc:
-                log.debug("could not refresh %s: %s", online.name, exc)
-            self.metrics.version.labels(online.name).set(online.version)
-
-    def stats(self, compute, ttl_s: float = 2.0) -> dict:
-        """``compute()``'s stats, reused for ``ttl_s``: reading every event object per request is S3 round trips.
+    def stats(self, ttl_s: float = 2.0) -> dict:
+        """:meth:`compute_stats`, reused for ``ttl_s`` (each call lists the store and reads records).
 
         This worker's own writes clear the cache (:meth:`stats_changed`), so a
         person sees their drawing counted at once; other workers' within ``ttl_s``.
         """
         now = time.monotonic()
         if self._stats_cache is None or self._stats_cache[0] <= now:
-            self._stats_cache = (now + ttl_s, compute())
+            self._stats_cache = (now + ttl_s, self.compute_stats())
         return self._stats_cache[1]
 
     def stats_changed(self) -> None:
         self._stats_cache = None
+
+    def compute_stats(self) -> dict:
+        counts = self.drawings.counts()
+        online = {}
+        for name, model in self.online.items():
+            records = self.weights.history(name, since=model.version - STATS_VERSIONS) if model.version else []
+            online[name] = {
+                "version": model.version, "steps": model.steps,
+                "original_accuracy": round(self.guard.original_accuracy[name], 4),
+                "history": [{"version": r.version, "step": r.steps, "holdout_accuracy": r.meta["holdout_accuracy"],
+                             "time": r.created} for r in records
+                            if r.meta.get("holdout_accuracy") is not None][-STATS_HISTORY:],
+                "rollbacks": [{"from_version": r.version - 1, "to_version": r.meta.get("to", 0),
+                               "new_version": r.version, "time": r.created}
+                              for r in records if r.meta.get("reason") == "rollback"][-STATS_HISTORY:],
+            }
+        return {"counts": counts, "total": sum(counts), "online": online}
+
+    def rollback(self, name: str, to_version: int, why: str) -> WeightVersion:
+        """Publish the weights of ``to_version`` as a new version of ``name`` (versions never go backwards).
+
+        The new version carries the queue position and reconciliation mark of the
+        one it replaces, so the learner, whose next publish now conflicts, reloads
+        it and reads on from there: nothing is skipped or learned twice.
+        """
+        model = self.online[name]
+        for _ in range(10):
+            head = self.weights.current(name)
+            at = head.version if head else 0
+            if not 0 <= to_version <= at:
+                raise NotFound(f"{name} has no version {to_version} (newest is {at})")
+            carried = {k: head.meta.get(k) for k in ("position", "reconciled_to")} if head else {}
+            meta = {"reason": "rollback", "to": to_version, "why": why, "steps": head.steps if head else 0,
+                    "drawings": [], **carried}
+            try:
+                record = self.weights.publish(name, model.weights_at(to_version), at, meta)
+                break
+            except VersionConflict:
+                continue
+        else:
+            raise StorageError(f"{name}: the learner kept publishing; try the rollback again")
+        self.queue.announce(name, record.version)
+        self.follower.refresh()
+        return record
 
 
 def configure_tensorflow(threads: int) -> None:
@@ -102,38 +164,56 @@ def configure_tensorflow(threads: int) -> None:
         pass
 
 
+def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=None, queue=None,
+                  originals=None, guard=None, replay=None) -> Learner:
+    """The learner role: loaded, migrated, reconciled and warmed up, ready for ``run_forever``."""
+    configure_tensorflow(settings.tf_threads)
+    drawings, weights = stores or make_stores(settings)
+    originals = originals or {kind: load_original(kind) for kind in KINDS}
+    if guard is None or replay is None:
+        guard, replay = load_guard(originals, settings)
+    learner = Learner(originals, weights, drawings, queue or make_learn_queue(settings), replay, guard,
+                      lrs={"fnn": settings.fnn_online_lr, "cnn": settings.cnn_online_lr},
+                      batch_max=settings.learn_batch_max, batch_seconds=settings.learn_batch_seconds,
+                      keep_versions=settings.keep_versions, reconcile_seconds=settings.reconcile_seconds,
+                      metrics=metrics)
+    learner.start()
+    learner.warm_up(guard.X[:48], guard.y[:48])
+    # Listing a big S3 store the first time takes seconds: do it beside learning, not before it.
+    threading.Thread(target=fill_replay, args=(replay, drawings), name="replay-warm-up", daemon=True).start()
+    return learner
+
+
 def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
-    """Load the models, catch up with the store, warm up; slow (seconds), so done once."""
+    """The web role (and, with ``role=all``, the learner beside it); slow (seconds), so done once."""
     configure_tensorflow(settings.tf_threads)
     drawings, weights = make_stores(settings)
-    originals = {name: load_original(name) for name in ("fnn", "cnn")}
-    lrs = {"fnn": settings.fnn_online_lr, "cnn": settings.cnn_online_lr}
-    online = {f"{kind}_online": OnlineModel(f"{kind}_online", originals[kind], weights, lrs[kind])
-              for kind in ("fnn", "cnn")}
-
-    with np.load(SAMPLE_PATH) as sample:
-        holdout_x, holdout_y = sample["holdout_x"].astype(np.float32) / 255, sample["holdout_y"].astype(np.int64)
-        replay = ReplayBuffer(sample["replay_x"], sample["replay_y"], settings.replay_mnist, settings.replay_drawings)
-    guard = HoldoutGuard(holdout_x, holdout_y, settings.guard_every, settings.guard_tolerance)
-    guard.original_accuracy = {f"{kind}_online": guard.accuracy(originals[kind]) for kind in originals}
-
-    learner = Learner(online, replay, guard, settings.keep_versions,
-                      on_step=lambda name: metrics.learn_steps.labels(name).inc(),
-                      on_rollback=lambda name: metrics.rollbacks.labels(name).inc())
+    queue = make_learn_queue(settings)
+    originals = {kind: load_original(kind) for kind in KINDS}
+    for kind in KINDS:
+        weights.migrate(f"{kind}_online")
+    online = {f"{kind}_online": OnlineModel(f"{kind}_online", originals[kind], weights) for kind in KINDS}
+    guard, replay = load_guard(originals, settings)
+    follower = VersionFollower(online, settings.refresh_seconds)
+    follower.on_version = lambda name, version: (metrics.version.labels(name).set(version),
+                                                 metrics.steps.labels(name).set(online[name].steps))
     salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))
-    runtime = Runtime(settings, drawings, weights, Recognizer(originals, online), learner, guard, metrics,
-                      RateLimiter(settings.drawings_per_minute, settings.drawings_burst), salt)
+    learner = None
+    if settings.role == "all":
+        learner = build_learner(settings, metrics, stores=(drawings, weights), queue=queue, originals=originals,
+                                guard=guard, replay=replay)
+    runtime = Runtime(settings, drawings, weights, queue, Recognizer(originals, online), follower, guard, metrics,
+                      RateLimiter(settings.drawings_per_minute, settings.drawings_burst), salt, learner)
+    metrics.watch_queue(queue)
+    queue.subscribe(follower.poke)
+    follower.refresh()
 
-    runtime.refresh_versions()
-    # Listing a big S3 store the first time takes seconds: do it beside serving, not before it.
-    threading.Thread(target=fill_replay, args=(replay, drawings), name="replay-warm-up", daemon=True).start()
-
-    warm_x, warm_y = holdout_x[:48], holdout_y[:48]
+    warm_x = guard.X[:48]
     for model in (*originals.values(), *online.values()):
         model.predict_proba(warm_x[:1])
         model.predict_proba(warm_x)
     for model in online.values():
-        model.warm_up(warm_x, warm_y)
+        model.warm_up(warm_x)
     originals["cnn"].activations(warm_x[:1])
     runtime.recognizer.activations(warm_x[0])
     runtime.ready = True
@@ -150,10 +230,3 @@ def fill_replay(replay: ReplayBuffer, drawings: DrawingStore, n: int = 500) -> N
     for record in reversed(records):
         if record.train:
             replay.add(np.frombuffer(record.input28, np.uint8).reshape(28, 28) / np.float32(255), record.label)
-
-
-async def refresh_forever(runtime: Runtime) -> None:
-    """Background task: pick up versions published by other workers without a restart."""
-    while True:
-        await asyncio.sleep(runtime.settings.refresh_seconds)
-        await asyncio.to_thread(runtime.refresh_versions)

@@ -16,6 +16,8 @@ class ImageIn(BaseModel):
 class DrawingIn(ImageIn):
     label: StrictInt = Field(..., ge=0, le=9, description="The digit the person drew.")
     train: StrictBool = Field(True, description="Consent to train the online models on this drawing.")
+    wait: StrictBool = Field(True, description="Wait (up to ~2 s) for the version that learned it and answer "
+                                               "with the models' answer after learning; false answers at once.")
 
 
 class RollbackIn(BaseModel):
@@ -45,7 +47,10 @@ class PredictOut(BaseModel):
 class DrawingOut(BaseModel):
     id: str
     stored: bool
-    trained: bool
+    trained: bool = Field(description="The online models serve a version that learned it.")
+    queued: bool = Field(description="Waiting to be learned (learning is behind, or the queue is unreachable).")
+    queue_position: int | None = Field(description="Drawings in the learn queue when it was enqueued.")
+    learned: dict[str, int] | None = Field(description="Per online model, the version that first learned it.")
     versions: dict[str, int]
     after: PredictOut | None = Field(description="What the models answer for the same drawing after learning.")
     detail: str | None = None
@@ -57,6 +62,11 @@ class DrawingItem(BaseModel):
     created: str
     train: bool
     png_url: str
+
+
+class DrawingInfo(DrawingItem):
+    learned: dict[str, int | None] | None = Field(
+        description="Per online model, the version that first learned it (null while queued); null without consent.")
 
 
 class DrawingPage(BaseModel):

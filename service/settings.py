@@ -18,6 +18,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INKLING_", extra="ignore")
 
+    role: Literal["all", "web"] = Field(
+        "all", description="all: serve and learn in this process (the default); web: serve and enqueue, never "
+                           "learn (run `python -m service.learner` once per deployment).")
+    queue_url: SecretStr | None = Field(
+        None, description="redis://host:port/db of the learn queue (scale-out); unset = in-process queue.")
+    queue_name: str = Field("inkling", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                            description="Prefix of the Redis keys (stream, channel, rate limits).")
     storage: Literal["local", "s3"] = Field("local", description="Where drawings and online weights live.")
     data_dir: Path = Field(PROJECT_ROOT / "data", description="Folder for the local store.")
     s3_bucket: str | None = Field(None, description="Bucket for the S3 store (required when storage=s3).")
@@ -43,10 +50,23 @@ class Settings(BaseSettings):
     guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")
     guard_tolerance: float = Field(0.01, ge=0, description="Roll back when holdout accuracy falls this far below the original.")
     keep_versions: int = Field(50, ge=2, description="Weight versions kept besides the known-good ones.")
-    refresh_seconds: float = Field(2.0, gt=0, description="How often to pick up versions published by other workers.")
+    refresh_seconds: float = Field(2.0, gt=0, description="How often to look for new versions without an announcement.")
+
+    # Group commit, chosen with scripts/bench_scaleout.py: see README, "Scale-out".
+    learn_batch_max: int = Field(32, ge=1, description="Most drawings learned into one published version.")
+    learn_batch_seconds: float = Field(0.5, gt=0, description="Most time spent stepping before a batch is published.")
+    max_backlog: int = Field(200, ge=0, description="Past this many queued drawings, POST /api/drawings answers "
+                                                    "at once that the drawing is queued.")
+    wait_seconds: float = Field(2.0, ge=0, description="How long POST /api/drawings waits for the version that "
+                                                       "learned the drawing (wait: true).")
+    reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "
+                                                             "the queue lost, and how old they must be.")
 
     @model_validator(mode="after")
-    def _s3_needs_bucket(self) -> "Settings":
+    def _consistent(self) -> "Settings":
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("INKLING_S3_BUCKET must be set when INKLING_STORAGE=s3")
+        if self.role == "web" and not self.queue_url:
+            raise ValueError("INKLING_ROLE=web needs INKLING_QUEUE_URL (redis://...): a web worker only "
+                             "enqueues drawings, and the learner reads them from that queue")
         return self

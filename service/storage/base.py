@@ -1,13 +1,13 @@
-"""What the service stores, the errors it can get, and the two store protocols.
+"""What the service stores, the errors it can get, and the store protocols.
 
 Two things are stored:
 
 * drawings (``DrawingStore``): immutable, one PNG plus one JSON metadata object
   each. The JSON is written last and is the commit marker: a drawing exists iff
   its JSON exists.
-* online model weights (``WeightStore``): immutable numbered versions plus a
-  small ``current.json`` pointer that only moves forward, by compare-and-swap,
-  so several workers can learn and publish without a lock server.
+* online model weights (``weights.WeightStore``): content-addressed objects,
+  one immutable record per version and a ``HEAD`` moved by compare-and-swap,
+  one algorithm over an ``ObjectStore``, the thin adapter each backend provides.
 
 Both have a local-folder and an S3 implementation (``local.py``, ``s3.py``)
 that pass the same contract tests.
@@ -26,7 +26,7 @@ from .ids import DRAWING_ID_RE, MODEL_NAME_RE, new_drawing_id, utc_iso
 
 __all__ = [
     "StorageError", "StorageUnavailable", "NotFound", "VersionConflict", "AlreadyExists", "CorruptObject",
-    "DrawingRecord", "WeightPointer", "DrawingStore", "WeightStore",
+    "DrawingRecord", "WeightVersion", "DrawingStore", "ObjectStore",
     "DRAWING_ID_RE", "new_drawing_id", "utc_iso",
 ]
 
@@ -49,7 +49,7 @@ class NotFound(StorageError):
 
 
 class VersionConflict(StorageError):
-    """A conditional write lost: someone else published first (reload the pointer, retry)."""
+    """A conditional write lost: someone else published first (read HEAD again, retry)."""
 
 
 class AlreadyExists(VersionConflict):
@@ -105,8 +105,14 @@ class DrawingRecord:
 
 
 @dataclass(frozen=True)
-class WeightPointer:
-    """One published weight version (``current.json`` holds the newest one)."""
+class WeightVersion:
+    """The record of one published weight version: its weights' sha256 and what it learned (``meta``).
+
+    ``meta`` holds ``steps`` (learning steps since the original), ``reason``
+    (``learn`` or ``rollback``), ``drawings`` (the ids whose step it contains),
+    ``position`` (the learn queue's position it has consumed through) and, when
+    the guard checked it, ``holdout_accuracy``.
+    """
 
     model: str
     version: int
@@ -114,12 +120,23 @@ class WeightPointer:
     created: str
     meta: dict = field(default_factory=dict)
 
+    @property
+    def steps(self) -> int:
+        return int(self.meta.get("steps", 0))
+
+    @property
+    def drawings(self) -> list[str]:
+        """Drawings whose learning step this version contains (old records name one as ``drawing``)."""
+        if "drawings" in self.meta:
+            return list(self.meta["drawings"])
+        return [self.meta["drawing"]] if self.meta.get("drawing") else []
+
     def to_json(self) -> dict:
         return {"model": self.model, "version": self.version, "sha256": self.sha256,
                 "created": self.created, "meta": self.meta}
 
     @classmethod
-    def from_json(cls, d: dict) -> "WeightPointer":
+    def from_json(cls, d: dict) -> "WeightVersion":
         return cls(model=d["model"], version=int(d["version"]), sha256=d["sha256"],
                    created=d["created"], meta=d.get("meta") or {})
 
@@ -151,29 +168,36 @@ class DrawingStore(Protocol):
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Every drawing, oldest first (export, replay)."""
 
+    def ids_since(self, drawing_id: str | None) -> list[str]:
+        """Ids of committed drawings after ``drawing_id`` (all if None), oldest first, without reading them."""
+
 
 @runtime_checkable
-class WeightStore(Protocol):
-    def current(self, model: str) -> WeightPointer | None:
-        """The newest published version, or None if none was ever published. One small read."""
+class ObjectStore(Protocol):
+    """The few operations the weight store needs from a backend (a folder, a bucket).
 
-    def load(self, model: str, version: int) -> bytes:
-        """The weights of a published version, checked against their sha256 (NotFound, CorruptObject)."""
+    Names are ``/``-separated paths; ``list`` gives the names directly below a
+    folder name ending in ``/``. Conditional writes are the backend's job:
+    ``put_if_absent`` never replaces, ``put_if_match`` replaces only the version
+    whose tag it is given (None: only if absent) and raises VersionConflict otherwise.
+    """
 
-    def publish(self, model: str, data: bytes, expected_version: int, meta: dict) -> WeightPointer:
-        """Publish version ``expected_version + 1``, or raise VersionConflict if the pointer moved."""
+    def get(self, name: str) -> bytes: ...
 
-    def history(self, model: str) -> list[WeightPointer]:
-        """Every published version, oldest first, without gaps."""
+    def get_versioned(self, name: str) -> tuple[bytes, str]:
+        """The bytes and a tag that changes whenever they do (an S3 ETag)."""
 
-    def append_event(self, model: str, event: dict) -> None:
-        """Store a small immutable JSON event (holdout evaluation, rollback...)."""
+    def put(self, name: str, data: bytes) -> None: ...
 
-    def events(self, model: str) -> list[dict]:
-        """All events, oldest first."""
+    def put_if_absent(self, name: str, data: bytes) -> bool:
+        """True if written, False if the name already existed (nothing is changed)."""
 
-    def prune(self, model: str, keep_last: int, keep: set[int]) -> int:
-        """Delete weight objects of old versions (never the current one, never metadata); returns how many."""
+    def put_if_match(self, name: str, data: bytes, tag: str | None) -> None: ...
+
+    def list(self, folder: str) -> list[tuple[str, float]]:
+        """``(name, modified as epoch seconds)`` of every object directly below ``folder``, by name."""
+
+    def delete(self, names: list[str]) -> None: ...
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -226,23 +250,11 @@ def parse_record(data: bytes, what: str) -> DrawingRecord:
         raise CorruptObject(f"{what} is not a valid drawing record: {exc!r}") from None
 
 
-def parse_pointer(data: bytes, what: str) -> WeightPointer:
+def parse_version(data: bytes, what: str) -> WeightVersion:
     try:
-        return WeightPointer.from_json(parse_json(data, what))
+        return WeightVersion.from_json(parse_json(data, what))
     except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptObject(f"{what} is not a valid weight pointer: {exc!r}") from None
-
-
-def prune_candidates(stored: list[int], current: int, keep_last: int, keep: set[int]) -> list[int]:
-    """Versions whose weights may go: not newer than current, not the last ``keep_last``, not kept.
-
-    >>> prune_candidates([1, 2, 3, 4, 5, 6], current=5, keep_last=2, keep={1})
-    [2, 3]
-    """
-    if keep_last < 0:
-        raise ValueError("keep_last must be >= 0")
-    newest_dropped = current - max(keep_last, 1)  # the current version always stays
-    return [v for v in sorted(stored) if v <= newest_dropped and v not in keep]
+        raise CorruptObject(f"{what} is not a valid weight version record: {exc!r}") from None
 
 
 class DrawingIndex:
@@ -285,6 +297,10 @@ class DrawingIndex:
 
     def newest(self) -> str | None:
         return self._all[-1] if self._all else None
+
+    def since(self, drawing_id: str | None) -> list[str]:
+        """Ids after ``drawing_id`` (all if None), oldest first."""
+        return list(self._all if drawing_id is None else self._all[bisect.bisect_right(self._all, drawing_id):])
 
     def counts(self) -> list[int]:
         return [len(ids) for ids in self._by_label]

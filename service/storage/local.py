@@ -1,15 +1,11 @@
-"""Drawing and weight stores in a local folder, safe for several processes sharing it.
+"""Drawings and objects in a local folder, safe for several processes sharing it.
 
 Layout under ``root``::
 
     drawings/<id>.png            the drawing as the user saw it
     drawings/<id>.json           DrawingRecord; written last = the commit marker
     drawings/index.log           append-only "<id> <label>" lines, see below
-    weights/<model>/<v:08d>.npz  immutable weights of version v
-    weights/<model>/<v:08d>.json immutable WeightPointer of version v (for history)
-    weights/<model>/current.json the newest WeightPointer, replaced atomically
-    weights/<model>/events/<event id>.json
-    weights/<model>/.lock        flock'd by publishers (and prune)
+    weights/...                  the weight store's objects (``weights.py``), as files
 
 Every file is written to a temp file in the same directory, fsync'd, then
 linked (create-only: ``os.link`` fails if the name exists) or renamed
@@ -38,13 +34,12 @@ from pathlib import Path
 from typing import Iterator
 
 from .base import (AlreadyExists, CorruptObject, DrawingIndex, DrawingRecord, NotFound, StorageError,
-                   StorageUnavailable, VersionConflict, WeightPointer, check_drawing_id, check_model, check_page,
-                   dump_json, parse_json, parse_pointer, parse_record, prune_candidates, sha256_hex)
-from .ids import DRAWING_ID_RE, EVENT_ID_RE, EventIds, utc_iso
+                   StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json, parse_record,
+                   sha256_hex)
+from .ids import DRAWING_ID_RE
 
 # Not anchored: a line torn by a crash and glued to the next one still yields the next entry.
 _JOURNAL_ENTRY_RE = re.compile(rb"(\d{8}T\d{9}Z-[0-9a-f]{10}) ([0-9])\n")
-_VERSION_FILE_RE = re.compile(r"\A(\d{8})\.(npz|json)\Z")
 
 
 # --------------------------------------------------------------------------- file primitives
@@ -187,6 +182,11 @@ class LocalDrawingStore:
             self._refresh()
             return self._index.counts()
 
+    def ids_since(self, drawing_id: str | None) -> list[str]:
+        with self._lock:
+            self._refresh()
+            return self._index.since(drawing_id)
+
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Oldest first, straight from the folder (not the index): exact, for export and replay."""
         with _os_errors("list drawings"):
@@ -234,124 +234,80 @@ class LocalDrawingStore:
                 self._index.add(drawing_id, label)
 
 
-# --------------------------------------------------------------------------- weights
+# --------------------------------------------------------------------------- objects
 
-class LocalWeightStore:
-    """Versioned weights under ``root/weights/<model>``; publishers serialise on an flock.
+class LocalObjects:
+    """The :class:`~service.storage.base.ObjectStore` adapter for a folder.
+
+    A file's tag is the sha256 of its bytes; ``put_if_match`` compares and
+    replaces under an ``flock`` on a lock file beside it, which serialises
+    threads and processes alike (flock is per open file).
 
     >>> import tempfile
-    >>> store = LocalWeightStore(Path(tempfile.mkdtemp()))
-    >>> store.publish("fnn_online", b"weights", expected_version=0, meta={"reason": "learn"}).version
-    1
-    >>> store.current("fnn_online").version, store.load("fnn_online", 1)
-    (1, b'weights')
+    >>> objects = LocalObjects(tempfile.mkdtemp())
+    >>> objects.put_if_absent("a/b", b"1"), objects.put_if_absent("a/b", b"2"), objects.get("a/b")
+    (True, False, b'1')
     """
 
-    def __init__(self, root: Path) -> None:
-        self._dir = Path(root) / "weights"
-        self._event_ids = EventIds()
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
 
-    def _model_dir(self, model: str) -> Path:
-        return self._dir / check_model(model)
+    def _path(self, name: str) -> Path:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"invalid object name {name!r}")
+        return self.root / name
 
-    @contextlib.contextmanager
-    def _locked(self, model: str):
-        """Exclusive per-model lock, shared by threads and processes (flock is per open file)."""
-        mdir = self._model_dir(model)
-        with _os_errors(f"lock {model}"):
-            mdir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(mdir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    def get(self, name: str) -> bytes:
+        with _os_errors(f"read {name}"):
+            return _read_file(self._path(name), name)
+
+    def get_versioned(self, name: str) -> tuple[bytes, str]:
+        data = self.get(name)
+        return data, sha256_hex(data)
+
+    def _write(self, name: str, data: bytes, create_only: bool) -> bool:
+        path = self._path(name)
+        with _os_errors(f"write {name}"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            written = _write_file(path, bytes(data), create_only=create_only)
+            _fsync_dir(path.parent)
+        return written
+
+    def put(self, name: str, data: bytes) -> None:
+        self._write(name, data, create_only=False)
+
+    def put_if_absent(self, name: str, data: bytes) -> bool:
+        return self._write(name, data, create_only=True)
+
+    def put_if_match(self, name: str, data: bytes, tag: str | None) -> None:
+        path = self._path(name)
+        with _os_errors(f"lock {name}"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path.with_name(f".lock-{path.name}"), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield mdir
+            try:
+                now = sha256_hex(path.read_bytes())
+            except FileNotFoundError:
+                now = None
+            if now != tag:
+                raise VersionConflict(f"{name} changed (expected {tag}, found {now})")
+            self._write(name, data, create_only=False)
         finally:
             os.close(fd)  # releases the flock
 
-    def current(self, model: str) -> WeightPointer | None:
-        path = self._model_dir(model) / "current.json"
-        with _os_errors(f"read {model} pointer"):
+    def list(self, folder: str) -> list[tuple[str, float]]:
+        prefix = folder if folder.endswith("/") else folder + "/"
+        with _os_errors(f"list {folder}"):
             try:
-                return parse_pointer(path.read_bytes(), f"{model} pointer")
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-
-    def publish(self, model: str, data: bytes, expected_version: int, meta: dict) -> WeightPointer:
-        if isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0:
-            raise ValueError(f"expected_version must be an int >= 0, got {expected_version!r}")
-        data = bytes(data)
-        with self._locked(model) as mdir, _os_errors(f"publish {model}"):
-            current = self.current(model)
-            at = current.version if current else 0
-            if at != expected_version:
-                raise VersionConflict(f"{model} is at version {at}, not {expected_version}")
-            pointer = WeightPointer(model, at + 1, sha256_hex(data), utc_iso(), dict(meta))
-            pointer_json = dump_json(pointer.to_json())  # fails on non-JSON meta before anything is written
-            # Files numbered at+1 can only be leftovers of a publisher that died before moving the
-            # pointer (we hold the lock and the pointer is still at `at`): overwriting them is safe.
-            _write_file(mdir / f"{pointer.version:08d}.npz", data, create_only=False)
-            _write_file(mdir / f"{pointer.version:08d}.json", pointer_json, create_only=False)
-            _fsync_dir(mdir)  # weights and metadata durable before the pointer names them
-            _write_file(mdir / "current.json", pointer_json, create_only=False)
-            _fsync_dir(mdir)
-        return pointer
-
-    def load(self, model: str, version: int) -> bytes:
-        mdir = self._model_dir(model)
-        current = self.current(model)
-        if current is None or not isinstance(version, int) or not 1 <= version <= current.version:
-            raise NotFound(f"{model} has no published version {version!r}")
-        with _os_errors(f"load {model} v{version}"):
-            pointer = current if version == current.version else self._version_pointer(mdir, version)
-            data = _read_file(mdir / f"{version:08d}.npz", f"weights for {model} v{version} (pruned?)")
-        if sha256_hex(data) != pointer.sha256:
-            raise CorruptObject(f"{model} v{version}: sha256 mismatch")
-        return data
-
-    def _version_pointer(self, mdir: Path, version: int) -> WeightPointer:
-        data = _read_file(mdir / f"{version:08d}.json", f"metadata for {mdir.name} v{version}")
-        return parse_pointer(data, f"{mdir.name} v{version} metadata")
-
-    def history(self, model: str) -> list[WeightPointer]:
-        mdir = self._model_dir(model)
-        current = self.current(model)
-        if current is None:
-            return []
-        with _os_errors(f"history of {model}"):
-            try:
-                return [self._version_pointer(mdir, v) for v in range(1, current.version)] + [current]
-            except NotFound as exc:  # written before the pointer moved and never deleted: cannot happen
-                raise CorruptObject(f"{model} history has a gap: {exc}") from None
-
-    def append_event(self, model: str, event: dict) -> None:
-        body = dump_json(event)
-        events_dir = self._model_dir(model) / "events"
-        with _os_errors(f"append {model} event"):
-            events_dir.mkdir(parents=True, exist_ok=True)
-            if not _write_file(events_dir / f"{self._event_ids.new()}.json", body, create_only=True):
-                raise StorageError("event id collision")  # 40 random bits in the same microsecond
-            _fsync_dir(events_dir)
-
-    def events(self, model: str) -> list[dict]:
-        events_dir = self._model_dir(model) / "events"
-        with _os_errors(f"read {model} events"):
-            try:
-                names = sorted(n for n in os.listdir(events_dir) if n.endswith(".json") and EVENT_ID_RE.match(n[:-5]))
+                entries = list(os.scandir(self._path(prefix.rstrip("/"))))
             except FileNotFoundError:
                 return []
-            return [parse_json((events_dir / n).read_bytes(), f"{model} event {n}") for n in names]
+            return sorted((prefix + e.name, e.stat().st_mtime) for e in entries
+                          if e.is_file() and not e.name.startswith("."))
 
-    def prune(self, model: str, keep_last: int, keep: set[int]) -> int:
-        with self._locked(model) as mdir, _os_errors(f"prune {model}"):
-            current = self.current(model)
-            if current is None:
-                return 0
-            stored = [int(m.group(1)) for m in map(_VERSION_FILE_RE.match, os.listdir(mdir))
-                      if m and m.group(2) == "npz"]
-            deleted = 0
-            for version in prune_candidates(stored, current.version, keep_last, set(keep)):
+    def delete(self, names: list[str]) -> None:
+        with _os_errors("delete"):
+            for name in names:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(mdir / f"{version:08d}.npz")
-                    deleted += 1
-            if deleted:
-                _fsync_dir(mdir)
-            return deleted
+                    os.unlink(self._path(name))

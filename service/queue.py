@@ -1,0 +1,255 @@
+"""The learn queue: an ordered log of drawings waiting to be learned, and news of published versions.
+
+drawing -> store -> **queue** -> learner -> version -> every worker. Two
+backends with one small interface, like the stores:
+
+* :class:`MemoryQueue`, in-process, for the embedded default (one process
+  that serves and learns). Lost with the process: the learner's reconciliation
+  against the drawing store finds what it held.
+* :class:`RedisQueue`, a Redis Stream (``XADD``/``XREAD``/``XTRIM``) plus a
+  pub/sub channel, for web workers and one learner in separate processes.
+
+Delivery is at-least-once and the learner makes it exactly-once: every
+published weight version records the queue position it has consumed through
+and the drawings it learned, so a learner reads on from the position in HEAD
+and skips drawings already learned. Entries are trimmed only once a
+published version contains them (that is the acknowledgement).
+
+>>> queue = MemoryQueue()
+>>> first = queue.add(Lesson("20261130T120000000Z-0123456789", 7, bytes(784)))
+>>> [lesson.label for lesson in queue.read(after=None, count=10, block_s=0)]
+[7]
+>>> queue.read(after=first, count=10, block_s=0), queue.depth()
+([], 1)
+>>> queue.trim(through=first); queue.depth()
+0
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Protocol
+
+log = logging.getLogger(__name__)
+
+Announcement = Callable[[str, int], None]  # (model, version)
+
+
+class QueueUnavailable(Exception):
+    """The queue could not be reached; the drawing is stored and reconciliation will enqueue it."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One stored drawing with consent, as the learner needs it (it never reads the store for it)."""
+
+    drawing_id: str
+    label: int
+    input28: bytes
+    position: str | None = None  # set by the queue that delivers it
+
+    def to_fields(self) -> dict:
+        return {"id": self.drawing_id, "label": str(self.label), "input28": self.input28}
+
+    @classmethod
+    def from_fields(cls, fields: dict, position: str) -> "Lesson":
+        get = lambda k: fields.get(k) if k in fields else fields.get(k.encode())  # noqa: E731
+        drawing_id = get("id")
+        return cls(drawing_id.decode() if isinstance(drawing_id, bytes) else drawing_id,
+                   int(get("label")), bytes(get("input28")), position)
+
+
+class LearnQueue(Protocol):
+    def add(self, lesson: Lesson) -> str:
+        """Append; returns the lesson's position. Raises QueueUnavailable."""
+
+    def read(self, after: str | None, count: int, block_s: float) -> list[Lesson]:
+        """Up to ``count`` lessons after position ``after`` (None: from the start), oldest first;
+        waits up to ``block_s`` for the first one."""
+
+    def trim(self, through: str) -> None:
+        """Forget lessons up to and including ``through`` (a published version contains them)."""
+
+    def depth(self) -> int:
+        """Lessons not yet trimmed."""
+
+    def oldest_age_s(self) -> float | None:
+        """Age of the oldest lesson not yet trimmed (the learn lag), None when empty."""
+
+    def order(self, position: str | None) -> tuple:
+        """A sort key for positions (None sorts first)."""
+
+    def announce(self, model: str, version: int) -> None:
+        """Tell every web worker that ``model`` has a new ``version``."""
+
+    def subscribe(self, callback: Announcement) -> Callable[[], None]:
+        """Call ``callback(model, version)`` on each announcement; returns a function that stops it."""
+
+
+def _stream_order(position: str | None) -> tuple[int, int]:
+    if not position:
+        return (-1, -1)
+    ms, _, seq = position.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class MemoryQueue:
+    """In-process queue. Positions are ``<ms>-<n>`` like a Redis stream's, and carry this
+    instance's epoch, so a position from an earlier process reads as "from the start"."""
+
+    def __init__(self) -> None:
+        self._epoch = secrets.token_hex(4)
+        self._entries: list[tuple[int, Lesson, float]] = []  # (n, lesson, added at)
+        self._next = 1
+        self._cond = threading.Condition()
+        self._subscribers: list[Announcement] = []
+
+    def _n(self, position: str | None) -> int:
+        if not position or not position.startswith(self._epoch + ":"):
+            return 0
+        return int(position.split(":", 1)[1])
+
+    def add(self, lesson: Lesson) -> str:
+        with self._cond:
+            n, self._next = self._next, self._next + 1
+            position = f"{self._epoch}:{n}"
+            self._entries.append((n, replace(lesson, position=position), time.time()))
+            self._cond.notify_all()
+        return position
+
+    def read(self, after: str | None, count: int, block_s: float) -> list[Lesson]:
+        start = self._n(after)
+        deadline = time.monotonic() + block_s
+        with self._cond:
+            while True:
+                found = [lesson for n, lesson, _ in self._entries if n > start][:count]
+                remaining = deadline - time.monotonic()
+                if found or remaining <= 0:
+                    return found
+                self._cond.wait(remaining)
+
+    def trim(self, through: str) -> None:
+        end = self._n(through)
+        with self._cond:
+            self._entries = [e for e in self._entries if e[0] > end]
+
+    def depth(self) -> int:
+        with self._cond:
+            return len(self._entries)
+
+    def oldest_age_s(self) -> float | None:
+        with self._cond:
+            return time.time() - self._entries[0][2] if self._entries else None
+
+    def order(self, position: str | None) -> tuple:
+        return (self._n(position),)
+
+    def announce(self, model: str, version: int) -> None:
+        for callback in list(self._subscribers):
+            callback(model, version)
+
+    def subscribe(self, callback: Announcement) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+
+class RedisQueue:
+    """A Redis Stream ``<name>:lessons`` and a pub/sub channel ``<name>:versions``.
+
+    After a failed call the queue answers QueueUnavailable at once for ``cool_off_s``
+    rather than make every request wait out a connect timeout during an outage.
+    """
+
+    def __init__(self, url: str, name: str = "inkling", *, timeout_s: float = 2.0, cool_off_s: float = 1.0,
+                 max_length: int = 1_000_000) -> None:
+        import redis  # only the scale-out set-up needs the client
+
+        self._redis_errors = (redis.RedisError, OSError)
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                           health_check_interval=30)
+        self._url, self._timeout_s = url, timeout_s
+        self.stream, self.channel = f"{name}:lessons", f"{name}:versions"
+        self._cool_off_s, self._down_until = cool_off_s, 0.0
+        self._max_length = max_length
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        if time.monotonic() < self._down_until:
+            raise QueueUnavailable(f"queue unreachable ({what}); retrying shortly")
+        try:
+            return fn(*args, **kwargs)
+        except self._redis_errors as exc:
+            self._down_until = time.monotonic() + self._cool_off_s
+            raise QueueUnavailable(f"queue {what}: {exc}") from exc
+
+    def add(self, lesson: Lesson) -> str:
+        position = self._call("add", self.client.xadd, self.stream, lesson.to_fields(),
+                              maxlen=self._max_length, approximate=True)
+        return position.decode()
+
+    def read(self, after: str | None, count: int, block_s: float) -> list[Lesson]:
+        block_ms = int(block_s * 1000) if block_s > 0 else None
+        # A blocking read may take block_s plus a round trip; the socket timeout must not cut it.
+        client = self.client if not block_ms else self._blocking_client(block_s)
+        reply = self._call("read", client.xread, {self.stream: after or "0-0"}, count=count, block=block_ms)
+        return [Lesson.from_fields(fields, position.decode()) for _, entries in reply or ()
+                for position, fields in entries]
+
+    def _blocking_client(self, block_s: float):
+        if getattr(self, "_blocking", None) is None:
+            import redis
+
+            self._blocking = redis.Redis.from_url(self._url, socket_timeout=self._timeout_s + block_s + 1,
+                                                  socket_connect_timeout=self._timeout_s)
+        return self._blocking
+
+    def trim(self, through: str) -> None:
+        ms, seq = _stream_order(through)
+        self._call("trim", self.client.xtrim, self.stream, minid=f"{ms}-{seq + 1}")
+
+    def depth(self) -> int:
+        return int(self._call("depth", self.client.xlen, self.stream))
+
+    def oldest_age_s(self) -> float | None:
+        first = self._call("peek", self.client.xrange, self.stream, count=1)
+        if not first:
+            return None
+        return max(0.0, time.time() - _stream_order(first[0][0].decode())[0] / 1000)
+
+    def order(self, position: str | None) -> tuple:
+        return _stream_order(position)
+
+    def announce(self, model: str, version: int) -> None:
+        try:
+            self._call("announce", self.client.publish, self.channel, json.dumps({"model": model, "version": version}))
+        except QueueUnavailable as exc:  # workers poll HEAD as well: they hear of it a little later
+            log.warning("%s", exc)
+
+    def subscribe(self, callback: Announcement) -> Callable[[], None]:
+        stop = threading.Event()
+
+        def listen() -> None:
+            while not stop.is_set():
+                try:
+                    pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(self.channel)
+                    while not stop.is_set():
+                        message = pubsub.get_message(timeout=1.0)
+                        if message and message.get("type") == "message":
+                            news = json.loads(message["data"])
+                            callback(str(news["model"]), int(news["version"]))
+                except self._redis_errors + (ValueError, KeyError) as exc:
+                    log.debug("version announcements interrupted: %s", exc)
+                    stop.wait(1.0)
+
+        threading.Thread(target=listen, name="version-announcements", daemon=True).start()
+        return stop.set
+
+
+def make_queue(url: str | None, name: str = "inkling") -> LearnQueue:
+    """The queue a deployment's settings select: Redis when ``url`` is set, else in-process."""
+    return RedisQueue(url, name) if url else MemoryQueue()
