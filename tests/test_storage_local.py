@@ -15,6 +15,7 @@ same classes against S3. A backend subclass provides:
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import os
 import random
@@ -26,8 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from service.storage import (AlreadyExists, CorruptObject, DrawingRecord, LocalDrawingStore, LocalWeightStore,
-                             NotFound, VersionConflict, new_drawing_id)
+from service.storage import (AlreadyExists, CorruptObject, DrawingRecord, LocalDrawingStore, LocalObjects, NotFound,
+                             StorageUnavailable, VersionConflict, WeightStore, new_drawing_id)
+from service.storage.base import sha256_hex
 
 T0 = datetime(2026, 11, 27, 15, 0, 0, tzinfo=timezone.utc)
 MODEL = "fnn_online"
@@ -238,31 +240,44 @@ class DrawingStoreContract:
 
 
 class WeightStoreContract:
+    """The weight store's one algorithm (``service/storage/weights.py``) over each backend's object adapter."""
+
     publishers = (8, 10)  # threads, publishes each, in the concurrency test
 
     @pytest.fixture
     def store(self, make_weights):
         return make_weights()
 
+    @staticmethod
+    def write_raw(store, name, data):
+        store.objects.put(name, data)
+
     def test_nothing_before_the_first_publish(self, store):
         assert store.current(MODEL) is None
         assert store.history(MODEL) == []
-        assert store.events(MODEL) == []
-        assert store.prune(MODEL, keep_last=0, keep=set()) == 0
-        with pytest.raises(NotFound):
-            store.load(MODEL, 1)
+        assert store.prune(MODEL, keep_last=0) == 0
+        assert store.migrate(MODEL) == 0
+        for version in (0, 1):
+            with pytest.raises(NotFound):
+                store.load(MODEL, version)
 
     def test_publish_one_two_three(self, store):
-        pointers = [store.publish(MODEL, b"w%d" % v, v - 1, {"reason": "learn", "step": v}) for v in (1, 2, 3)]
-        assert [p.version for p in pointers] == [1, 2, 3]
-        assert store.current(MODEL) == pointers[-1]
-        assert store.history(MODEL) == pointers
+        records = [store.publish(MODEL, b"w%d" % v, v - 1, {"reason": "learn", "steps": v}) for v in (1, 2, 3)]
+        assert [r.version for r in records] == [1, 2, 3]
+        assert store.current(MODEL) == records[-1]
+        assert store.history(MODEL) == records
+        assert store.history(MODEL, since=3) == records[2:]
         assert [store.load(MODEL, v) for v in (1, 2, 3)] == [b"w1", b"w2", b"w3"]
-        assert pointers[1].meta == {"reason": "learn", "step": 2}
-        with pytest.raises(NotFound):
-            store.load(MODEL, 4)
-        with pytest.raises(NotFound):
-            store.load(MODEL, 0)
+        assert records[1].meta == {"reason": "learn", "steps": 2} and records[1].steps == 2
+        for missing in (0, 4):
+            with pytest.raises(NotFound):
+                store.load(MODEL, missing)
+
+    def test_a_fresh_instance_reads_the_same_history(self, store, make_weights):
+        records = [store.publish(MODEL, b"w%d" % v, v - 1, {"drawings": [f"d{v}"]}) for v in (1, 2, 3)]
+        again = make_weights()
+        assert again.history(MODEL) == records
+        assert [r.drawings for r in again.history(MODEL)] == [["d1"], ["d2"], ["d3"]]
 
     def test_models_are_independent(self, store):
         store.publish("fnn_online", b"f", 0, {})
@@ -278,42 +293,65 @@ class WeightStoreContract:
                 store.publish(MODEL, b"late", stale, {"stale": True})
         assert store.current(MODEL) == two
         assert store.load(MODEL, 2) == b"two"
-        assert [p.version for p in store.history(MODEL)] == [1, 2]
+        assert [r.version for r in store.history(MODEL)] == [1, 2]
+
+    def test_identical_weights_are_one_object(self, store):
+        one = store.publish(MODEL, b"same", 0, {})
+        two = store.publish(MODEL, b"same", 1, {"reason": "rollback", "to": 1})
+        assert one.sha256 == two.sha256
+        assert len(store.objects.list(f"weights/{MODEL}/objects/")) == 1
+        assert store.load(MODEL, 2) == b"same"
 
     def test_load_verifies_sha256(self, store):
-        store.publish(MODEL, b"good one", 0, {})
-        store.publish(MODEL, b"good two", 1, {})
-        self.write_raw(store, f"weights/{MODEL}/00000001.npz", b"bit rot")
-        self.write_raw(store, f"weights/{MODEL}/00000002.npz", b"bit rot")
-        for version in (1, 2):  # an old version (via its metadata) and the current one (via the pointer)
+        for v, data in enumerate((b"good one", b"good two"), start=1):
+            record = store.publish(MODEL, data, v - 1, {})
+            self.write_raw(store, f"weights/{MODEL}/objects/{record.sha256}.npz", b"bit rot")
+        for version in (1, 2):  # an old version (via its record) and the newest (via HEAD)
             with pytest.raises(CorruptObject):
                 store.load(MODEL, version)
 
-    def test_leftover_of_a_crashed_publisher_does_not_block(self, make_weights):
-        store = make_weights(stale_after_s=1.0)
+    def test_a_publisher_that_died_before_the_swap_leaves_only_garbage(self, make_weights):
+        store = make_weights(grace_s=3600)
         store.publish(MODEL, b"one", 0, {})
-        # a publisher wrote version 2's objects, then died before moving the pointer
-        self.write_raw(store, f"weights/{MODEL}/00000002.npz", b"half-published")
-        self.write_raw(store, f"weights/{MODEL}/00000002.json", b'{"version": 2, "sha256": "nope"}')
-        assert store.current(MODEL).version == 1
-        pointer = publish_with_retry(store, MODEL, b"two", {"who": "survivor"}, deadline_s=10)
-        assert pointer.version == 2
+        self.write_raw(store, f"weights/{MODEL}/objects/{'e' * 64}.npz", b"never named")  # died after its object
+        assert store.publish(MODEL, b"two", 1, {}).version == 2  # nothing to take over, nothing to wait for
+        assert store.prune(MODEL, keep_last=1) == 0  # young objects may be a publish under way: they stay
+        assert make_weights(grace_s=0).prune(MODEL, keep_last=1) == 2  # past the grace period: it and version 1's
         assert store.load(MODEL, 2) == b"two"
-        assert store.history(MODEL)[-1] == pointer
-        assert store.publish(MODEL, b"three", 2, {}).version == 3
-        assert store.history(MODEL)[1] == pointer  # version 2's metadata is the survivor's
 
-    def test_events_round_trip_oldest_first(self, store):
-        events = [{"kind": "holdout", "version": v, "holdout_accuracy": 0.9 + v / 100, "steps": v * 10}
-                  for v in range(6)] + [{"kind": "rollback", "to": 2, "why": "accuracy fell"}]
-        for e in events:
-            store.append_event(MODEL, e)
-        assert store.events(MODEL) == events
-        store.events(MODEL)[0]["kind"] = "mutated by a caller"
-        assert store.events(MODEL) == events
-        assert store.events("cnn_online") == []
+    def test_a_publisher_that_died_after_the_swap_leaves_no_gap(self, store):
+        one = store.publish(MODEL, b"one", 0, {})
+        two = store.publish(MODEL, b"two", 1, {})
+        store.objects.delete([f"weights/{MODEL}/versions/00000002.json"])  # died before copying its record
+        assert store.history(MODEL) == [one, two]  # HEAD is the record
+        three = store.publish(MODEL, b"three", 2, {})  # copies version 2's record before moving on
+        assert store.objects.get(f"weights/{MODEL}/versions/00000002.json")
+        assert store.history(MODEL) == [one, two, three]
 
-    def test_prune_keeps_current_last_and_kept(self, store):
+    @pytest.mark.parametrize("cut_at", ["object", "history copy", "head swap"])
+    def test_a_publish_cut_off_anywhere_blocks_nothing(self, store, monkeypatch, cut_at):
+        store.publish(MODEL, b"one", 0, {})
+        method = {"object": "put", "history copy": "put_if_absent", "head swap": "put_if_match"}[cut_at]
+        real = getattr(store.objects, method)
+
+        def cut_off(name, *args):  # the request reached the server; its answer never came back
+            real(name, *args)
+            raise StorageUnavailable(f"{method} {name}: connection reset")
+
+        monkeypatch.setattr(store.objects, method, cut_off)
+        with pytest.raises(StorageUnavailable):
+            store.publish(MODEL, b"two", 1, {})
+        monkeypatch.undo()
+        landed = store.current(MODEL).version  # 2 if the swap itself landed, else 1
+        assert landed == (2 if cut_at == "head swap" else 1)
+        started = time.monotonic()
+        store.publish(MODEL, b"three", landed, {})  # at once: no claim to wait out, nothing to take over
+        assert time.monotonic() - started < 2
+        contents = [b"one", b"two", b"three"] if landed == 2 else [b"one", b"three"]
+        assert [store.load(MODEL, r.version) for r in store.history(MODEL)] == contents
+
+    def test_prune_keeps_head_newest_and_kept(self, make_weights):
+        store = make_weights(grace_s=0)
         for v in range(1, 7):
             store.publish(MODEL, b"w%d" % v, v - 1, {})
         assert store.prune(MODEL, keep_last=2, keep={1}) == 3  # versions 2, 3, 4
@@ -321,17 +359,10 @@ class WeightStoreContract:
             with pytest.raises(NotFound):
                 store.load(MODEL, v)
         assert [store.load(MODEL, v) for v in (1, 5, 6)] == [b"w1", b"w5", b"w6"]
-        assert [p.version for p in store.history(MODEL)] == [1, 2, 3, 4, 5, 6]  # metadata stays
+        assert [r.version for r in store.history(MODEL)] == [1, 2, 3, 4, 5, 6]  # records stay: the ledger
         assert store.prune(MODEL, keep_last=2, keep={1}) == 0
-        assert store.prune(MODEL, keep_last=0, keep=set()) == 2  # 1 and 5; never the current one
+        assert store.prune(MODEL, keep_last=0) == 2  # 1 and 5; never HEAD
         assert store.load(MODEL, 6) == b"w6"
-
-    def test_prune_leaves_a_half_published_next_version_alone(self, store):
-        store.publish(MODEL, b"w1", 0, {})
-        store.publish(MODEL, b"w2", 1, {})
-        self.write_raw(store, f"weights/{MODEL}/00000003.npz", b"in flight")
-        assert store.prune(MODEL, keep_last=0, keep=set()) == 1
-        assert store.load(MODEL, 2) == b"w2"
 
     def test_invalid_model_names_are_rejected(self, store):
         for bad in ("../x", "Fnn", "a/b", "", "x" * 41, "fnn-online"):
@@ -345,6 +376,41 @@ class WeightStoreContract:
         hammer_publish(make_weights, threads, per_thread)
         assert_gapless_history(make_weights(), {f"{t}-{i}" for t in range(threads) for i in range(per_thread)})
 
+    def test_migrates_the_old_layout(self, store, make_weights):
+        old = f"weights/{MODEL}/"
+        pointers = [{"model": MODEL, "version": v, "sha256": sha256_hex(b"old %d" % v), "created": f"2026-11-2{v}T"
+                     f"00:00:00.000Z", "meta": {"reason": "learn", "drawing": f"d{v}", "steps": v}} for v in (1, 2, 3)]
+        for p in pointers:
+            self.write_raw(store, old + f"{p['version']:08d}.json", json.dumps(p).encode())
+            if p["version"] != 1:  # version 1's weights were pruned in the old store
+                self.write_raw(store, old + f"{p['version']:08d}.npz", b"old %d" % p["version"])
+        self.write_raw(store, old + "current.json", json.dumps(pointers[-1]).encode())
+        self.write_raw(store, old + "events/20261127T150000000000Z-0123456789.json",
+                       json.dumps({"kind": "evaluation", "version": 2, "holdout_accuracy": 0.99}).encode())
+        assert store.migrate(MODEL) == 3
+        assert make_weights().migrate(MODEL) == 0  # once is enough
+        history = make_weights().history(MODEL)
+        assert [(r.version, r.sha256, r.drawings, r.steps) for r in history] == \
+            [(p["version"], p["sha256"], [f"d{p['version']}"], p["version"]) for p in pointers]
+        assert history[1].meta["holdout_accuracy"] == 0.99  # the guard's verdict moved into the record
+        assert [store.load(MODEL, v) for v in (2, 3)] == [b"old 2", b"old 3"]
+        with pytest.raises(NotFound):
+            store.load(MODEL, 1)
+        assert not any(name.endswith(".npz") for name, _ in store.objects.list(old))  # moved under objects/
+        assert store.publish(MODEL, b"new", 3, {}).version == 4
+
+    def test_compare_and_swap_of_the_adapter(self, store):
+        objects, name = store.objects, f"weights/{MODEL}/probe"
+        objects.put_if_match(name, b"a", None)
+        with pytest.raises(VersionConflict):
+            objects.put_if_match(name, b"b", None)  # None: only if absent
+        data, tag = objects.get_versioned(name)
+        objects.put_if_match(name, b"b", tag)
+        with pytest.raises(VersionConflict):
+            objects.put_if_match(name, b"c", tag)  # that tag is gone
+        assert objects.get(name) == b"b"
+        assert objects.put_if_absent(name, b"d") is False and objects.get(name) == b"b"
+
 
 # --------------------------------------------------------------------------- local backend
 
@@ -355,7 +421,7 @@ class LocalBackend:
 
     @pytest.fixture
     def make_weights(self, tmp_path):
-        return lambda **options: LocalWeightStore(tmp_path)  # options are S3 tuning
+        return lambda **options: WeightStore(LocalObjects(tmp_path), **options)
 
     @staticmethod
     def forbid_io(store, monkeypatch):
@@ -365,11 +431,6 @@ class LocalBackend:
 
         monkeypatch.setattr(store, "_dir", Untouchable())
 
-    @staticmethod
-    def write_raw(store, name, data):
-        path = store._dir.parent / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
 
 
 class TestLocalDrawingStore(LocalBackend, DrawingStoreContract):
@@ -446,8 +507,8 @@ class TestLocalWeightStore(LocalBackend, WeightStoreContract):
             p.join(60)
         assert [p.exitcode for p in processes] == [0, 0]
         expected = {f"p{n}-{t}-{i}" for n in range(2) for t in range(4) for i in range(10)}
-        assert_gapless_history(LocalWeightStore(tmp_path), expected)
+        assert_gapless_history(WeightStore(LocalObjects(tmp_path)), expected)
 
 
 def _publish_in_process(root: str, tag: str) -> None:  # in a child process
-    hammer_publish(lambda: LocalWeightStore(Path(root)), threads=4, per_thread=10, tag=tag)
+    hammer_publish(lambda: WeightStore(LocalObjects(Path(root))), threads=4, per_thread=10, tag=tag)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
