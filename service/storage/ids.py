@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 # \A...\Z (not ^...$): `match`, `fullmatch` and `search` all mean "the whole string",
 # and a trailing newline does not sneak through.
 DRAWING_ID_RE = re.compile(r"\A\d{8}T\d{9}Z-[0-9a-f]{10}\Z")
-EVENT_ID_RE = re.compile(r"\A\d{8}T\d{12}Z-[0-9a-f]{10}\Z")
 MODEL_NAME_RE = re.compile(r"\A[a-z0-9_]{1,40}\Z")
 
 
@@ -59,29 +56,3 @@ def drawing_id_time(drawing_id: str) -> datetime:
 def new_drawing_id(now: datetime | None = None) -> str:
     """A fresh, time-ordered, URL-safe id such as ``20261127T150405123Z-3f9a1c2b7d``."""
     return f"{drawing_id_time_prefix(_utc(now))}-{secrets.token_hex(5)}"
-
-
-class EventIds:
-    """Mints event ids, strictly increasing within one instance.
-
-    Microsecond resolution plus a per-instance "never go back" guard keeps the
-    events one process appends in the order it appended them, even within one
-    microsecond or across a small backward clock step. Across processes the
-    order is that of their clocks.
-
-    >>> ids = EventIds()
-    >>> a, b = ids.new(), ids.new()
-    >>> a < b and bool(EVENT_ID_RE.match(a))
-    True
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last_us = 0
-
-    def new(self) -> str:
-        with self._lock:
-            now_us = max(time.time_ns() // 1000, self._last_us + 1)
-            self._last_us = now_us
-        t = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=now_us)
-        return t.strftime("%Y%m%dT%H%M%S%f") + f"Z-{secrets.token_hex(5)}"
