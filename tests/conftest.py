@@ -61,3 +61,25 @@ def s3_bucket(seaweedfs) -> str:
     if not seaweedfs.running:  # an earlier test stopped it and failed before restarting it
         seaweedfs.start()
     return seaweedfs.create_bucket("test-" + secrets.token_hex(6))
+
+
+# --- Redis: a real server for the learn queue --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A ``tests.redis_server.RedisServer`` for the session. Tests that stop it must start it again."""
+    from tests.redis_server import RedisServer, find_redis
+
+    if find_redis() is None:
+        pytest.skip("redis-server not found (scripts/install --dev installs it)")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def queue_env(redis_server) -> dict:
+    """Environment for a service or learner on the session's Redis, with keys of this test's own."""
+    if not redis_server.running:  # an earlier test stopped it and failed before restarting it
+        redis_server.start()
+    return {"INKLING_QUEUE_URL": redis_server.url, "INKLING_QUEUE_NAME": "test-" + secrets.token_hex(6)}

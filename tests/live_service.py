@@ -94,9 +94,9 @@ class LiveService:
         self._log_file = open(self.log_path, "ab")
         self._log_file.write(f"\n--- starting on {HOST}:{self.port} at {time.strftime('%H:%M:%S')} ---\n".encode())
         self._log_file.flush()
+        self._started_at = self.log_path.stat().st_size
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.app, "--host", HOST, "--port", str(self.port),
-             *(["--workers", str(self.workers)] if self.workers > 1 else [])],
+            self.command(),
             cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -110,19 +110,25 @@ class LiveService:
             raise
         return self
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", self.app, "--host", HOST, "--port", str(self.port),
+                *(["--workers", str(self.workers)] if self.workers > 1 else [])]
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return False  # not listening yet, or 503 while the models load
+
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.start_timeout
-        url = f"{self.base_url}/healthz"
         while True:
             code = self.process.poll()
             if code is not None:
                 raise ServiceStartError(f"the service exited with code {code} while starting; log tail:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass  # not listening yet, or 503 while the models load
+            if self.ready():
+                return
             if time.monotonic() > deadline:
                 raise ServiceStartError(
                     f"the service did not answer 200 on /healthz within {self.start_timeout:.0f} s; log tail:\n{self.log_tail()}"
@@ -171,3 +177,22 @@ class LiveService:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class LiveLearner(LiveService):
+    """``python -m service.learner`` in a subprocess; ready once it logs that it is learning.
+
+    Its log is ``data_dir/learner.log``; ``base_url`` means nothing for it.
+    """
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "learner.log"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "service.learner"]
+
+    def ready(self) -> bool:
+        with open(self.log_path, "rb") as log:
+            log.seek(self._started_at)
+            return b"learning: versions" in log.read()

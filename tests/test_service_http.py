@@ -1,4 +1,5 @@
-"""The service over real HTTP (uvicorn in a subprocess): concurrency, restarts, shared S3, S3 outages."""
+"""The service over real HTTP (uvicorn in a subprocess): the embedded default, and scale-out with
+web workers, one learner, a real Redis queue and a real S3 server (SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import pytest
 
 from models.data import load_pendigits
 from models.render import render_pendigit
-from service.storage import S3WeightStore
-from tests.live_service import LiveService
+from service.storage import LocalObjects, S3Objects, WeightStore
+from tests.live_service import LiveLearner, LiveService
 
 UNLIMITED = {"INKLING_DRAWINGS_BURST": "100000", "INKLING_DRAWINGS_PER_MINUTE": "100000"}
+MODELS = ("fnn_online", "cnn_online")
 
 
 @pytest.fixture(scope="module")
@@ -23,25 +25,60 @@ def drawings():
     return [("data:image/png;base64," + base64.b64encode(render_pendigit(d)).decode(), d.label) for d in digits]
 
 
-def post_all(base_url: str, items, workers: int) -> list[httpx.Response]:
+def post_all(base_url: str, items, workers: int, **extra) -> list[httpx.Response]:
     with httpx.Client(base_url=base_url, timeout=120) as client, ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda item: client.post("/api/drawings", json={"image": item[0], "label": item[1]}),
-                             items))
+        return list(pool.map(lambda item: client.post("/api/drawings",
+                                                      json={"image": item[0], "label": item[1], **extra}), items))
 
 
-def test_fifty_concurrent_drawings_fifty_steps(tmp_path, drawings):
+def learned_everywhere(base_url: str, ids, timeout: float = 30.0) -> dict[str, dict]:
+    """``GET /api/drawings/{id}`` for each id, once every model's ``learned`` version is set."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        while True:
+            infos = {i: client.get(f"/api/drawings/{i}").json() for i in ids}
+            if all(None not in info["learned"].values() for info in infos.values()) or time.monotonic() > deadline:
+                return infos
+            time.sleep(0.25)
+
+
+def assert_each_learned_once(store: WeightStore, ids: set[str]) -> None:
+    for model in MODELS:
+        history = store.history(model)
+        learned = [d for record in history for d in record.drawings]
+        assert sorted(learned) == sorted(ids), model  # every drawing, none twice
+        assert [r.version for r in history] == list(range(1, len(history) + 1)), model
+        assert history[-1].steps == len(ids), model
+
+
+def test_fifty_concurrent_drawings_fifty_steps_fewer_versions(tmp_path, drawings):
     with LiveService(tmp_path, UNLIMITED) as service:
         responses = post_all(service.base_url, drawings[:50], workers=50)
         assert [r.status_code for r in responses] == [201] * 50
         ids = {r.json()["id"] for r in responses}
         listed = httpx.get(f"{service.base_url}/api/drawings", params={"limit": 200}).json()["items"]
         assert {item["id"] for item in listed} == ids
-        versions = httpx.get(f"{service.base_url}/healthz").json()["versions"]
-        assert versions == {"fnn_online": 50, "cnn_online": 50}
+        infos = learned_everywhere(service.base_url, ids)
+        for r in responses:  # the answer named the version that learned it, or said it was still queued
+            body = r.json()
+            assert body["trained"] == (body["learned"] is not None) != body["queued"]
+            if body["trained"]:
+                assert infos[body["id"]]["learned"] == body["learned"]
+                assert body["after"]["versions"] == body["versions"]
         metrics = httpx.get(f"{service.base_url}/metrics").text
         assert 'inkling_learn_steps_total{model="cnn_online"} 50.0' in metrics
-        # Every response reported a distinct version: each drawing got its own step.
-        assert sorted(r.json()["versions"]["cnn_online"] for r in responses) == list(range(1, 51))
+        store = WeightStore(LocalObjects(tmp_path))
+        assert_each_learned_once(store, ids)
+        assert store.current("cnn_online").version < 50  # group commit: drawings shared versions
+
+
+def test_wait_false_answers_at_once_and_learns_all_the_same(tmp_path, drawings):
+    with LiveService(tmp_path, UNLIMITED) as service:
+        responses = post_all(service.base_url, drawings[:6], workers=1, wait=False)
+        assert all(r.status_code == 201 and r.json()["queued"] and not r.json()["trained"] for r in responses)
+        assert all(r.json()["after"] is None for r in responses)
+        infos = learned_everywhere(service.base_url, [r.json()["id"] for r in responses])
+        assert all(None not in info["learned"].values() for info in infos.values())
 
 
 def s3_env(seaweedfs, bucket: str) -> dict:
@@ -51,29 +88,40 @@ def s3_env(seaweedfs, bucket: str) -> dict:
 
 
 @pytest.mark.s3
-def test_two_instances_on_one_bucket_lose_no_update(tmp_path, seaweedfs, s3_bucket, drawings):
-    env = s3_env(seaweedfs, s3_bucket)
-    with LiveService(tmp_path / "a", env) as a, LiveService(tmp_path / "b", env) as b:
+@pytest.mark.redis
+def test_two_web_workers_one_learner_learn_each_drawing_once(tmp_path, seaweedfs, s3_bucket, queue_env, drawings):
+    env = {**s3_env(seaweedfs, s3_bucket), **queue_env}
+    web = {**env, "INKLING_ROLE": "web"}
+    with LiveLearner(tmp_path / "learner", env), LiveService(tmp_path / "a", web) as a, \
+            LiveService(tmp_path / "b", web) as b:
         with ThreadPoolExecutor(2) as pool:
             results = list(pool.map(lambda args: post_all(*args, workers=4),
                                     [(a.base_url, drawings[:20]), (b.base_url, drawings[20:40])]))
         assert all(r.status_code == 201 for rs in results for r in rs)
-        store = S3WeightStore(seaweedfs.client(), s3_bucket, "t")
-        for model in ("fnn_online", "cnn_online"):
-            assert [p.version for p in store.history(model)] == list(range(1, 41))  # no gaps, no duplicates
-            assert [p.meta["steps"] for p in store.history(model)] == list(range(1, 41))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # each worker picks up the other's versions without a restart
+        ids = {r.json()["id"] for rs in results for r in rs}
+        store = WeightStore(S3Objects(seaweedfs.client(), s3_bucket, "t"))
+        infos = learned_everywhere(a.base_url, ids)
+        assert all(None not in info["learned"].values() for info in infos.values())
+        assert_each_learned_once(store, ids)
+        head = {m: store.current(m).version for m in MODELS}
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # both workers serve the newest version without a restart
             seen = [httpx.get(f"{s.base_url}/healthz").json()["versions"] for s in (a, b)]
-            if seen == [{"fnn_online": 40, "cnn_online": 40}] * 2:
+            if seen == [head] * 2:
                 break
-            time.sleep(0.25)
-        assert seen == [{"fnn_online": 40, "cnn_online": 40}] * 2
+            time.sleep(0.1)
+        assert seen == [head] * 2
         assert httpx.get(f"{a.base_url}/api/stats").json()["total"] == 40
+        assert 'inkling_model_steps{model="cnn_online"} 40.0' in httpx.get(f"{a.base_url}/metrics").text
+        b.restart()  # a restarted worker resumes from the stored versions
+        assert httpx.get(f"{b.base_url}/healthz").json()["versions"] == head
 
-        # A restarted instance resumes from the stored versions.
-        b.restart()
-        assert httpx.get(f"{b.base_url}/healthz").json()["versions"] == {"fnn_online": 40, "cnn_online": 40}
+
+def test_a_web_worker_without_a_queue_refuses_to_start(tmp_path):
+    service = LiveService(tmp_path, {"INKLING_ROLE": "web"}, start_timeout=60)
+    with pytest.raises(Exception) as info:
+        service.start()
+    assert "INKLING_QUEUE_URL" in str(info.value)
 
 
 @pytest.mark.s3
@@ -97,5 +145,5 @@ def test_s3_outage_keeps_predictions_and_refuses_drawings_cleanly(tmp_path, seaw
         while (r := client.post("/api/drawings", json={"image": image, "label": label})).status_code != 201:
             assert r.status_code == 503 and time.monotonic() < deadline
             time.sleep(1)
-        assert r.json()["trained"] and r.json()["versions"]["cnn_online"] == 2
+        assert r.json()["trained"] and r.json()["learned"] == {"fnn_online": 2, "cnn_online": 2}
         assert client.get("/api/stats").json()["total"] == 2  # nothing half-written from the outage
