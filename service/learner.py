@@ -78,11 +78,11 @@ class Track:
 class Learner:
     def __init__(self, originals: dict[str, DigitClassifier], store: WeightStore, drawings: DrawingStore,
                  queue: LearnQueue, replay: ReplayBuffer, guard: HoldoutGuard, *, lrs: dict[str, float],
-                 batch_max: int = 32, batch_seconds: float = 0.5, keep_versions: int = 50,
+                 batch_max: int = 32, batch_seconds: float = 0.5, keep_versions: int = 50, prune_every: int = 10,
                  reconcile_seconds: float = 60.0, metrics=None) -> None:
         self.store, self.drawings, self.queue, self.replay, self.guard = store, drawings, queue, replay, guard
         self.batch_max, self.batch_seconds = batch_max, batch_seconds
-        self.keep_versions, self.reconcile_seconds = keep_versions, reconcile_seconds
+        self.keep_versions, self.prune_every, self.reconcile_seconds = keep_versions, prune_every, reconcile_seconds
         self.metrics = metrics
         self._judge = originals["cnn"]  # finds implausible labels
         self.tracks = {}
@@ -229,7 +229,7 @@ class Learner:
         self.queue.announce(track.name, record.version)
         if self.metrics:
             self.metrics.version.labels(track.name).set(record.version)
-        if record.version % 10 == 0:
+        if record.version % self.prune_every == 0:
             try:
                 self.store.prune(track.name, keep_last=self.keep_versions, keep=set(track.good))
             except StorageError as exc:

@@ -45,10 +45,11 @@ STATS_VERSIONS = 2000  # versions read back for them
 def make_stores(settings: Settings) -> tuple[DrawingStore, WeightStore]:
     if settings.storage == "s3":
         client = make_s3_client(settings.s3_endpoint_url, settings.s3_region, settings.s3_timeout_s)
-        return (S3DrawingStore(client, settings.s3_bucket, settings.s3_prefix),
-                WeightStore(S3Objects(client, settings.s3_bucket, settings.s3_prefix)))
-    root = Path(settings.data_dir)
-    return LocalDrawingStore(root), WeightStore(LocalObjects(root))
+        drawings, objects = (S3DrawingStore(client, settings.s3_bucket, settings.s3_prefix),
+                             S3Objects(client, settings.s3_bucket, settings.s3_prefix))
+    else:
+        drawings, objects = LocalDrawingStore(Path(settings.data_dir)), LocalObjects(settings.data_dir)
+    return drawings, WeightStore(objects, grace_s=settings.prune_grace_seconds)
 
 
 def make_learn_queue(settings: Settings) -> LearnQueue:
@@ -175,7 +176,8 @@ def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=
     learner = Learner(originals, weights, drawings, queue or make_learn_queue(settings), replay, guard,
                       lrs={"fnn": settings.fnn_online_lr, "cnn": settings.cnn_online_lr},
                       batch_max=settings.learn_batch_max, batch_seconds=settings.learn_batch_seconds,
-                      keep_versions=settings.keep_versions, reconcile_seconds=settings.reconcile_seconds,
+                      keep_versions=settings.keep_versions, prune_every=settings.prune_every,
+                      reconcile_seconds=settings.reconcile_seconds,
                       metrics=metrics)
     learner.start()
     learner.warm_up(guard.X[:48], guard.y[:48])

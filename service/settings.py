@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")
     guard_tolerance: float = Field(0.01, ge=0, description="Roll back when holdout accuracy falls this far below the original.")
     keep_versions: int = Field(50, ge=2, description="Weight versions kept besides the known-good ones.")
+    prune_every: int = Field(10, ge=1, description="Prune old weights after every this many versions.")
+    prune_grace_seconds: float = Field(3600, ge=0, description="Weights no kept version names are deleted only "
+                                                               "once this old (a publish may be under way).")
     refresh_seconds: float = Field(2.0, gt=0, description="How often to look for new versions without an announcement.")
 
     # Group commit, chosen with scripts/bench_scaleout.py: see README, "Scale-out".

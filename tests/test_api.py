@@ -13,6 +13,7 @@ from models.data import load_pendigits
 from models.render import render_pendigit
 from service.app import create_app
 from service.settings import Settings
+from service.storage import LocalObjects, WeightStore
 
 MODELS = ["fnn_original", "fnn_online", "cnn_original", "cnn_online"]
 TOKEN = "test-admin-token"
@@ -241,14 +242,18 @@ def test_restart_resumes_versions(tmp_path, pen):
 
 
 def test_old_weight_versions_are_pruned(tmp_path, pen):
-    settings = Settings(data_dir=tmp_path, keep_versions=2, guard_every=3, drawings_burst=100)
+    settings = Settings(data_dir=tmp_path, keep_versions=2, guard_every=3, drawings_burst=100, prune_every=5,
+                        prune_grace_seconds=0)
     with TestClient(create_app(settings)) as client:
-        for image, label in pen[:7]:
+        for image, label in pen[:10]:  # one at a time: one version each
             assert client.post("/api/drawings", json={"image": image, "label": label}).status_code == 201
         stats = client.get("/api/stats").json()
+    store = WeightStore(LocalObjects(tmp_path))
     for name in ("fnn_online", "cnn_online"):
-        kept = sorted(int(p.stem) for p in (tmp_path / "weights" / name).glob("*.npz"))
+        history = store.history(name)
+        assert [r.version for r in history] == list(range(1, 11))  # records are never pruned: the ledger
         checked = {h["version"] for h in stats["online"][name]["history"]}
-        assert 7 in kept and len(kept) < 7  # the newest stays, old unchecked ones go
-        assert set(kept) <= checked | {5, 6, 7}
-        assert len(list((tmp_path / "weights" / name).glob("0000000*.json"))) == 7  # history is never pruned
+        assert checked == {3, 6, 9}
+        stored = {p.stem for p in (tmp_path / "weights" / name / "objects").glob("*.npz")}
+        kept = {r.version for r in history if r.sha256 in stored}
+        assert kept == {3, 6, 9, 10}  # the newest 2 (pruned at 10) and every good rollback target
