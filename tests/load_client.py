@@ -17,6 +17,7 @@ import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -275,3 +276,25 @@ def assert_accepted_drawings_intact(client: httpx.Client, accepted: list[Outcome
                             f"sent {len(outcome.drawing.png)} bytes")
     assert not problems, f"{len(problems)} of {len(accepted)} accepted drawings damaged:\n" + "\n".join(problems[:20])
     return listed
+
+
+def assert_learned_exactly_once(store, ids: set[str], timeout: float = 60.0) -> dict[str, list]:
+    """Wait until every online model's versions hold each of ``ids``, then check none is held twice and
+    nothing else is; the versions are gapless and their steps count the drawings. Returns the histories."""
+    deadline = time.monotonic() + timeout
+    while True:
+        histories = {m: store.history(m) for m in ONLINE_MODELS}
+        learned = {m: [d for r in h for d in r.drawings] for m, h in histories.items()}
+        if all(ids <= set(ds) for ds in learned.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    for model, drawings in learned.items():
+        missing = ids - set(drawings)
+        assert not missing, f"{model}: {len(missing)} of {len(ids)} drawings never learned"
+        twice = [d for d, n in Counter(drawings).items() if n > 1]
+        assert not twice, f"{model}: learned twice: {twice[:5]}"
+        assert set(drawings) == ids, f"{model}: learned drawings nobody sent with consent"
+        history = histories[model]
+        assert [r.version for r in history] == list(range(1, len(history) + 1)), model
+        assert history[-1].steps == len(ids), model
+    return histories
