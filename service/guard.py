@@ -1,8 +1,9 @@
 """The guard against forgetting and vandalism.
 
-Before the learner publishes a batch, every ``every`` learning steps (and at
-once when a batch holds a label the original CNN finds implausible), the
-result is scored on a fixed holdout (1,000 MNIST test digits shipped with the
+Before the learner publishes a batch, every ``every`` learning steps (but at
+most once per ``min_seconds``, since one pass over the holdout costs the CPU of
+about seven learning steps), and always when a batch holds a label the
+original CNN finds implausible, the result is scored on a fixed holdout (1,000 MNIST test digits shipped with the
 weights). If it has fallen more than ``tolerance`` below its original on the
 same holdout, the batch is published as a rollback instead: the weights of
 the newest version that scored within *half* the tolerance (the original,
@@ -28,7 +29,17 @@ class HoldoutGuard:
     y: np.ndarray
     every: int = 10
     tolerance: float = 0.01
+    min_seconds: float = 1.0
     original_accuracy: dict[str, float] = field(default_factory=dict)
 
     def accuracy(self, model) -> float:
         return float(np.mean(model.predict_proba(self.X).argmax(axis=1) == self.y))
+
+    def due(self, steps_since: int, seconds_since: float, suspicious: bool) -> bool:
+        """Whether to check a batch, given the steps and seconds since the model's last check.
+
+        >>> guard = HoldoutGuard(np.zeros((1, 28, 28)), np.zeros(1), every=10, min_seconds=1.0)
+        >>> guard.due(12, 5.0, False), guard.due(12, 0.2, False), guard.due(3, 0.2, True)
+        (True, False, True)
+        """
+        return suspicious or (steps_since >= self.every and seconds_since >= self.min_seconds)

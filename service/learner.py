@@ -68,6 +68,8 @@ class Track:
     steps: int = 0
     suspicious: bool = False
     good: list[int] = field(default_factory=list)  # versions that passed within half the tolerance
+    checked_steps: int = 0  # steps at the guard's last check
+    checked_at: float = float("-inf")  # time.monotonic() of it
     stale: bool = False  # a publish failed: reload HEAD before stepping again
 
     @property
@@ -143,6 +145,7 @@ class Learner:
         track.good = sorted(set(track.good) | {r.version for r in records
                                                if r.meta.get("holdout_accuracy", -1) >= target})
         track.head, track.through, track.steps = head, head.meta.get("position"), head.steps
+        track.checked_steps = max((r.steps for r in records if "holdout_accuracy" in r.meta), default=0)
 
     def _ledger_horizon(self) -> str | None:
         """Records older than this hold no drawing reconciliation could still ask about (ISO time)."""
@@ -165,9 +168,12 @@ class Learner:
         if not lessons:
             return 0
         started = time.monotonic()
+        images = np.stack([np.frombuffer(lesson.input28, np.uint8).reshape(28, 28) for lesson in lessons])
+        images = images.astype(np.float32) / 255
+        plausibility = self._judge.predict_proba(images)[np.arange(len(lessons)), [x.label for x in lessons]]
         consumed = 0
-        for lesson in lessons:
-            self._learn(lesson)
+        for lesson, x28, p in zip(lessons, images, plausibility):
+            self._learn(lesson, x28, suspicious=float(p) < SUSPICIOUS_BELOW)
             consumed += 1
             if time.monotonic() - started >= self.batch_seconds:
                 break
@@ -178,14 +184,13 @@ class Learner:
             self.metrics.batch_size.observe(consumed)
         return consumed
 
-    def _learn(self, lesson: Lesson) -> None:
+    def _learn(self, lesson: Lesson, x28: np.ndarray, suspicious: bool) -> None:
+        """One step of each model that has not learned ``lesson`` yet."""
         order = self.queue.order(lesson.position)
         fresh = [t for t in self.tracks.values()
                  if order > self.queue.order(t.through) and lesson.drawing_id not in t.learned]
         if fresh:
-            x28 = np.frombuffer(lesson.input28, np.uint8).reshape(28, 28).astype(np.float32) / 255
             X, y = self.replay.batch(augment(x28), lesson.label)
-            suspicious = float(self._judge.predict_proba(x28[None])[0][lesson.label]) < SUSPICIOUS_BELOW
             for track in fresh:
                 track.model.partial_fit(X, y)
                 track.pending.append(lesson.drawing_id)
@@ -205,9 +210,9 @@ class Learner:
             return
         meta = {"reason": "learn", "steps": track.steps, "drawings": track.pending, "position": track.through,
                 "reconciled_to": self.watermark}
-        crossed = track.steps // self.guard.every > (track.head.steps if track.head else 0) // self.guard.every
-        if track.suspicious or crossed:
+        if self.guard.due(track.steps - track.checked_steps, time.monotonic() - track.checked_at, track.suspicious):
             meta.update(self._check(track))
+            track.checked_steps, track.checked_at = track.steps, time.monotonic()
         try:
             record = self.store.publish(track.name, track.model.to_bytes(), track.version, meta)
         except VersionConflict:

@@ -62,7 +62,8 @@ def load_guard(originals: dict, settings: Settings) -> tuple[HoldoutGuard, Repla
     with np.load(SAMPLE_PATH) as sample:
         holdout_x, holdout_y = sample["holdout_x"].astype(np.float32) / 255, sample["holdout_y"].astype(np.int64)
         replay = ReplayBuffer(sample["replay_x"], sample["replay_y"], settings.replay_mnist, settings.replay_drawings)
-    guard = HoldoutGuard(holdout_x, holdout_y, settings.guard_every, settings.guard_tolerance)
+    guard = HoldoutGuard(holdout_x, holdout_y, settings.guard_every, settings.guard_tolerance,
+                         settings.guard_min_seconds)
     guard.original_accuracy = {f"{kind}_online": guard.accuracy(originals[kind]) for kind in originals}
     return guard, replay
 
@@ -168,7 +169,7 @@ def configure_tensorflow(threads: int) -> None:
 def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=None, queue=None,
                   originals=None, guard=None, replay=None) -> Learner:
     """The learner role: loaded, migrated, reconciled and warmed up, ready for ``run_forever``."""
-    configure_tensorflow(settings.tf_threads)
+    configure_tensorflow(settings.tf_threads if stores else settings.learner_threads)
     drawings, weights = stores or make_stores(settings)
     originals = originals or {kind: load_original(kind) for kind in KINDS}
     if guard is None or replay is None:

@@ -45,9 +45,14 @@ class Settings(BaseSettings):
     fnn_online_lr: float = Field(0.02, gt=0, description="Learning rate of the FNN's online steps.")
     cnn_online_lr: float = Field(0.03, gt=0, description="Learning rate of the CNN's online steps.")
     tf_threads: int = Field(1, ge=0, description="TensorFlow threads per operation; 0 = its default (all cores).")
+    learner_threads: int = Field(2, ge=0, description="TensorFlow threads per operation in `python -m "
+                                                      "service.learner` (0 = all cores): one step is one big "
+                                                      "operation, and the learner does nothing else.")
     replay_mnist: int = Field(16, ge=0, description="MNIST digits mixed into each learning step.")
     replay_drawings: int = Field(8, ge=0, description="Earlier stored drawings mixed into each step.")
     guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")
+    guard_min_seconds: float = Field(1.0, ge=0, description="...but at most once this often, unless a batch holds "
+                                                            "an implausible label (a holdout pass costs ~7 steps).")
     guard_tolerance: float = Field(0.01, ge=0, description="Roll back when holdout accuracy falls this far below the original.")
     keep_versions: int = Field(50, ge=2, description="Weight versions kept besides the known-good ones.")
     prune_every: int = Field(10, ge=1, description="Prune old weights after every this many versions.")

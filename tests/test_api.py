@@ -242,7 +242,8 @@ def test_restart_resumes_versions(tmp_path, pen):
 
 
 def test_old_weight_versions_are_pruned(tmp_path, pen):
-    settings = Settings(data_dir=tmp_path, keep_versions=2, guard_every=3, drawings_burst=100, prune_every=5,
+    settings = Settings(data_dir=tmp_path, keep_versions=2, guard_every=3, guard_min_seconds=0, drawings_burst=100,
+                        prune_every=5,
                         prune_grace_seconds=0)
     with TestClient(create_app(settings)) as client:
         for image, label in pen[:10]:  # one at a time: one version each

@@ -40,7 +40,7 @@ def originals(mnist):
 
 def make_learner(tmp_path, originals, mnist, queue, *, lr=0.05, every=10, **options) -> Learner:
     X, y = mnist
-    guard = HoldoutGuard(X[-1000:], y[-1000:], every=every, tolerance=0.01)
+    guard = HoldoutGuard(X[-1000:], y[-1000:], every=every, tolerance=0.01, min_seconds=0)
     guard.original_accuracy = {f"{k}_online": guard.accuracy(m) for k, m in originals.items()}
     replay = ReplayBuffer((X[5000:5500] * 255).astype(np.uint8), y[5000:5500], n_mnist=8, n_drawings=4)
     learner = Learner(originals, WeightStore(LocalObjects(tmp_path)), LocalDrawingStore(tmp_path), queue, replay,

@@ -179,7 +179,7 @@ class ObjectStore(Protocol):
     Names are ``/``-separated paths; ``list`` gives the names directly below a
     folder name ending in ``/``. Conditional writes are the backend's job:
     ``put_if_absent`` never replaces, ``put_if_match`` replaces only the version
-    whose tag it is given (None: only if absent) and raises VersionConflict otherwise.
+    whose tag it is given (None: only if absent), raising VersionConflict otherwise.
     """
 
     def get(self, name: str) -> bytes: ...
@@ -192,7 +192,8 @@ class ObjectStore(Protocol):
     def put_if_absent(self, name: str, data: bytes) -> bool:
         """True if written, False if the name already existed (nothing is changed)."""
 
-    def put_if_match(self, name: str, data: bytes, tag: str | None) -> None: ...
+    def put_if_match(self, name: str, data: bytes, tag: str | None) -> str:
+        """Replace the version tagged ``tag`` (None: create); returns the new tag."""
 
     def list(self, folder: str) -> list[tuple[str, float]]:
         """``(name, modified as epoch seconds)`` of every object directly below ``folder``, by name."""

@@ -279,7 +279,7 @@ class LocalObjects:
     def put_if_absent(self, name: str, data: bytes) -> bool:
         return self._write(name, data, create_only=True)
 
-    def put_if_match(self, name: str, data: bytes, tag: str | None) -> None:
+    def put_if_match(self, name: str, data: bytes, tag: str | None) -> str:
         path = self._path(name)
         with _os_errors(f"lock {name}"):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,6 +293,7 @@ class LocalObjects:
             if now != tag:
                 raise VersionConflict(f"{name} changed (expected {tag}, found {now})")
             self._write(name, data, create_only=False)
+            return sha256_hex(data)
         finally:
             os.close(fd)  # releases the flock
 

@@ -125,10 +125,10 @@ class S3Objects:
         with _s3_errors(f"head {name}"):
             self.client.head_object(Bucket=self.bucket, Key=self.key(name))
 
-    def _put(self, name: str, body: bytes, **conditions) -> None:
+    def _put(self, name: str, body: bytes, **conditions) -> str:
         try:
             with _s3_errors(f"put {name}"):
-                self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=body, **conditions)
+                return self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=body, **conditions)["ETag"]
         except NotFound as exc:  # AWS answers IfMatch on a missing key with 404: the condition failed
             raise VersionConflict(str(exc)) from exc
 
@@ -142,8 +142,8 @@ class S3Objects:
         except VersionConflict:
             return False
 
-    def put_if_match(self, name: str, data: bytes, tag: str | None) -> None:
-        self._put(name, bytes(data), **({"IfMatch": tag} if tag else {"IfNoneMatch": "*"}))
+    def put_if_match(self, name: str, data: bytes, tag: str | None) -> str:
+        return self._put(name, bytes(data), **({"IfMatch": tag} if tag else {"IfNoneMatch": "*"}))
 
     def names(self, under: str, start_after: str | None = None) -> Iterator[tuple[str, float]]:
         """``(name, modified)`` of every key below ``under`` (names without the prefix), in key order."""

@@ -59,6 +59,10 @@ class WeightStore:
         self._records: OrderedDict[tuple[str, int], WeightVersion] = OrderedDict()  # immutable: cached
         self._cache_size = cache_records
         self._lock = threading.Lock()
+        # HEAD as this instance last read or wrote it, and the newest record it copied to history: a
+        # publisher that publishes again skips a GET of HEAD and a redundant copy (the swap still checks).
+        self._heads: dict[str, tuple[WeightVersion, str]] = {}
+        self._copied: dict[str, int] = {}
 
     @staticmethod
     def _name(model: str, leaf: str) -> str:
@@ -71,7 +75,9 @@ class WeightStore:
             data, etag = self.objects.get_versioned(self._name(model, "HEAD"))
         except NotFound:
             return None, None
-        return parse_version(data, f"{model} HEAD"), etag
+        head = parse_version(data, f"{model} HEAD")
+        self._heads[model] = (head, etag)
+        return head, etag
 
     def current(self, model: str) -> WeightVersion | None:
         """The newest version, or None before the first publish. One small read."""
@@ -131,15 +137,21 @@ class WeightStore:
         # Always written (not put-if-absent): it refreshes the object's age, so pruning's grace
         # period protects an old object that a rollback names again.
         self.objects.put(self._name(model, f"objects/{sha}.npz"), data)
-        head, etag = self._head(model)
+        head, etag = self._heads.get(model, (None, None))
+        if head is None or head.version != expected_version:
+            head, etag = self._head(model)
         at = head.version if head else 0
         if at != expected_version:
             raise VersionConflict(f"{model} is at version {at}, not {expected_version}")
-        if head is not None:
+        if head is not None and self._copied.get(model) != head.version:
             self._copy_to_history(head)
         record = WeightVersion(model, at + 1, sha, utc_iso(), dict(meta))
         body = dump_json(record.to_json())  # fails on non-JSON meta before anything is swapped
-        self.objects.put_if_match(self._name(model, "HEAD"), body, etag)
+        try:
+            self._heads[model] = (record, self.objects.put_if_match(self._name(model, "HEAD"), body, etag))
+        except VersionConflict:
+            self._heads.pop(model, None)
+            raise
         self._copy_to_history(record)  # best effort: the next publish does it if we die here
         self._remember(record)
         return record
@@ -149,6 +161,7 @@ class WeightStore:
         body = dump_json(record.to_json())
         if not self.objects.put_if_absent(name, body) and self.objects.get(name) != body:
             raise CorruptObject(f"{name} differs from the HEAD that named version {record.version}")
+        self._copied[record.model] = record.version
 
     def prune(self, model: str, keep_last: int, keep: set[int] = frozenset()) -> int:
         """Delete weight objects no kept version names; returns how many.
