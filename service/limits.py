@@ -1,11 +1,13 @@
-"""Request size limit (an ASGI middleware) and a per-client token-bucket rate limiter."""
+"""Request size limit (an ASGI middleware) and a per-client rate limiter shared by every web worker."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-import threading
 import time
+
+log = logging.getLogger(__name__)
 
 
 class BodySizeLimit:
@@ -62,32 +64,40 @@ class BodySizeLimit:
 
 
 class RateLimiter:
-    """Token bucket per client: ``burst`` at once, then ``per_minute`` on average.
+    """Per-client limit: at most ``burst`` drawings in any ``burst / per_minute`` minutes.
+
+    A moving window (the ``limits`` library): a client may send ``burst`` at once
+    and ``per_minute`` on average. With a ``redis://`` storage every web worker
+    shares one count per client; with ``memory://`` (the embedded default) the
+    count is this process's. If Redis cannot be reached the limiter lets requests
+    through (the drawing is what matters) and says so in the log.
 
     >>> limiter = RateLimiter(per_minute=60, burst=1)
-    >>> limiter.acquire("a", now=0.0), limiter.acquire("a", now=0.5) > 0
-    (0.0, True)
+    >>> limiter.acquire("a"), limiter.acquire("a") > 0, limiter.acquire("b")
+    (0.0, True, 0.0)
     """
 
-    def __init__(self, per_minute: float, burst: int, max_clients: int = 100_000):
-        self.rate, self.burst, self.max_clients = per_minute / 60.0, burst, max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, per_minute: float, burst: int, storage_url: str = "memory://", prefix: str = "inkling"):
+        from limits import RateLimitItemPerSecond
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
 
-    def acquire(self, client: str, now: float | None = None) -> float:
-        """Take a token; returns 0 when allowed, else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(client, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[client] = (tokens - 1.0, now)
-                if len(self._buckets) > self.max_clients:  # forget the stalest half rather than grow forever
-                    for key in sorted(self._buckets, key=lambda k: self._buckets[k][1])[: self.max_clients // 2]:
-                        del self._buckets[key]
+        options = {"key_prefix": f"{prefix}:limits", "wrap_exceptions": True, "socket_timeout": 1,
+                   "socket_connect_timeout": 1} if storage_url.startswith("redis") else {}
+        self.item = RateLimitItemPerSecond(burst, max(1, round(burst * 60 / per_minute)))
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url, **options))
+
+    def acquire(self, client: str) -> float:
+        """Take one; returns 0 when allowed, else the seconds to wait."""
+        from limits.errors import StorageError
+
+        try:
+            if self.limiter.hit(self.item, client):
                 return 0.0
-            self._buckets[client] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            return max(0.0, self.limiter.get_window_stats(self.item, client).reset_time - time.time())
+        except StorageError as exc:
+            log.warning("rate limit not applied (its storage is unreachable): %s", exc)
+            return 0.0
 
     @staticmethod
     def retry_after(wait_s: float) -> str:

@@ -209,7 +209,7 @@ class RedisQueue:
 
     def trim(self, through: str) -> None:
         ms, seq = _stream_order(through)
-        self._call("trim", self.client.xtrim, self.stream, minid=f"{ms}-{seq + 1}")
+        self._call("trim", self.client.xtrim, self.stream, minid=f"{ms}-{seq + 1}", approximate=False)
 
     def depth(self) -> int:
         return int(self._call("depth", self.client.xlen, self.stream))

@@ -206,7 +206,9 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         learner = build_learner(settings, metrics, stores=(drawings, weights), queue=queue, originals=originals,
                                 guard=guard, replay=replay)
     runtime = Runtime(settings, drawings, weights, queue, Recognizer(originals, online), follower, guard, metrics,
-                      RateLimiter(settings.drawings_per_minute, settings.drawings_burst), salt, learner)
+                      RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
+                                  settings.queue_url.get_secret_value() if settings.queue_url else "memory://",
+                                  settings.queue_name), salt, learner)
     metrics.watch_queue(queue)
     queue.subscribe(follower.poke)
     follower.refresh()

@@ -11,6 +11,7 @@ Screenshots of the main states go to ``artifacts/screenshots/``.
 from __future__ import annotations
 
 import base64
+import json
 import io
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -403,6 +404,39 @@ def test_right_stores_the_shown_answer(fresh, chosen, client):
     assert saved.value.request.post_data_json["label"] == digit.label
     assert saved.value.request.post_data_json["train"] is True
     assert body["id"] in {d["id"] for d in drawings(client, label=digit.label)}
+
+
+def test_a_queued_drawing_shows_learning_then_what_was_learned(fresh, chosen, client):
+    """When the learner is behind, the server answers at once with ``queued``; the page says it is
+    learning and updates once a version has learned the drawing. Here the server is asked not to wait
+    (``wait: false``, what it does by itself past INKLING_MAX_BACKLOG); everything else is real."""
+    page = fresh
+
+    def no_wait(route):
+        route.continue_(post_data=json.dumps({**route.request.post_data_json, "wait": False}))
+
+    page.route("**/api/drawings", no_wait)
+    try:
+        digit = chosen["good"][1]
+        draw_with_mouse(page, digit)
+        shown = wait_for_prediction(page)
+        with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+            page.get_by_test_id("feedback-right").click()
+        body = saved.value.json()
+        assert saved.value.status == 201 and body["queued"] and not body["trained"]
+        learning = page.get_by_test_id("learning")
+        learning.wait_for(state="visible")
+        assert "Learning…" in learning.inner_text()
+        shot(page, "desktop-learning")
+        page.get_by_text(f"Learned from your {digit.label}").wait_for(timeout=15_000)
+        learned = client.get(f"/api/drawings/{body['id']}").json()["learned"]
+        for name, version in learned.items():
+            row = page.get_by_test_id(f"learned-{name}")
+            assert f"v{shown['versions'][name]} → v" in row.inner_text()
+            assert version > shown["versions"][name]
+            assert len(row.locator(".after li.guess").all()) == 3
+    finally:
+        page.unroute("**/api/drawings")
 
 
 def test_not_a_digit_stores_nothing(fresh, chosen, client):

@@ -79,6 +79,8 @@ export const api = {
   predict: (image, signal) => requestJSON("api/predict", { method: "POST", body: { image }, signal }),
   activations: (image, signal) => requestJSON("api/activations", { method: "POST", body: { image }, signal }),
   saveDrawing: (image, label, train) => requestJSON("api/drawings", { method: "POST", body: { image, label, train } }),
+  /** One stored drawing and, per online model, the version that learned it (null while queued). */
+  drawing: (id) => requestJSON(`api/drawings/${encodeURIComponent(id)}`),
   stats: () => requestJSON("api/stats"),
   drawings: ({ label = null, limit = 24, cursor = null } = {}) => {
     const query = new URLSearchParams({ limit: String(limit) });

@@ -8,6 +8,8 @@ import { ActivationsView } from "./activations.js";
 import { Stats } from "./stats.js";
 
 const DEBOUNCE_MS = 150;
+const LEARN_POLL_MS = 1000; // how often to ask whether a queued drawing was learned
+const LEARN_FOLLOW_MS = 120000; // and for how long
 const STATS_SETTLE_MS = 2500;
 const MODES = ["draw", "teach", "stats"];
 
@@ -415,8 +417,32 @@ class App {
         this.pad.clear();
         this.results.showLearned({ label, image, response, before, train });
         this.rightButton.blur();
+        if (train && response.queued) this.followLearning({ label, image, response, before, train });
       },
     });
+  }
+
+  /**
+   * The learner is behind (or the queue is down): the drawing is stored and queued. Ask every
+   * LEARN_POLL_MS whether a version has learned it; then show before -> after as if we had waited.
+   */
+  async followLearning({ label, image, response, before, train }) {
+    const token = (this.learningToken = {});
+    for (let waited = 0; waited < LEARN_FOLLOW_MS; waited += LEARN_POLL_MS) {
+      await new Promise((resolve) => setTimeout(resolve, LEARN_POLL_MS));
+      if (this.learningToken !== token) return; // another drawing was saved meanwhile
+      try {
+        const info = await api.drawing(response.id);
+        if (!info.learned || Object.values(info.learned).some((v) => v === null)) continue;
+        const after = await api.predict(image);
+        if (this.learningToken !== token) return;
+        const learned = { ...response, trained: true, queued: false, learned: info.learned, versions: after.versions, after };
+        this.results.showLearned({ label, image, response: learned, before, train });
+        return;
+      } catch {
+        // a passing network or server error: ask again next time
+      }
+    }
   }
 
   notADigit() {

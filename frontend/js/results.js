@@ -187,13 +187,14 @@ export class Results {
     let note;
     if (response.trained) note = "The online models just took a learning step on it. Here is how they see it now:";
     else if (!train) note = "Stored without training, as you asked. The models are unchanged.";
+    else if (response.queued) note = "Learning… many people are teaching right now; this updates when the models have learned it.";
     else note = response.detail || "Stored. The models did not train on it this time.";
     learned.replaceChildren(
       h("div", { class: "learn-head" },
         h("img", { class: "thumb", src: image, alt: `Your drawing, saved as ${label}`, width: 56, height: 56 }),
         h("div", {},
           h("p", { class: "learn-headline", text: response.trained ? `Learned from your ${label}` : `Stored your ${label}` }),
-          h("p", { class: "learn-note", text: note }))),
+          h("p", { class: "learn-note", text: note, ...(response.queued && train ? { "data-testid": "learning" } : {}) }))),
       ...rows,
     );
     learned.hidden = false;

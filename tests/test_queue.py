@@ -1,0 +1,113 @@
+"""The learn queue contract, run over the in-process queue and a real Redis; and the shared rate limit."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import pytest
+
+from service.limits import RateLimiter
+from service.queue import Lesson, MemoryQueue, QueueUnavailable, RedisQueue
+from tests.live_service import free_port
+
+
+def lesson(n: int) -> Lesson:
+    return Lesson(f"20261130T1200000{n:02d}Z-0123456789", n % 10, bytes([n]) * 784)
+
+
+class QueueContract:
+    def test_read_in_order_after_a_position(self, queue):
+        positions = [queue.add(lesson(n)) for n in range(5)]
+        assert [x.drawing_id for x in queue.read(None, 10, 0)] == [lesson(n).drawing_id for n in range(5)]
+        assert [x.position for x in queue.read(None, 10, 0)] == positions
+        assert [x.label for x in queue.read(positions[1], 2, 0)] == [2, 3]
+        assert queue.read(positions[-1], 10, 0) == []
+        assert queue.read(None, 1, 0)[0].input28 == lesson(0).input28
+        assert sorted(positions, key=queue.order) == positions and queue.order(None) < queue.order(positions[0])
+
+    def test_trim_is_the_acknowledgement(self, queue):
+        positions = [queue.add(lesson(n)) for n in range(4)]
+        assert queue.depth() == 4 and queue.oldest_age_s() >= 0
+        queue.trim(positions[1])
+        assert queue.depth() == 2
+        assert [x.position for x in queue.read(None, 10, 0)] == positions[2:]
+        queue.trim(positions[-1])
+        assert queue.depth() == 0 and queue.oldest_age_s() is None
+
+    def test_a_blocking_read_wakes_for_a_new_lesson(self, queue):
+        threading.Timer(0.2, queue.add, args=(lesson(7),)).start()
+        started = time.monotonic()
+        assert [x.label for x in queue.read(None, 10, block_s=5)] == [7]
+        assert time.monotonic() - started < 3
+
+    def test_announcements_reach_subscribers(self, queue):
+        heard, got = [], threading.Event()
+        stop = queue.subscribe(lambda model, version: (heard.append((model, version)), got.set()))
+        try:
+            deadline = time.monotonic() + 5
+            while not got.is_set() and time.monotonic() < deadline:  # a subscription takes a moment to start
+                queue.announce("cnn_online", 3)
+                got.wait(0.2)
+            assert ("cnn_online", 3) in heard
+        finally:
+            stop()
+
+
+class TestMemoryQueue(QueueContract):
+    @pytest.fixture
+    def queue(self):
+        return MemoryQueue()
+
+    def test_positions_of_another_process_read_from_the_start(self, queue):
+        other = MemoryQueue()
+        stale = other.add(lesson(1))
+        queue.add(lesson(2))
+        assert [x.label for x in queue.read(stale, 10, 0)] == [2]
+
+
+@pytest.mark.redis
+class TestRedisQueue(QueueContract):
+    @pytest.fixture
+    def queue(self, queue_env):
+        return RedisQueue(queue_env["INKLING_QUEUE_URL"], queue_env["INKLING_QUEUE_NAME"])
+
+    def test_lessons_survive_a_redis_restart(self, queue, redis_server):
+        queue.add(lesson(4))
+        time.sleep(1.1)  # appendfsync everysec
+        redis_server.restart()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert [x.label for x in queue.read(None, 10, 0)] == [4]
+                break
+            except QueueUnavailable:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+
+
+def test_an_unreachable_redis_is_unavailable_at_once(aws_env):
+    queue = RedisQueue(f"redis://127.0.0.1:{free_port()}/0", "x", timeout_s=1)
+    for call in (lambda: queue.add(lesson(1)), queue.depth, lambda: queue.read(None, 1, 0)):
+        started = time.monotonic()
+        with pytest.raises(QueueUnavailable):
+            call()
+        assert time.monotonic() - started < 3
+    queue.announce("fnn_online", 1)  # a lost announcement is only logged: workers poll as well
+
+
+@pytest.mark.redis
+def test_the_rate_limit_is_shared_by_every_worker(redis_server):
+    prefix = "test-" + secrets.token_hex(4)
+    workers = [RateLimiter(per_minute=3, burst=3, storage_url=redis_server.url, prefix=prefix) for _ in range(2)]
+    allowed = [workers[n % 2].acquire("client-a") == 0 for n in range(6)]
+    assert allowed == [True, True, True, False, False, False]  # 3 in all, not 3 per worker
+    wait = workers[0].acquire("client-a")
+    assert 0 < wait <= 60
+    assert workers[1].acquire("client-b") == 0  # another client has its own count
+
+
+def test_the_rate_limit_lets_drawings_through_when_redis_is_down():
+    limiter = RateLimiter(per_minute=1, burst=1, storage_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert [limiter.acquire("c") for _ in range(3)] == [0.0, 0.0, 0.0]
