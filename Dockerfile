@@ -1,5 +1,8 @@
 # Inkling: the service with its committed weights baked in; local storage by default,
 # S3 when INKLING_STORAGE=s3 (credentials from the standard AWS environment/role chain).
+# The default command serves (and, with no INKLING_ROLE/INKLING_QUEUE_URL, learns too). Scale-out:
+#   docker run -e INKLING_ROLE=web -e INKLING_QUEUE_URL=redis://... IMAGE            (any number)
+#   docker run --no-healthcheck -e INKLING_QUEUE_URL=redis://... IMAGE python -m service.learner  (exactly one)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
