@@ -220,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             runtime.follower.stop()
             if runtime.learner:
-                runtime.learner.stop()
+                runtime.learner.stop(wait_s=10)  # finish and publish the batch under way
 
     app = FastAPI(title="Inkling", version="0.1.0", lifespan=lifespan,
                   description="Recognise handwritten digits drawn in a browser, and learn from them while running.")

@@ -97,6 +97,7 @@ class Learner:
         self._examined: set[str] = set()  # reconciled drawings that needed nothing (or were enqueued)
         self._next_reconcile = 0.0
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     # --- state ----------------------------------------------------------------
 
@@ -337,13 +338,17 @@ class Learner:
                     track.stale = True
                 self._stop.wait(1.0)
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 0.0) -> None:
+        """Stop after the batch under way (waiting up to ``wait_s`` for it when running on a thread)."""
         self._stop.set()
+        if self._thread is not None and wait_s:
+            self._thread.join(wait_s)
 
     def start_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, name="learner", daemon=True)
-        thread.start()
-        return thread
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="learner", daemon=True)
+        self._thread.start()
+        return self._thread
 
 
 def main() -> None:

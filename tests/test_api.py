@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -114,6 +115,28 @@ def test_drawing_is_stored_then_learned(client, pen):
     assert png.content == base64.b64decode(image.split(",", 1)[1])
     listed = client.get("/api/drawings", params={"label": label}).json()["items"]
     assert listed[0]["id"] == body["id"] and listed[0]["label"] == label and listed[0]["train"] is True
+
+
+def test_a_backlog_answers_at_once_with_the_position_and_learns_later(tmp_path, pen):
+    settings = Settings(data_dir=tmp_path, max_backlog=1, wait_seconds=0.2, drawings_burst=100)
+    with TestClient(create_app(settings)) as client:
+        runtime = client.app.state.runtime
+        runtime.learner.stop(wait_s=10)  # the learner falls behind...
+        bodies = [client.post("/api/drawings", json={"image": image, "label": label}).json()
+                  for image, label in pen[:3]]
+        assert [b["queue_position"] for b in bodies] == [1, 2, 3]
+        assert all(b["queued"] and not b["trained"] and b["learned"] is None for b in bodies)
+        assert all(client.get(f"/api/drawings/{b['id']}").json()["learned"] == {"fnn_online": None,
+                                                                                "cnn_online": None} for b in bodies)
+        assert "inkling_queue_depth 3.0" in client.get("/metrics").text
+        runtime.learner.start_thread()  # ...and catches up: every queued drawing is learned, once
+        deadline = time.monotonic() + 30
+        while None in client.get(f"/api/drawings/{bodies[-1]['id']}").json()["learned"].values():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        versions = [client.get(f"/api/drawings/{b['id']}").json()["learned"]["cnn_online"] for b in bodies]
+        assert versions == [1, 1, 1]  # one batch, one version
+        assert client.get("/api/stats").json()["online"]["cnn_online"]["steps"] == 3
 
 
 def test_consent_off_stores_without_training(client, pen):

@@ -111,3 +111,26 @@ def test_the_rate_limit_is_shared_by_every_worker(redis_server):
 def test_the_rate_limit_lets_drawings_through_when_redis_is_down():
     limiter = RateLimiter(per_minute=1, burst=1, storage_url=f"redis://127.0.0.1:{free_port()}/0")
     assert [limiter.acquire("c") for _ in range(3)] == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.redis
+def test_announcements_arrive_within_200_ms(queue_env):
+    queue = RedisQueue(queue_env["INKLING_QUEUE_URL"], queue_env["INKLING_QUEUE_NAME"])
+    heard: list[tuple[float, int]] = []
+    arrived = threading.Event()
+    stop = queue.subscribe(lambda model, version: (heard.append((time.monotonic(), version)), arrived.set()))
+    try:
+        deadline = time.monotonic() + 5
+        while not arrived.is_set() and time.monotonic() < deadline:  # until the subscription is live
+            queue.announce("cnn_online", 0)
+            arrived.wait(0.1)
+        delays = []
+        for version in range(1, 6):
+            arrived.clear()
+            sent = time.monotonic()
+            queue.announce("cnn_online", version)
+            assert arrived.wait(2), "an announcement never arrived"
+            delays.append(heard[-1][0] - sent)
+        assert max(delays) < 0.2, delays
+    finally:
+        stop()
