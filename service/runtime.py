@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 SAMPLE_PATH = WEIGHTS_DIR / "mnist-sample.npz"
 KINDS = ("fnn", "cnn")
 STATS_HISTORY = 500  # newest evaluations and rollbacks per model in /api/stats
-STATS_VERSIONS = 2000  # versions read back for them
+STATS_VERSIONS = 1000  # versions read back for them (records are cached: read once)
 
 
 def make_stores(settings: Settings) -> tuple[DrawingStore, WeightStore]:

@@ -34,6 +34,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 from .base import (CorruptObject, NotFound, ObjectStore, VersionConflict, WeightVersion, check_model, dump_json,
                    parse_json, parse_version, sha256_hex)
@@ -120,11 +121,19 @@ class WeightStore:
         return data
 
     def history(self, model: str, since: int = 1) -> list[WeightVersion]:
-        """Every version from ``since`` to the newest, oldest first, without gaps."""
+        """Every version from ``since`` to the newest, oldest first, without gaps.
+
+        Records not cached yet are read a few at a time (on S3, latency is the cost)."""
         head = self.current(model)
         if head is None:
             return []
-        return [self.version(model, v) for v in range(max(since, 1), head.version)] + [head]
+        versions = range(max(since, 1), head.version)
+        with self._lock:
+            missing = [v for v in versions if (model, v) not in self._records]
+        if len(missing) > 1:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda v: self.version(model, v), missing))
+        return [self.version(model, v) for v in versions] + [head]
 
     # --- writing --------------------------------------------------------------
 
