@@ -25,7 +25,6 @@ import argparse
 import base64
 import json
 import secrets
-import statistics
 import sys
 import tempfile
 import threading

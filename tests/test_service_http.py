@@ -14,6 +14,7 @@ from models.data import load_pendigits
 from models.render import render_pendigit
 from service.storage import LocalObjects, S3Objects, WeightStore
 from tests.live_service import LiveLearner, LiveService
+from tests.load_client import assert_learned_exactly_once
 
 UNLIMITED = {"INKLING_DRAWINGS_BURST": "100000", "INKLING_DRAWINGS_PER_MINUTE": "100000"}
 MODELS = ("fnn_online", "cnn_online")
@@ -42,15 +43,6 @@ def learned_everywhere(base_url: str, ids, timeout: float = 30.0) -> dict[str, d
             time.sleep(0.25)
 
 
-def assert_each_learned_once(store: WeightStore, ids: set[str]) -> None:
-    for model in MODELS:
-        history = store.history(model)
-        learned = [d for record in history for d in record.drawings]
-        assert sorted(learned) == sorted(ids), model  # every drawing, none twice
-        assert [r.version for r in history] == list(range(1, len(history) + 1)), model
-        assert history[-1].steps == len(ids), model
-
-
 def test_fifty_concurrent_drawings_fifty_steps_fewer_versions(tmp_path, drawings):
     with LiveService(tmp_path, UNLIMITED) as service:
         responses = post_all(service.base_url, drawings[:50], workers=50)
@@ -68,7 +60,7 @@ def test_fifty_concurrent_drawings_fifty_steps_fewer_versions(tmp_path, drawings
         metrics = httpx.get(f"{service.base_url}/metrics").text
         assert 'inkling_learn_steps_total{model="cnn_online"} 50.0' in metrics
         store = WeightStore(LocalObjects(tmp_path))
-        assert_each_learned_once(store, ids)
+        assert_learned_exactly_once(store, ids)
         assert store.current("cnn_online").version < 50  # group commit: drawings shared versions
 
 
@@ -102,7 +94,7 @@ def test_two_web_workers_one_learner_learn_each_drawing_once(tmp_path, seaweedfs
         store = WeightStore(S3Objects(seaweedfs.client(), s3_bucket, "t"))
         infos = learned_everywhere(a.base_url, ids)
         assert all(None not in info["learned"].values() for info in infos.values())
-        assert_each_learned_once(store, ids)
+        assert_learned_exactly_once(store, ids)
         head = {m: store.current(m).version for m in MODELS}
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # both workers serve the newest version without a restart
