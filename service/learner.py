@@ -105,11 +105,12 @@ class Learner:
         """Migrate an old store, load every model's HEAD and recent ledger, and reconcile once."""
         for name in self.tracks:
             self.store.migrate(name)
-        marks = []
+        # The reconciliation mark first: it bounds how far back _load reads the ledger.
+        heads = [self.store.current(name) for name in self.tracks]
+        marks = [head.meta.get("reconciled_to") if head else None for head in heads]
+        self.watermark = None if None in marks else min(marks)
         for track in self.tracks.values():
             self._load(track)
-            marks.append(track.head.meta.get("reconciled_to") if track.head else None)
-        self.watermark = None if None in marks else min(marks)
         self.reconcile()
 
     def warm_up(self, X: np.ndarray, y: np.ndarray) -> None:
