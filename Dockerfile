@@ -3,7 +3,10 @@
 # The default command serves (and, with no INKLING_ROLE/INKLING_QUEUE_URL, learns too). Scale-out:
 #   docker run -e INKLING_ROLE=web -e INKLING_QUEUE_URL=redis://... IMAGE            (any number)
 #   docker run --no-healthcheck -e INKLING_QUEUE_URL=redis://... IMAGE python -m service.learner  (exactly one)
+# A web-only image, without TensorFlow (~600 MB smaller; it can only run INKLING_ROLE=web):
+#   docker build --build-arg EXTRAS= -t inkling-web .
 FROM python:3.11-slim
+ARG EXTRAS=learner
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     INKLING_DATA_DIR=/data TF_CPP_MIN_LOG_LEVEL=2
@@ -12,7 +15,7 @@ WORKDIR /app
 # Dependencies first, so code changes do not reinstall TensorFlow.
 COPY pyproject.toml README.md ./
 RUN mkdir -p models service && touch models/__init__.py service/__init__.py \
-    && pip install . && pip uninstall -y inkling && rm -rf models service
+    && pip install ".${EXTRAS:+[$EXTRAS]}" && pip uninstall -y inkling && rm -rf models service
 
 COPY models ./models
 COPY service ./service

@@ -22,7 +22,6 @@ most: beyond that a 6 starts to look like a 9-ish blob and a 1 like a 7.
 from __future__ import annotations
 
 import numpy as np
-from skimage.transform import rotate
 
 from .preprocess import fit_and_center
 
@@ -37,6 +36,8 @@ def augment(img28: np.ndarray) -> np.ndarray:
     Deterministic: the same input always gives the same 24 images, ordered
     size-major (``out[i * 6 + j]`` is ``SIZES[i]``, ``ANGLES[j]``).
     """
+    from skimage.transform import rotate  # the learner's package: a web worker imports this module, never calls it
+
     img = np.asarray(img28, dtype=np.float32)
     if img.shape != (28, 28):
         raise ValueError(f"augment expects a 28x28 image, got {img.shape}")

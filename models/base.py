@@ -1,4 +1,4 @@
-"""The one interface both digit classifiers share, so the service treats them alike."""
+"""The interfaces the digit classifiers share, so the service treats them alike."""
 
 from __future__ import annotations
 
@@ -8,22 +8,14 @@ import numpy as np
 
 
 @runtime_checkable
-class DigitClassifier(Protocol):
-    """scikit-learn-style estimator over float32[N,28,28] images in [0,1].
+class Predictor(Protocol):
+    """What serving needs: probabilities over float32[N,28,28] images in [0,1], and weights in and out.
 
-    State lives in attributes; ``partial_fit`` is the online-learning path
-    and takes exactly one optimisation step at the model's ``online_lr``.
+    A web worker holds predictors only (:func:`models.registry.model_class`
+    with ``serving``); they read the weight archives the learner's estimators write.
     """
 
-    online_lr: float
-
-    def fit(self, X: np.ndarray, y: np.ndarray, **kwargs) -> "DigitClassifier": ...
-
-    def partial_fit(self, X: np.ndarray, y: np.ndarray) -> "DigitClassifier": ...
-
     def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
-
-    def loss(self, X: np.ndarray, y: np.ndarray) -> float: ...
 
     def get_weights(self) -> list[np.ndarray]: ...
 
@@ -35,7 +27,24 @@ class DigitClassifier(Protocol):
     def read_weights(data: bytes) -> list[np.ndarray]: ...
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "DigitClassifier": ...
+    def from_bytes(cls, data: bytes) -> "Predictor": ...
+
+
+@runtime_checkable
+class DigitClassifier(Predictor, Protocol):
+    """scikit-learn-style estimator: a :class:`Predictor` that also learns.
+
+    State lives in attributes; ``partial_fit`` is the online-learning path
+    and takes exactly one optimisation step at the model's ``online_lr``.
+    """
+
+    online_lr: float
+
+    def fit(self, X: np.ndarray, y: np.ndarray, **kwargs) -> "DigitClassifier": ...
+
+    def partial_fit(self, X: np.ndarray, y: np.ndarray) -> "DigitClassifier": ...
+
+    def loss(self, X: np.ndarray, y: np.ndarray) -> float: ...
 
 
 def as_batch(X: np.ndarray) -> np.ndarray:

@@ -10,7 +10,16 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAMES = ("fnn", "cnn")
 
 
-def model_class(name: str) -> type:
+def model_class(name: str, serving: bool = False) -> type:
+    """The estimator class of ``name``; with ``serving``, the class a web worker predicts with.
+
+    Serving never needs TensorFlow: the FNN is numpy either way, and the CNN is
+    served by ONNX Runtime (:mod:`models.cnn_onnx`) from the same weight archives.
+    """
+    if name == "cnn" and serving:
+        from .cnn_onnx import OnnxCNN
+
+        return OnnxCNN
     if name == "fnn":
         from .fnn import FNN
 
@@ -26,9 +35,9 @@ def original_weights_path(name: str) -> Path:
     return WEIGHTS_DIR / f"{name}-original.npz"
 
 
-def load_original(name: str) -> DigitClassifier:
-    """A fresh instance of the shipped original ``"fnn"`` or ``"cnn"``."""
-    cls = model_class(name)
+def load_original(name: str, serving: bool = False) -> DigitClassifier:
+    """A fresh instance of the shipped original ``"fnn"`` or ``"cnn"`` (its serving twin with ``serving``)."""
+    cls = model_class(name, serving)
     path = original_weights_path(name)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; train it with `python scripts/train.py --model {name}`")

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from models.base import DigitClassifier
+from models.base import Predictor
 
 from .storage import CorruptObject, NotFound, StorageError, WeightStore, WeightVersion
 from .storage.ids import drawing_id_time
@@ -35,7 +35,7 @@ LEDGER_WALK_LIMIT = 5000  # records read back from HEAD to find an old drawing's
 class OnlineModel:
     """One online model as served: a version of the network that the learner published."""
 
-    def __init__(self, name: str, original: DigitClassifier, store: WeightStore):
+    def __init__(self, name: str, original: Predictor, store: WeightStore):
         self.name, self.store = name, store
         self._original_bytes = original.to_bytes()
         self._cls = type(original)
@@ -77,7 +77,7 @@ class OnlineModel:
         return [self.store.version(self.name, v) for v in range(passed_from, head.version)] + [head]
 
     def warm_up(self, X: np.ndarray) -> None:
-        """Trace the compiled predict functions of both copies."""
+        """Run both copies once, so no request pays for first-call set-up."""
         for model in (self.serving, self._spare):
             model.predict_proba(X[:1])
             model.predict_proba(X)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.base import DigitClassifier
+from models.base import Predictor
 from models.ensemble import Answer, combine
 
 from .online import OnlineModel
@@ -40,8 +40,8 @@ class Recognition:
 class Recognizer:
     """The original models (fixed) and the online ones (learning), answering together."""
 
-    def __init__(self, originals: dict[str, DigitClassifier], online: dict[str, OnlineModel]):
-        self.models: dict[str, DigitClassifier | OnlineModel] = {
+    def __init__(self, originals: dict[str, Predictor], online: dict[str, OnlineModel]):
+        self.models: dict[str, Predictor | OnlineModel] = {
             "fnn_original": originals["fnn"], "fnn_online": online["fnn_online"],
             "cnn_original": originals["cnn"], "cnn_online": online["cnn_online"],
         }

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +24,6 @@ from models import load_original
 from models.registry import WEIGHTS_DIR
 
 from .guard import HoldoutGuard
-from .learner import Learner
 from .limits import RateLimiter
 from .metrics import Metrics
 from .online import OnlineModel, VersionFollower
@@ -33,6 +33,9 @@ from .replay import ReplayBuffer
 from .settings import Settings
 from .storage import (DrawingStore, LocalDrawingStore, LocalObjects, NotFound, S3DrawingStore, S3Objects,
                       StorageError, VersionConflict, WeightStore, WeightVersion, make_s3_client)
+
+if TYPE_CHECKING:  # the learner (and TensorFlow with it) is imported only where it runs
+    from .learner import Learner
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +170,21 @@ def configure_tensorflow(threads: int) -> None:
 
 
 def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=None, queue=None,
-                  originals=None, guard=None, replay=None) -> Learner:
-    """The learner role: loaded, migrated, reconciled and warmed up, ready for ``run_forever``."""
+                  guard=None, replay=None) -> Learner:
+    """The learner role: loaded, migrated, reconciled and warmed up, ready for ``run_forever``.
+
+    The only part of the service that imports TensorFlow (the Keras CNN learns here).
+    """
+    try:
+        from .learner import Learner
+    except ImportError as exc:  # a web-only install (`pip install .`, `scripts/install --web`)
+        raise RuntimeError(f"Learning needs the learner's packages ({exc.name} is missing): install them with "
+                           "`pip install .[learner]` (or `scripts/install`), or run this process as a web worker "
+                           "with INKLING_ROLE=web and one `python -m service.learner` elsewhere.") from exc
+
     configure_tensorflow(settings.tf_threads if stores else settings.learner_threads)
     drawings, weights = stores or make_stores(settings)
-    originals = originals or {kind: load_original(kind) for kind in KINDS}
+    originals = {kind: load_original(kind) for kind in KINDS}
     if guard is None or replay is None:
         guard, replay = load_guard(originals, settings)
     learner = Learner(originals, weights, drawings, queue or make_learn_queue(settings), replay, guard,
@@ -188,11 +201,14 @@ def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=
 
 
 def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
-    """The web role (and, with ``role=all``, the learner beside it); slow (seconds), so done once."""
-    configure_tensorflow(settings.tf_threads)
+    """The web role (and, with ``role=all``, the learner beside it); done once, at start-up.
+
+    The web role predicts with the serving twins of the models (no TensorFlow);
+    only the learner, embedded or on its own, loads the Keras CNN.
+    """
     drawings, weights = make_stores(settings)
     queue = make_learn_queue(settings)
-    originals = {kind: load_original(kind) for kind in KINDS}
+    originals = {kind: load_original(kind, serving=True) for kind in KINDS}
     for kind in KINDS:
         weights.migrate(f"{kind}_online")
     online = {f"{kind}_online": OnlineModel(f"{kind}_online", originals[kind], weights) for kind in KINDS}
@@ -203,8 +219,8 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))
     learner = None
     if settings.role == "all":
-        learner = build_learner(settings, metrics, stores=(drawings, weights), queue=queue, originals=originals,
-                                guard=guard, replay=replay)
+        learner = build_learner(settings, metrics, stores=(drawings, weights), queue=queue, guard=guard,
+                                replay=replay)
     runtime = Runtime(settings, drawings, weights, queue, Recognizer(originals, online), follower, guard, metrics,
                       RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
                                   settings.queue_url.get_secret_value() if settings.queue_url else "memory://",

@@ -77,9 +77,14 @@ def redis_server(tmp_path_factory):
         yield server
 
 
-@pytest.fixture
-def queue_env(redis_server) -> dict:
-    """Environment for a service or learner on the session's Redis, with keys of this test's own."""
+def fresh_queue_env(redis_server) -> dict:
+    """Environment for a service or learner on the session's Redis, with keys of its own."""
     if not redis_server.running:  # an earlier test stopped it and failed before restarting it
         redis_server.start()
     return {"INKLING_QUEUE_URL": redis_server.url, "INKLING_QUEUE_NAME": "test-" + secrets.token_hex(6)}
+
+
+@pytest.fixture
+def queue_env(redis_server) -> dict:
+    """:func:`fresh_queue_env` for one test."""
+    return fresh_queue_env(redis_server)

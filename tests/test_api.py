@@ -198,6 +198,22 @@ def test_activations(client, pen):
         assert data.size == np.prod(layer["shape"]) and data.max() == 255
 
 
+def test_activations_are_the_keras_models_feature_maps(client, pen):
+    """The page's feature maps come from ONNX Runtime; they are the Keras CNN's, to 1e-5 before 8-bit scaling."""
+    from models.cnn import CNN
+    from models.preprocess import preprocess_drawing
+
+    served = client.app.state.runtime.online["cnn_online"].serving
+    keras = CNN.from_bytes(served.to_bytes()).activations(preprocess_drawing(pen[1][0])[None])
+    for layer in client.post("/api/activations", json={"image": pen[1][0]}).json()["layers"]:
+        expected = np.moveaxis(keras[layer["name"]][0], -1, 0)
+        assert layer["max"] == pytest.approx(expected.max(), abs=5e-5 + 1e-5)  # sent to 4 decimals
+        levels = np.frombuffer(base64.b64decode(layer["data"]), np.uint8).reshape(layer["shape"])
+        # Each level is a correct rounding of the Keras value, give or take 1e-5 of it.
+        slack = 0.5 + 255 * 1e-5 / expected.max() + 1e-3
+        assert np.abs(levels - expected / expected.max() * 255).max() <= slack, layer["name"]
+
+
 def test_rollback_needs_the_token(client):
     assert client.post("/api/models/cnn_online/rollback", json={"version": 0}).status_code == 401
     r = client.post("/api/models/cnn_online/rollback", json={"version": 0}, headers={"Authorization": "Bearer wrong"})

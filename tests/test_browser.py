@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from tests.live_service import PROJECT_ROOT, LiveService
+from tests.conftest import fresh_queue_env
+from tests.live_service import PROJECT_ROOT, LiveLearner, LiveService
 
 pytestmark = pytest.mark.browser
 
@@ -54,12 +55,19 @@ def chromium_path() -> str | None:
 # --- fixtures -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
+@pytest.fixture(scope="module", params=["embedded", "scale-out"])
+def service(request, tmp_path_factory):
+    """The page's server: the embedded default, then a TensorFlow-free web worker with its own learner."""
     pytest.importorskip("service.app")
     # A generous per-client drawing rate: these tests save a dozen drawings from one address.
     env = {"INKLING_DRAWINGS_BURST": "200", "INKLING_DRAWINGS_PER_MINUTE": "6000"}
-    with LiveService(tmp_path_factory.mktemp("inkling-browser"), env=env) as svc:
+    data = tmp_path_factory.mktemp(f"inkling-browser-{request.param}")
+    if request.param == "embedded":
+        with LiveService(data, env=env) as svc:
+            yield svc
+        return
+    env = {**env, **fresh_queue_env(request.getfixturevalue("redis_server"))}
+    with LiveLearner(data, env=env), LiveService(data, env={**env, "INKLING_ROLE": "web"}) as svc:
         yield svc
 
 
@@ -81,8 +89,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def requests_seen():
-    """Every URL any page of this module asked for."""
+def requests_seen(service):
+    """Every URL any page asked for of this service."""
     return []
 
 

@@ -1,0 +1,114 @@
+"""Serving without TensorFlow: the web worker's CNN (ONNX Runtime) gives the Keras CNN's answers,
+for the shipped weights and for weights the learner moved, and a web worker never imports TensorFlow.
+
+The full figures (all 10,000 MNIST test digits and 3,498 pen digits) are printed by
+``scripts/bench_models.py``; here a subset keeps the test short.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from models import augment, load_mnist, load_original
+from models.cnn import CNN
+from models.cnn_onnx import GRAPH_PATH, OnnxCNN, build_graph, random_weights
+from models.drawn import load_drawn_pendigits
+from tests.live_service import PROJECT_ROOT
+
+TOLERANCE = 1e-5  # max abs difference of probabilities and feature maps
+
+
+@pytest.fixture(scope="module")
+def images():
+    """1,000 MNIST test digits and 500 pen digits, as the models see them."""
+    mnist, _ = load_mnist("test")
+    pen, _, _ = load_drawn_pendigits("test")
+    return np.concatenate([mnist[::10].astype(np.float32) / 255, pen[::7]])
+
+
+@pytest.fixture(scope="module")
+def stepped():
+    """The shipped CNN after 100 online steps, as the learner takes them (24 variants of a pen digit each)."""
+    model = load_original("cnn")
+    model.online_lr = 0.03
+    pen, labels, _ = load_drawn_pendigits("test")
+    for i in range(100):
+        model.partial_fit(augment(pen[3 + 7 * i]), np.full(24, labels[3 + 7 * i]))
+    return model
+
+
+@pytest.mark.parametrize("version", ["shipped", "after 100 online steps"])
+def test_serving_cnn_gives_the_keras_answers(version, images, stepped):
+    keras = load_original("cnn") if version == "shipped" else stepped
+    served = OnnxCNN.from_bytes(keras.to_bytes())
+    expected, got = keras.predict_proba(images), served.predict_proba(images)
+    assert np.abs(expected - got).max() <= TOLERANCE
+    np.testing.assert_array_equal(expected.argmax(axis=1), got.argmax(axis=1))
+    if version != "shipped":  # the steps moved the answers far more than the tolerance
+        assert np.abs(expected - load_original("cnn").predict_proba(images)).max() > 0.01
+    keras_maps, served_maps = keras.activations(images[:8]), served.activations(images[:8])
+    for name in keras_maps:
+        assert served_maps[name].shape == keras_maps[name].shape
+        assert np.abs(served_maps[name] - keras_maps[name]).max() <= TOLERANCE, name
+
+
+def test_archives_round_trip_between_the_twins(stepped):
+    """A version written by either reads back bit for bit in the other (the web worker publishes rollbacks)."""
+    served = OnnxCNN.from_bytes(stepped.to_bytes())
+    for a, b in zip(CNN.from_bytes(served.to_bytes()).get_weights(), stepped.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_wrong_weights_are_refused():
+    weights = random_weights()
+    with pytest.raises(ValueError, match="shapes"):
+        OnnxCNN(weights[:-1])
+    with pytest.raises(ValueError, match="shapes"):
+        OnnxCNN([w.T for w in weights])
+
+
+def test_committed_graph_is_what_build_graph_makes():
+    pytest.importorskip("onnx")
+    assert build_graph() == GRAPH_PATH.read_bytes(), "run `python -m models.cnn_onnx` and commit the graph"
+
+
+IMPORTS_PROBE = textwrap.dedent("""
+    import json, sys
+    from fastapi.testclient import TestClient
+    from models.data import load_pendigits
+    from models.render import render_pendigit
+    from service.app import app
+    import base64
+    image = "data:image/png;base64," + base64.b64encode(render_pendigit(load_pendigits("test")[0])).decode()
+    with TestClient(app) as client:
+        answers = [client.post(path, json={"image": image}).status_code for path in ("/api/predict", "/api/activations")]
+    print(json.dumps({"answers": answers, "imported": sorted(m for m in ("tensorflow", "keras", "skimage", "scipy")
+                                                           if m in sys.modules)}))
+""")
+
+
+def probe_imports(env: dict) -> dict:
+    """Start the app in a fresh interpreter, predict once, and say which heavy packages it imported."""
+    out = subprocess.run([sys.executable, "-c", IMPORTS_PROBE], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.redis
+def test_a_web_worker_never_imports_tensorflow(queue_env, tmp_path):
+    env = {**os.environ, **queue_env, "INKLING_ROLE": "web", "INKLING_DATA_DIR": str(tmp_path)}
+    assert probe_imports(env) == {"answers": [200, 200], "imported": []}
+
+
+def test_the_embedded_default_learns_with_tensorflow(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("INKLING_")}
+    probe = probe_imports({**env, "INKLING_DATA_DIR": str(tmp_path)})
+    assert probe["answers"] == [200, 200] and "tensorflow" in probe["imported"]
