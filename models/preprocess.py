@@ -81,15 +81,26 @@ def load_ink(png: bytes | str) -> np.ndarray:
 
     if image.mode in ("P", "PA"):
         image = image.convert("RGBA")
-    has_alpha = image.mode in ("RGBA", "LA")
-    gray = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
-    if has_alpha:
-        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
-        if np.median(_border(alpha)) < 0.5:
-            # Transparent background: whatever was painted is ink, whatever its colour.
-            return alpha
-        gray = gray * alpha + (1.0 - alpha)  # flatten onto white, as a browser would show it
-    background = float(np.median(_border(gray)))
+    alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
+    if alpha is not None and np.median(LEVELS[_border(alpha)]) < 0.5:
+        # Transparent background: whatever was painted is ink, whatever its colour.
+        return LEVELS[alpha]
+    gray = np.asarray(image.convert("L"))
+    if alpha is not None and alpha.min() < 255:
+        a = LEVELS[alpha]
+        return _ink(LEVELS[gray] * a + (1.0 - a))  # flattened onto white, as a browser would show it
+    # Opaque (a canvas always is): the same arithmetic on the 256 gray levels, then looked up
+    # per pixel, instead of done per pixel: the same numbers in a third of the time.
+    return _ink(LEVELS, background=float(np.median(LEVELS[_border(gray)])))[gray]
+
+
+LEVELS = np.arange(256, dtype=np.float32) / np.float32(255.0)  # an 8-bit level as a float in [0,1]
+
+
+def _ink(gray: np.ndarray, background: float | None = None) -> np.ndarray:
+    """Ink in [0,1] from gray levels in [0,1]: how far each is from the background (the border's median)."""
+    if background is None:
+        background = float(np.median(_border(gray)))
     if background > 0.5:  # dark ink on a light background: flip to MNIST's white-on-black
         gray, background = 1.0 - gray, 1.0 - background
     return np.clip((gray - background) / max(1.0 - background, 1e-3), 0.0, 1.0)

@@ -14,12 +14,12 @@ def model_class(name: str, serving: bool = False) -> type:
     """The estimator class of ``name``; with ``serving``, the class a web worker predicts with.
 
     Serving never needs TensorFlow: the FNN is numpy either way, and the CNN is
-    served by ONNX Runtime (:mod:`models.cnn_onnx`) from the same weight archives.
+    served by its numpy forward pass (:mod:`models.cnn_numpy`) from the same weight archives.
     """
     if name == "cnn" and serving:
-        from .cnn_onnx import OnnxCNN
+        from .cnn_numpy import NumpyCNN
 
-        return OnnxCNN
+        return NumpyCNN
     if name == "fnn":
         from .fnn import FNN
 

@@ -15,7 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from models import CANVAS
@@ -27,7 +26,7 @@ from .errors import ApiError, install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
 from .recognizer import MODEL_ORDER
-from .runtime import Runtime, build_runtime
+from .runtime import Runtime, build_runtime, tune_malloc_for_serving
 from .settings import Settings
 from .storage import NotFound
 from .storage.base import check_drawing_id
@@ -41,7 +40,7 @@ ERRORS = {status: {"model": schemas.ErrorOut} for status in (404, 413, 422, 429,
 router = APIRouter()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -60,15 +59,15 @@ def client_address(request: Request, runtime: Runtime) -> str:
 @router.post("/api/predict", response_model=schemas.PredictOut, responses=ERRORS, tags=["recognise"])
 async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
     """Top-3 of the four models and the ensemble's answer for one drawing."""
-    recognition = await run_in_threadpool(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image)))
-    return JSONResponse(recognition.to_json())
+    recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image)))
+    return recognition.to_json()
 
 
 @router.post("/api/activations", response_model=schemas.ActivationsOut, responses=ERRORS, tags=["recognise"])
 async def activations(body: schemas.ImageIn, runtime: RuntimeDep):
     """The online CNN's hidden feature maps (conv1, pool1, conv2, pool2) for one drawing."""
-    layers = await run_in_threadpool(lambda: runtime.recognizer.activations(preprocess_drawing(body.image)))
-    return JSONResponse({"layers": layers})
+    layers = await runtime.infer(lambda: runtime.recognizer.activations(preprocess_drawing(body.image)))
+    return {"layers": layers}
 
 
 # --- collecting and learning ------------------------------------------------------
@@ -90,7 +89,7 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
                        {"Retry-After": retry})
     result = await collect_drawing(runtime, decode_image_payload(body.image), body.label, body.train, client,
                                    wait=body.wait)
-    return JSONResponse(result, status_code=201)
+    return result
 
 
 @router.get("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS, tags=["learn"])
@@ -206,6 +205,8 @@ async def metrics(runtime: RuntimeDep):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
+    if settings.role == "web":
+        tune_malloc_for_serving()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -33,8 +33,8 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
     preprocessing errors before storing anything, and ``StorageUnavailable``
     when the drawing could not be stored (nothing was accepted).
     """
-    x28 = await run_in_threadpool(preprocess_drawing, png)
-    before = await run_in_threadpool(runtime.recognizer.recognize, x28)
+    x28 = await runtime.infer(preprocess_drawing, png)
+    before = await runtime.infer(runtime.recognizer.recognize, x28)
     record = DrawingRecord(
         id=new_drawing_id(), label=label, created=utc_iso(), train=train, client=client,
         input28=np.round(x28 * 255).astype(np.uint8).tobytes(),
@@ -63,7 +63,7 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
         result.update(queued=True, queue_position=depth,
                       detail=f"Saved. The models are learning from it ({depth} drawings in the queue).")
         return result
-    after = await run_in_threadpool(runtime.recognizer.recognize, x28)
+    after = await runtime.infer(runtime.recognizer.recognize, x28)
     result.update(trained=True, learned=learned, versions=after.versions, after=after.to_json())
     runtime.stats_changed()
     return result

@@ -32,8 +32,11 @@ class HoldoutGuard:
     min_seconds: float = 1.0
     original_accuracy: dict[str, float] = field(default_factory=dict)
 
-    def accuracy(self, model) -> float:
-        return float(np.mean(model.predict_proba(self.X).argmax(axis=1) == self.y))
+    def accuracy(self, model, batch: int = 100) -> float:
+        """Share of the holdout digits ``model`` gets right (in batches, so a web worker's peak memory stays small)."""
+        right = sum(int(np.sum(model.predict_proba(self.X[i:i + batch]).argmax(axis=1) == self.y[i:i + batch]))
+                    for i in range(0, len(self.X), batch))
+        return right / len(self.X)
 
     def due(self, steps_since: int, seconds_since: float, suspicious: bool) -> bool:
         """Whether to check a batch, given the steps and seconds since the model's last check.

@@ -3,8 +3,8 @@
 A web worker never learns. It follows each online model's HEAD in the weight
 store: when the learner announces a version (Redis pub/sub, or in-process),
 or at the latest every ``refresh_seconds``, it loads the newest weights once
-into a spare copy of the network and swaps it in (a single reference
-assignment, atomic for readers). Versions it skipped are not loaded; their
+into a new predictor and swaps it in (a single reference assignment, atomic
+for readers). Versions it skipped are not loaded; their
 small records are read, since they say which drawings each version learned.
 
 :class:`VersionFollower` also answers "which version first learned drawing
@@ -40,7 +40,6 @@ class OnlineModel:
         self._original_bytes = original.to_bytes()
         self._cls = type(original)
         self.serving = self._cls.from_bytes(self._original_bytes)
-        self._spare = self._cls.from_bytes(self._original_bytes)
         self.record: WeightVersion | None = None  # None: the original itself (version 0)
         self._lock = threading.Lock()
 
@@ -69,18 +68,14 @@ class OnlineModel:
             head = self.store.current(self.name)
             if head is None or head.version <= self.version:
                 return []
-            data = self.store.load(self.name, head.version)
-            self._spare.set_weights(self._cls.read_weights(data))
-            self.serving, self._spare = self._spare, self.serving
+            # A fresh predictor, run once, then swapped in by one assignment: requests in flight
+            # finish on the old one, and none pays for the new one's first run.
+            predictor = self._cls.from_bytes(self.store.load(self.name, head.version))
+            predictor.predict_proba(np.zeros((1, 28, 28), np.float32))
+            self.serving = predictor
             passed_from = max(self.version + 1, head.version - LEDGER_WALK_LIMIT)
             self.record = head
         return [self.store.version(self.name, v) for v in range(passed_from, head.version)] + [head]
-
-    def warm_up(self, X: np.ndarray) -> None:
-        """Run both copies once, so no request pays for first-call set-up."""
-        for model in (self.serving, self._spare):
-            model.predict_proba(X[:1])
-            model.predict_proba(X)
 
 
 class VersionFollower:

@@ -199,7 +199,7 @@ def test_activations(client, pen):
 
 
 def test_activations_are_the_keras_models_feature_maps(client, pen):
-    """The page's feature maps come from ONNX Runtime; they are the Keras CNN's, to 1e-5 before 8-bit scaling."""
+    """The page's feature maps come from the numpy CNN; they are the Keras CNN's, to 1e-5 before 8-bit scaling."""
     from models.cnn import CNN
     from models.preprocess import preprocess_drawing
 

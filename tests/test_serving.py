@@ -1,4 +1,4 @@
-"""Serving without TensorFlow: the web worker's CNN (ONNX Runtime) gives the Keras CNN's answers,
+"""Serving without TensorFlow: the web worker's CNN (numpy) gives the Keras CNN's answers,
 for the shipped weights and for weights the learner moved, and a web worker never imports TensorFlow.
 
 The full figures (all 10,000 MNIST test digits and 3,498 pen digits) are printed by
@@ -18,7 +18,7 @@ import pytest
 
 from models import augment, load_mnist, load_original
 from models.cnn import CNN
-from models.cnn_onnx import GRAPH_PATH, OnnxCNN, build_graph, random_weights
+from models.cnn_numpy import NumpyCNN, random_weights
 from models.drawn import load_drawn_pendigits
 from tests.live_service import PROJECT_ROOT
 
@@ -47,7 +47,7 @@ def stepped():
 @pytest.mark.parametrize("version", ["shipped", "after 100 online steps"])
 def test_serving_cnn_gives_the_keras_answers(version, images, stepped):
     keras = load_original("cnn") if version == "shipped" else stepped
-    served = OnnxCNN.from_bytes(keras.to_bytes())
+    served = NumpyCNN.from_bytes(keras.to_bytes())
     expected, got = keras.predict_proba(images), served.predict_proba(images)
     assert np.abs(expected - got).max() <= TOLERANCE
     np.testing.assert_array_equal(expected.argmax(axis=1), got.argmax(axis=1))
@@ -61,7 +61,7 @@ def test_serving_cnn_gives_the_keras_answers(version, images, stepped):
 
 def test_archives_round_trip_between_the_twins(stepped):
     """A version written by either reads back bit for bit in the other (the web worker publishes rollbacks)."""
-    served = OnnxCNN.from_bytes(stepped.to_bytes())
+    served = NumpyCNN.from_bytes(stepped.to_bytes())
     for a, b in zip(CNN.from_bytes(served.to_bytes()).get_weights(), stepped.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -69,14 +69,9 @@ def test_archives_round_trip_between_the_twins(stepped):
 def test_wrong_weights_are_refused():
     weights = random_weights()
     with pytest.raises(ValueError, match="shapes"):
-        OnnxCNN(weights[:-1])
+        NumpyCNN(weights[:-1])
     with pytest.raises(ValueError, match="shapes"):
-        OnnxCNN([w.T for w in weights])
-
-
-def test_committed_graph_is_what_build_graph_makes():
-    pytest.importorskip("onnx")
-    assert build_graph() == GRAPH_PATH.read_bytes(), "run `python -m models.cnn_onnx` and commit the graph"
+        NumpyCNN([w.T for w in weights])
 
 
 IMPORTS_PROBE = textwrap.dedent("""
