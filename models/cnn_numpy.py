@@ -31,7 +31,7 @@ import io
 import json
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .base import as_batch
 
@@ -47,8 +47,9 @@ def conv2d_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarr
     pad = k // 2
     padded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), np.float32)
     padded[:, pad:pad + h, pad:pad + w] = x
-    windows = sliding_window_view(padded, (k, k), axis=(1, 2))  # [N,H,W,C,k,k], a view
-    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * h * w, k * k * c)  # (dy, dx, c) order: one copy
+    sn, sy, sx, sc = padded.strides  # a [N,H,W,k,k,C] view of every window, in the kernel's (dy, dx, c) order
+    windows = as_strided(padded, (n, h, w, k, k, c), (sn, sy, sx, sy, sx, sc), writeable=False)
+    patches = windows.reshape(n * h * w, k * k * c)  # the one copy
     out = patches @ kernel.reshape(k * k * c, -1)
     out += bias
     return np.maximum(out, 0, out=out).reshape(n, h, w, -1)

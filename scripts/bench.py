@@ -1,82 +1,118 @@
 #!/usr/bin/env python
-"""End-to-end speed over HTTP, against real uvicorn servers started here, side by side with the seed's design.
+"""Serving speed and memory over real HTTP, side by side with the previous release, in one run.
 
-    python scripts/bench.py [--seconds 10] [--json artifacts/bench.json] [--no-s3]
+    python scripts/bench.py [--seconds 10] [--baseline REF] [--json docs/bench.json]
 
-Measures, in one run:
-- POST /api/predict at concurrency 1 and 16: client p50/p99, server time
-  (the Server-Timing header), requests/s; for Inkling and for the naive
-  design (one Keras ``model.predict`` per model per request, scripts/naive_app.py);
-- POST /api/drawings (store + 24-way augment + both learn steps + persist):
-  p50/p99 on the local store and on SeaweedFS (a real S3 server);
-- start-up (process start to /healthz ready) and resident memory of one worker.
+Measures, on this machine:
+
+- **Stages.** The CPU time of each stage of one ``POST /api/predict`` (in this
+  process, one thread): body validation, base64, PNG decode, preprocessing, each
+  model, the ensemble, the response; and how many requests/s 2 cores would allow
+  if only the models' arithmetic remained. Also the four models on a batch of 16
+  drawings, per drawing: what dynamic batching could save.
+- **Set-ups**, each started here on 127.0.0.1: the previous release (``--baseline``,
+  default the commit before light web workers: one worker that serves with
+  TensorFlow; run from a temporary git worktree), the embedded default now (serves
+  and learns in one process), and 1 and 2 web workers (``INKLING_ROLE=web``, a
+  real Redis, a shared local store). For each: start-up to ``/healthz`` ready,
+  resident memory after warm-up and 1,000 predictions, 1 client (server time
+  from ``Server-Timing``), 16 clients (requests/s, p50, p99) for ``--seconds``,
+  and the servers' CPU per request.
+
+The load generator runs in this process: asyncio, raw HTTP/1.1 on keep-alive
+connections, ~0.1 ms of CPU a request, its clients spread evenly over the
+workers as a load balancer would (``uvicorn --workers 2`` shares one socket,
+and then one process can take all 16 connections). It shares the 2 cores with
+the servers, so read the ratios: the figures are for this machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
+import contextlib
 import json
+import os
 import re
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the service runs (service/__init__.py), before numpy loads
 
-import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from models.data import load_pendigits  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
 from tests.live_service import LiveService  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
 
-UNLIMITED = {"INKLING_DRAWINGS_BURST": "1000000", "INKLING_DRAWINGS_PER_MINUTE": "1000000"}
-
-
-def drawings(n: int = 200) -> list[tuple[str, int]]:
-    return [("data:image/png;base64," + base64.b64encode(render_pendigit(d)).decode(), d.label)
-            for d in load_pendigits("test")[:n]]
+BASELINE = "9c9b687"  # the last commit whose workers serve with TensorFlow
+PREDICTIONS_BEFORE_MEMORY = 1000
 
 
-def server_ms(response: httpx.Response) -> float:
-    match = re.search(r"dur=([\d.]+)", response.headers.get("server-timing", ""))
-    return float(match.group(1)) if match else float("nan")
+def predict_bodies(n: int = 200) -> list[bytes]:
+    """Pen digits of the pendigits test writers, drawn as the page draws them (RGBA PNG)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    bodies = []
+    for digit in load_pendigits("test")[:n]:
+        png = BytesIO()
+        Image.open(BytesIO(render_pendigit(digit))).convert("RGBA").save(png, format="PNG")
+        bodies.append(json.dumps({"image": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()})
+                      .encode())
+    return bodies
 
 
-def load(base_url: str, path: str, bodies: list[dict], concurrency: int, seconds: float, max_requests: int) -> dict:
-    """``concurrency`` clients posting ``bodies`` in turn for ``seconds`` (or ``max_requests``)."""
-    latencies, server, errors = [], [], []
-    lock = threading.Lock()
-    counter = iter(range(max_requests))
+# --- load ----------------------------------------------------------------------------------
+
+
+async def _load(ports: list[int], bodies: list[bytes], clients: int, seconds: float, max_requests: int) -> dict:
+    latencies, server, errors = [], [], 0
     deadline = time.perf_counter() + seconds
+    sent = 0
 
-    def client_loop():
-        with httpx.Client(base_url=base_url, timeout=60) as client:
-            while time.perf_counter() < deadline:
-                try:
-                    i = next(counter)
-                except StopIteration:
-                    return
-                start = time.perf_counter()
-                r = client.post(path, json=bodies[i % len(bodies)])
-                elapsed = (time.perf_counter() - start) * 1000
-                with lock:
-                    (latencies if r.status_code < 300 else errors).append(elapsed)
-                    server.append(server_ms(r))
+    async def client(k: int) -> None:
+        nonlocal errors, sent
+        port = ports[k % len(ports)]
+        requests = [(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        while time.perf_counter() < deadline and sent < max_requests:
+            sent += 1
+            start = time.perf_counter()
+            writer.write(requests[i % len(requests)])
+            i += clients
+            head = await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(int(re.search(rb"(?i)content-length: *(\d+)", head).group(1)))
+            elapsed = (time.perf_counter() - start) * 1000
+            if head[9:12] != b"200":
+                errors += 1
+                continue
+            latencies.append(elapsed)
+            timing = re.search(rb"(?i)server-timing: *app;dur=([\d.]+)", head)
+            server.append(float(timing.group(1)) if timing else float("nan"))
+        writer.close()
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for _ in range(concurrency):
-            pool.submit(client_loop)
+    await asyncio.gather(*(client(k) for k in range(clients)))
     wall = time.perf_counter() - started
-    return {"requests": len(latencies), "errors": len(errors), "rps": len(latencies) / wall,
+    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / wall,
             "p50_ms": float(np.percentile(latencies, 50)), "p99_ms": float(np.percentile(latencies, 99)),
             "server_p50_ms": float(np.nanpercentile(server, 50)), "server_p99_ms": float(np.nanpercentile(server, 99))}
+
+
+def load(ports: list[int], bodies: list[bytes], clients: int, seconds: float = 3600,
+         max_requests: int = 10**9) -> dict:
+    return asyncio.run(_load(ports, bodies, clients, seconds, max_requests))
 
 
 def rss_mb(pid: int) -> float:
@@ -86,76 +122,153 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_timed(service: LiveService) -> float:
-    started = time.perf_counter()
-    service.start()
-    return time.perf_counter() - started
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(services: list[LiveService], startup_s: float, bodies: list[bytes], seconds: float) -> dict:
+    ports, pids = [s.port for s in services], [s.process.pid for s in services]
+    load(ports, bodies, 1, max_requests=100)  # warm-up
+    r = {"startup_s": startup_s}
+    for port in ports:
+        r["c1"] = load([port], bodies, 1, max_requests=PREDICTIONS_BEFORE_MEMORY)
+    r["rss_mb"] = max(rss_mb(pid) for pid in pids)
+    before, generator = sum(cpu_s(pid) for pid in pids), time.process_time()
+    r["c16"] = load(ports, bodies, 16, seconds)
+    r["server_cpu_ms"] = (sum(cpu_s(pid) for pid in pids) - before) / r["c16"]["requests"] * 1000
+    r["generator_cpu_ms"] = (time.process_time() - generator) / r["c16"]["requests"] * 1000
+    r["rss_after_load_mb"] = max(rss_mb(pid) for pid in pids)
+    return r
+
+
+def start(services: list[LiveService]) -> float:
+    """Start them one after another, as a platform does; the slowest one's time to ready."""
+    times = []
+    for service in services:
+        started = time.perf_counter()
+        service.start()
+        times.append(time.perf_counter() - started)
+    return max(times)
+
+
+# --- stages --------------------------------------------------------------------------------
+
+
+def stage_costs(body: bytes, repeats: int = 500) -> dict[str, float]:
+    """CPU ms of each stage of one predict request, in this process on one thread."""
+    from models import load_original
+    from models.preprocess import decode_image_payload, fit_and_center, load_ink
+    from service import schemas
+    from service.recognizer import MODEL_ORDER, Recognition
+    from models.ensemble import combine
+
+    def cpu(fn) -> float:
+        for _ in range(20):
+            fn()
+        start = time.process_time()
+        for _ in range(repeats):
+            fn()
+        return (time.process_time() - start) / repeats * 1000
+
+    url = json.loads(body)["image"]
+    png = decode_image_payload(url)
+    ink = load_ink(png)
+    x = fit_and_center(ink)
+    models = {"fnn": load_original("fnn", serving=True), "cnn": load_original("cnn", serving=True)}
+    probs = {name: models[name.split("_")[0]].predict_proba(x[None])[0] for name in MODEL_ORDER}
+    recognition = Recognition(probs, combine(probs), {"fnn_online": 0, "cnn_online": 0}, x)
+    out = schemas.PredictOut.model_validate(recognition.to_json())
+    batch = np.repeat(x[None], 16, axis=0)
+    costs = {
+        "body: JSON + validation": cpu(lambda: schemas.ImageIn.model_validate_json(body)),
+        "base64": cpu(lambda: decode_image_payload(url)),
+        "PNG decode and ink": cpu(lambda: load_ink(png)),
+        "crop, fit, centre": cpu(lambda: fit_and_center(ink)),
+        "FNN (x2: original, online)": 2 * cpu(lambda: models["fnn"].predict_proba(x[None])),
+        "CNN (x2: original, online)": 2 * cpu(lambda: models["cnn"].predict_proba(x[None])),
+        "ensemble": cpu(lambda: combine(probs)),
+        "response: top-3 and JSON": cpu(lambda: schemas.PredictOut.model_validate(recognition.to_json()))
+                                    + cpu(lambda: out.model_dump_json()),
+    }
+    costs["four models, batch of 16, per drawing"] = 2 * sum(
+        cpu(lambda m=m: m.predict_proba(batch)) for m in models.values()) / 16
+    try:
+        from models.cnn import CNN
+
+        keras = CNN.from_bytes(models["cnn"].to_bytes())
+        costs["CNN in TensorFlow (x2), for comparison"] = 2 * cpu(lambda: keras.predict_proba(x[None]))
+    except ImportError:
+        pass
+    return costs
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def worktree(ref: str):
+    path = Path(tempfile.mkdtemp(prefix="inkling-baseline-"))
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(path), ref],
+                   check=True, capture_output=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], capture_output=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help="per predict measurement")
-    parser.add_argument("--drawings", type=int, default=60, help="drawings per learn measurement")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per 16-client measurement")
+    parser.add_argument("--baseline", default=BASELINE, help="git ref of the release to compare with")
     parser.add_argument("--json", type=Path, default=Path("artifacts/bench.json"))
-    parser.add_argument("--no-s3", action="store_true", help="skip the SeaweedFS run")
     args = parser.parse_args()
 
-    samples = drawings()
-    predict_bodies = [{"image": image} for image, _ in samples]
-    learn_bodies = [{"image": image, "label": label} for image, label in samples]
-    results: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    bodies = predict_bodies()
+    results: dict = {"stages_ms": stage_costs(bodies[0])}
+    unlimited = {"INKLING_DRAWINGS_BURST": "1000000", "INKLING_DRAWINGS_PER_MINUTE": "1000000"}
+    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis:
         tmp = Path(tmp)
-        for name, app in (("inkling", "service.app:app"), ("naive", "scripts.naive_app:app")):
-            service = LiveService(tmp / name, UNLIMITED, app=app)
-            startup = start_timed(service)
-            try:
-                load(service.base_url, "/api/predict", predict_bodies, 1, 2, 100)  # warm-up
-                r = results[name] = {"startup_s": startup, "rss_mb": rss_mb(service.process.pid)}
-                for c in (1, 16):
-                    r[f"predict_c{c}"] = load(service.base_url, "/api/predict", predict_bodies, c, args.seconds, 100000)
-                if name == "inkling":
-                    r["learn_local"] = load(service.base_url, "/api/drawings", learn_bodies, 1, 120, args.drawings)
-                    r["rss_after_mb"] = rss_mb(service.process.pid)
-            finally:
-                service.stop()
-        if not args.no_s3:
-            from tests.seaweedfs import SeaweedFS
+        web = {**unlimited, "INKLING_ROLE": "web", "INKLING_QUEUE_URL": redis.url, "INKLING_QUEUE_NAME": "bench"}
+        with worktree(args.baseline) as before:
+            setups = {
+                f"before ({args.baseline}): 1 TensorFlow worker": [LiveService(tmp / "before", unlimited, cwd=before)],
+                "embedded default (serves and learns)": [LiveService(tmp / "embedded", unlimited)],
+                "1 web worker": [LiveService(tmp / "web1", web)],
+                "2 web workers": [LiveService(tmp / "web2", web), LiveService(tmp / "web2", web)],
+            }
+            for name, services in setups.items():
+                with contextlib.ExitStack() as stack:
+                    startup = start(services)
+                    for service in services:
+                        stack.callback(service.stop)
+                    results[name] = measure(services, startup, bodies, args.seconds)
+                    print(f"measured: {name}", file=sys.stderr)
 
-            with SeaweedFS(tmp / "weed") as s3:
-                bucket = s3.create_bucket("bench")
-                env = {**UNLIMITED, **s3.env(), "INKLING_STORAGE": "s3", "INKLING_S3_BUCKET": bucket,
-                       "INKLING_S3_ENDPOINT_URL": s3.endpoint_url}
-                with LiveService(tmp / "s3", env) as service:
-                    load(service.base_url, "/api/predict", predict_bodies, 1, 1, 20)
-                    results["inkling"]["predict_s3_c16"] = load(service.base_url, "/api/predict", predict_bodies,
-                                                                16, args.seconds, 100000)
-                    results["inkling"]["learn_s3"] = load(service.base_url, "/api/drawings", learn_bodies, 1, 120,
-                                                          args.drawings)
+    stages = results["stages_ms"]
+    print("| stage of one predict | CPU ms |\n|---|---|")
+    for stage, ms in stages.items():
+        print(f"| {stage} | {ms:.3f} |")
+    models_ms = stages["FNN (x2: original, online)"] + stages["CNN (x2: original, online)"]
+    print(f"\nIf only the models' arithmetic remained: {models_ms:.2f} ms a request, "
+          f"{2000 / models_ms:.0f} requests/s on 2 cores.\n")
 
-    ink, naive = results["inkling"], results["naive"]
-    print("| measure | Inkling | naive (Keras predict) | ratio | target |\n|---|---|---|---|---|")
-    for c in (1, 16):
-        a, b = ink[f"predict_c{c}"], naive[f"predict_c{c}"]
-        print(f"| predict c={c}: server p50 / p99 | {a['server_p50_ms']:.1f} / {a['server_p99_ms']:.1f} ms "
-              f"| {b['server_p50_ms']:.1f} / {b['server_p99_ms']:.1f} ms | {b['server_p50_ms'] / a['server_p50_ms']:.1f}x faster "
-              f"| {'p50 <= 10 ms' if c == 1 else ''} |")
-        print(f"| predict c={c}: client p50 / p99 | {a['p50_ms']:.1f} / {a['p99_ms']:.1f} ms "
-              f"| {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms | {b['p50_ms'] / a['p50_ms']:.1f}x | |")
-        print(f"| predict c={c}: requests/s | {a['rps']:.0f} | {b['rps']:.0f} | {a['rps'] / b['rps']:.1f}x "
-              f"| {'>= 150' if c == 16 else ''} |")
-    for key, label in (("learn_local", "local store"), ("learn_s3", "SeaweedFS")):
-        if key in ink:
-            a = ink[key]
-            print(f"| POST /api/drawings ({label}): p50 / p99 | {a['p50_ms']:.0f} / {a['p99_ms']:.0f} ms "
-                  f"(server {a['server_p50_ms']:.0f}) | | | p50 <= 150 ms |")
-    if "predict_s3_c16" in ink:
-        print(f"| predict c=16 on SeaweedFS: requests/s | {ink['predict_s3_c16']['rps']:.0f} | | | |")
-    print(f"| start-up to /healthz ready | {ink['startup_s']:.1f} s | {naive['startup_s']:.1f} s | | |")
-    print(f"| resident memory, one worker | {ink['rss_mb']:.0f} MB ({ink['rss_after_mb']:.0f} MB after learning) "
-          f"| {naive['rss_mb']:.0f} MB | | |")
-    errors = sum(v.get("errors", 0) for r in results.values() for v in r.values() if isinstance(v, dict))
-    print(f"\nnon-2xx responses: {errors}")
+    names = [n for n in results if n != "stages_ms"]
+    print("| measure | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    rows = [
+        ("start-up to /healthz ready", lambda r: f"{r['startup_s']:.1f} s"),
+        (f"resident memory after {PREDICTIONS_BEFORE_MEMORY:,} predictions (per worker)", lambda r: f"{r['rss_mb']:.0f} MB"),
+        ("the same after the 16-client run", lambda r: f"{r['rss_after_load_mb']:.0f} MB"),
+        ("1 client: server p50 / p99", lambda r: f"{r['c1']['server_p50_ms']:.2f} / {r['c1']['server_p99_ms']:.2f} ms"),
+        ("16 clients: requests/s", lambda r: f"{r['c16']['rps']:.0f}"),
+        ("16 clients: p50 / p99", lambda r: f"{r['c16']['p50_ms']:.0f} / {r['c16']['p99_ms']:.0f} ms"),
+        ("servers' CPU per request", lambda r: f"{r['server_cpu_ms']:.2f} ms"),
+        ("load generator's CPU per request", lambda r: f"{r['generator_cpu_ms']:.2f} ms"),
+    ]
+    for label, cell in rows:
+        print(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
+    errors = sum(results[n][k]["errors"] for n in names for k in ("c1", "c16"))
+    print(f"\nnon-200 responses: {errors}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the service runs (service/__init__.py), before numpy loads
 
 import numpy as np  # noqa: E402
 
@@ -67,6 +69,8 @@ def main() -> None:
         r["partial_fit24_p50_ms"], r["partial_fit24_p99_ms"] = timed(
             lambda: model.partial_fit(variants, labels), max(50, args.repeats // 3))
 
+    results["serving"] = serving = serving_twin(Xt, Xp, args.repeats)
+
     f, c = results["fnn"], results["cnn"]
     rows = [
         ("CNN MNIST test accuracy", f"{c['mnist_test_accuracy']:.2%}", ">= 99.40%", c["mnist_test_accuracy"] >= 0.994),
@@ -84,6 +88,11 @@ def main() -> None:
          "p50 <= 25 ms", c["partial_fit24_p50_ms"] <= 25),
         ("FNN partial_fit, 24 variants", f"{f['partial_fit24_p50_ms']:.2f} ms (p99 {f['partial_fit24_p99_ms']:.2f})",
          "p50 <= 1 ms", f["partial_fit24_p50_ms"] <= 1),
+        ("CNN as web workers serve it (numpy), 1 image", f"{serving['predict_p50_ms']:.2f} ms "
+         f"(p99 {serving['predict_p99_ms']:.2f})", f"Keras here: {c['predict_p50_ms']:.2f} ms", True),
+        *((f"  same answers as Keras, {version}", f"max abs diff {r['max_abs_diff']:.1e}, "
+           f"{r['argmax_differs']} argmax differ of {r['images']:,}", "<= 1e-5, none",
+           r["max_abs_diff"] <= 1e-5 and r["argmax_differs"] == 0) for version, r in serving["equality"].items()),
         ("CNN training to shipped accuracy", f"{c['training_minutes']:.1f} min", "<= 15 min", c["training_minutes"] <= 15),
     ]
     print("| measure | result | target | met |\n|---|---|---|---|")
@@ -91,6 +100,28 @@ def main() -> None:
         print(f"| {label} | {value} | {target} | {'yes' if ok else 'NO'} |")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
+
+
+def serving_twin(Xt: np.ndarray, Xp: np.ndarray, repeats: int) -> dict:
+    """The web workers' CNN (numpy) against Keras: speed, and equal answers on all MNIST test digits and
+    pen digits, for the shipped weights and after 100 online steps (24 variants of a pen digit each)."""
+    keras = load_original("cnn")
+    served = load_original("cnn", serving=True)
+    p50, p99 = timed(lambda: served.predict_proba(Xt[:1]), repeats)
+    images = np.concatenate([Xt, Xp])
+    equality = {}
+    for version in ("shipped", "after 100 online steps"):
+        if version != "shipped":
+            keras.online_lr = 0.03
+            _, labels, _ = load_drawn_pendigits("test")
+            for i in range(100):
+                keras.partial_fit(augment(Xp[7 * i]), np.full(24, labels[7 * i]))
+            served = type(served).from_bytes(keras.to_bytes())
+        expected = np.concatenate([keras.predict_proba(images[i:i + 500]) for i in range(0, len(images), 500)])
+        got = np.concatenate([served.predict_proba(images[i:i + 500]) for i in range(0, len(images), 500)])
+        equality[version] = {"images": len(images), "max_abs_diff": float(np.abs(expected - got).max()),
+                             "argmax_differs": int(np.sum(expected.argmax(1) != got.argmax(1)))}
+    return {"predict_p50_ms": p50, "predict_p99_ms": p99, "equality": equality}
 
 
 if __name__ == "__main__":

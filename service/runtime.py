@@ -102,6 +102,8 @@ class Runtime:
         core, so more threads only add memory (each keeps its own malloc arena and
         buffers: 16 at once cost a worker ~40 MB) and make latency ragged.
         """
+        if self.inference is None:
+            return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self.inference, fn, *args)
 
     def client_id(self, address: str) -> str:
@@ -238,7 +240,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                       RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
                                   settings.queue_url.get_secret_value() if settings.queue_url else "memory://",
                                   settings.queue_name), salt, learner,
-                      inference=ThreadPoolExecutor(settings.inference_threads, "inference"))
+                      inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None)
     metrics.watch_queue(queue)
     queue.subscribe(follower.poke)
     follower.refresh()

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # after 5 drawings of each digit while MNIST accuracy stays within 0.2 point.
     fnn_online_lr: float = Field(0.02, gt=0, description="Learning rate of the FNN's online steps.")
     cnn_online_lr: float = Field(0.03, gt=0, description="Learning rate of the CNN's online steps.")
-    inference_threads: int = Field(2, ge=1, description="Threads that decode, preprocess and run the models for "
+    inference_threads: int = Field(2, ge=0, description="Threads that decode, preprocess and run the models for "
                                                         "requests (per worker process).")
     tf_threads: int = Field(1, ge=0, description="TensorFlow threads per operation; 0 = its default (all cores).")
     learner_threads: int = Field(2, ge=0, description="TensorFlow threads per operation in `python -m "

@@ -48,13 +48,14 @@ class LiveService:
         stop_timeout: float = 15.0,
         app: str = "service.app:app",
         workers: int = 1,
+        cwd: Path = PROJECT_ROOT,
     ):
         self.data_dir = Path(data_dir)
         self.env = dict(env or {})
         self.port = port
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self.app, self.workers = app, workers
+        self.app, self.workers, self.cwd = app, workers, cwd
         self.process: subprocess.Popen | None = None
         self._log_file = None
 
@@ -97,7 +98,7 @@ class LiveService:
         self._started_at = self.log_path.stat().st_size
         self.process = subprocess.Popen(
             self.command(),
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
@@ -133,7 +134,7 @@ class LiveService:
                 raise ServiceStartError(
                     f"the service did not answer 200 on /healthz within {self.start_timeout:.0f} s; log tail:\n{self.log_tail()}"
                 )
-            time.sleep(0.25)
+            time.sleep(0.05)
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after ``stop_timeout`` s; returns the exit code."""
