@@ -52,13 +52,8 @@ def decode_image_payload(payload: bytes | str) -> bytes:
         raise InvalidImageError("The image is not valid base64: send the canvas as a PNG data URL.") from None
 
 
-def load_ink(png: bytes | str) -> np.ndarray:
-    """Ink coverage of a PNG as float32[H,W] in [0,1]: 1 is full ink, 0 is background.
-
-    Handles L, LA, RGB, RGBA and palette images; a transparent background
-    (ink is whatever is opaque) and either polarity (the background is the
-    colour of the border).
-    """
+def open_png(png: bytes | str) -> Image.Image:
+    """The decoded image of a PNG (bytes, data URL or base64), checked: at most 2048 px a side, no bombs."""
     data = decode_image_payload(png)
     try:
         with warnings.catch_warnings():
@@ -78,9 +73,40 @@ def load_ink(png: bytes | str) -> np.ndarray:
         raise InvalidImageError("The image declares too many pixels to decode safely.") from None
     except Exception:  # Pillow raises many types for broken files; all mean the same to the sender.
         raise InvalidImageError("The image could not be read: send a complete PNG file.") from None
+    return image
 
+
+def clean_png(png: bytes | str) -> bytes:
+    """The drawing's pixels as a fresh PNG: none of the sender's text, ICC, EXIF or other chunks, and
+    nothing after its end, so what is stored and served back is an image and only an image.
+
+    >>> from models.render import render_strokes
+    >>> png = render_strokes([np.array([[140, 40], [140, 240]])])
+    >>> clean = clean_png(png + b"<script>alert(1)</script>")
+    >>> b"script" in clean, clean[-8:-4]
+    (False, b'IEND')
+    """
+    image = open_png(png)
+    if image.mode in ("P", "PA") or "transparency" in image.info:
+        image = image.convert("RGBA")  # the transparency lived in a chunk that is not copied
+    image.info = {}
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def load_ink(png: bytes | str) -> np.ndarray:
+    """Ink coverage of a PNG as float32[H,W] in [0,1]: 1 is full ink, 0 is background.
+
+    Handles L, LA, RGB, RGBA and palette images; a transparent background
+    (ink is whatever is opaque) and either polarity (the background is the
+    colour of the border).
+    """
+    image = open_png(png)
     if image.mode in ("P", "PA"):
         image = image.convert("RGBA")
+    elif image.mode.startswith("I"):  # 16-bit gray ("I;16", or "I"): Pillow's "L" would clip it to white
+        image = Image.fromarray((np.asarray(image).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8), "L")
     alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
     if alpha is not None and np.median(LEVELS[_border(alpha)]) < 0.5:
         # Transparent background: whatever was painted is ink, whatever its colour.

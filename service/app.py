@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
 from models import CANVAS
 from models.preprocess import decode_image_payload, preprocess_drawing
@@ -27,9 +27,9 @@ from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
 from .recognizer import MODEL_ORDER
 from .runtime import Runtime, build_runtime, tune_malloc_for_serving
+from .security import SecurityHeaders, is_admin, require_admin
 from .settings import Settings
 from .storage import NotFound
-from .storage.base import check_drawing_id
 
 log = logging.getLogger("inkling")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
@@ -40,16 +40,30 @@ ERRORS = {status: {"model": schemas.ErrorOut} for status in (404, 413, 422, 429,
 router = APIRouter()
 
 
+def read_route(path: str, **kwargs):
+    """``GET path``, and ``HEAD path`` answering as GET does without the body (monitors, caches, link
+    checkers); HEAD stays out of the OpenAPI schema, which would otherwise list every route twice."""
+    def register(endpoint):
+        router.head(path, include_in_schema=False, **kwargs)(endpoint)
+        return router.get(path, **kwargs)(endpoint)
+    return register
+
+
 async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+AdminDep = Annotated[bool, Depends(is_admin)]
 
 
 def client_address(request: Request, runtime: Runtime) -> str:
-    if runtime.settings.trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
-        return forwarded.split(",")[0].strip()
+    """Who sent this, for rate limits: the connection's address, or behind ``trusted_proxies`` proxies the
+    entry they appended to X-Forwarded-For (the entries to its left are the client's to write)."""
+    hops = runtime.settings.trusted_proxies
+    forwarded = [a.strip() for a in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
     return request.client.host if request.client else "unknown"
 
 
@@ -92,14 +106,14 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
     return result
 
 
-@router.get("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS, tags=["learn"])
-async def list_drawings(runtime: RuntimeDep,
+@read_route("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS, tags=["learn"])
+async def list_drawings(runtime: RuntimeDep, admin: AdminDep,
                         label: Annotated[int | None, Query(ge=0, le=9)] = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         cursor: Annotated[str | None, Query(max_length=200)] = None):
-    """Stored drawings, newest first, a page at a time."""
+    """Stored drawings given with consent (to the admin, all of them), newest first, a page at a time."""
     try:
-        records, next_cursor = await run_in_threadpool(runtime.drawings.list, label, limit, cursor)
+        records, next_cursor = await run_in_threadpool(runtime.list_drawings, label, limit, cursor, admin)
     except ValueError:
         raise ApiError(422, "invalid_cursor", "That cursor is not one this service gave out; start without it.")
     items = [{"id": r.id, "label": r.label, "created": r.created, "train": r.train,
@@ -107,23 +121,27 @@ async def list_drawings(runtime: RuntimeDep,
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/api/drawings/{drawing_id}.png", response_class=Response, responses={**ERRORS, 200: {
-    "content": {"image/png": {}}, "description": "The drawing as it was sent."}}, tags=["learn"])
-async def drawing_png(drawing_id: str, runtime: RuntimeDep):
-    png = await run_in_threadpool(runtime.drawings.get_png, drawing_id)
-    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=31536000, immutable"})
+@read_route("/api/drawings/{drawing_id}.png", response_class=Response, responses={**ERRORS, 200: {
+    "content": {"image/png": {}}, "description": "The drawing's pixels (re-encoded when it was stored)."}},
+    tags=["learn"])
+async def drawing_png(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
+    record = await run_in_threadpool(runtime.visible_drawing, drawing_id, admin)
+    png = await run_in_threadpool(runtime.drawings.get_png, record.id)
+    cache = "public, max-age=31536000, immutable" if record.train else "private, no-store"
+    return Response(png, media_type="image/png", headers={"Cache-Control": cache})
 
 
-@router.get("/api/drawings/{drawing_id}", response_model=schemas.DrawingInfo, responses=ERRORS, tags=["learn"])
-async def drawing_info(drawing_id: str, runtime: RuntimeDep):
+@read_route("/api/drawings/{drawing_id}", response_model=schemas.DrawingInfo, responses=ERRORS,
+                  tags=["learn"])
+async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
     """One drawing, and per online model the version that first learned it (null while it is queued)."""
-    record = await run_in_threadpool(runtime.drawings.get, check_drawing_id(drawing_id))
+    record = await run_in_threadpool(runtime.visible_drawing, drawing_id, admin)
     learned = await run_in_threadpool(runtime.follower.learned, record.id) if record.train else None
     return {"id": record.id, "label": record.label, "created": record.created, "train": record.train,
             "png_url": f"/api/drawings/{record.id}.png", "learned": learned}
 
 
-@router.get("/api/stats", response_model=schemas.StatsOut, tags=["learn"])
+@read_route("/api/stats", response_model=schemas.StatsOut, tags=["learn"])
 async def stats(runtime: RuntimeDep):
     """Drawings per digit, online steps, and the holdout-accuracy history of each online model."""
     return await run_in_threadpool(runtime.stats)
@@ -132,7 +150,7 @@ async def stats(runtime: RuntimeDep):
 # --- models -----------------------------------------------------------------------
 
 
-@router.get("/api/models", response_model=schemas.ModelsOut, tags=["models"])
+@read_route("/api/models", response_model=schemas.ModelsOut, tags=["models"])
 async def list_models(runtime: RuntimeDep):
     """Versions, steps and holdout accuracy of the four models."""
     stats_now = await run_in_threadpool(runtime.stats)
@@ -153,16 +171,9 @@ async def list_models(runtime: RuntimeDep):
 
 @router.post("/api/models/{name}/rollback", response_model=schemas.ModelInfo,
              responses={**ERRORS, 401: {"model": schemas.ErrorOut}, 403: {"model": schemas.ErrorOut}},
-             tags=["models"])
-async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep,
-                   authorization: Annotated[str | None, Header()] = None):
+             tags=["models"], dependencies=[Depends(require_admin)])
+async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep):
     """Restore an online model to a named version (admin token required)."""
-    token = runtime.settings.admin_token
-    if token is None:
-        raise ApiError(403, "admin_disabled", "Rollback is disabled: the operator has not set INKLING_ADMIN_TOKEN.")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-        raise ApiError(401, "unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.")
     if name not in runtime.online:
         raise ApiError(404, "not_found", f"No online model {name!r}; choose one of {sorted(runtime.online)}.")
     try:
@@ -178,13 +189,13 @@ async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep,
 # --- operations -------------------------------------------------------------------
 
 
-@router.get("/api/config", tags=["operations"])
+@read_route("/api/config", tags=["operations"])
 async def config():
     """The canvas spec the page must draw with (the stroke renderer uses the same) and the model names."""
     return {"canvas": CANVAS.as_dict(), "models": list(MODEL_ORDER), "titles": TITLES}
 
 
-@router.get("/healthz", response_model=schemas.Health, responses={503: {"model": schemas.ErrorOut}},
+@read_route("/healthz", response_model=schemas.Health, responses={503: {"model": schemas.ErrorOut}},
             tags=["operations"])
 async def healthz(request: Request):
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
@@ -193,7 +204,7 @@ async def healthz(request: Request):
     return {"status": "ok", "versions": runtime.recognizer.versions()}
 
 
-@router.get("/metrics", response_class=Response, tags=["operations"],
+@read_route("/metrics", response_class=Response, tags=["operations"],
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}})
 async def metrics(runtime: RuntimeDep):
     return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -203,7 +214,14 @@ async def metrics(runtime: RuntimeDep):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    try:
+        settings = settings or Settings()
+    except ValidationError as exc:  # a clear line, not a traceback, for an operator's configuration slip
+        raise SystemExit("inkling will not start: " + "; ".join(e["msg"].removeprefix("Value error, ")
+                                                                for e in exc.errors())) from None
+    if settings.on_paas and not settings.trusted_proxies:
+        log.warning("running on a PaaS (PORT/DYNO set) without INKLING_TRUSTED_PROXIES: every client is seen as "
+                    "the platform's router, so all of them share one rate-limit bucket; set it to 1 on Heroku")
     metrics = Metrics()
     if settings.role == "web":
         tune_malloc_for_serving()
@@ -228,6 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     if FRONTEND_DIR.is_dir():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")

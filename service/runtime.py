@@ -34,8 +34,10 @@ from .queue import LearnQueue, make_queue
 from .recognizer import Recognizer
 from .replay import ReplayBuffer
 from .settings import Settings
-from .storage import (DrawingStore, LocalDrawingStore, LocalObjects, NotFound, S3DrawingStore, S3Objects,
+from .storage import (DrawingRecord, DrawingStore, LocalDrawingStore, LocalObjects, NotFound, S3DrawingStore, S3Objects,
                       StorageError, VersionConflict, WeightStore, WeightVersion, make_s3_client)
+
+from .storage.base import check_drawing_id
 
 if TYPE_CHECKING:  # the learner (and TensorFlow with it) is imported only where it runs
     from .learner import Learner
@@ -46,6 +48,7 @@ SAMPLE_PATH = WEIGHTS_DIR / "mnist-sample.npz"
 KINDS = ("fnn", "cnn")
 STATS_HISTORY = 500  # newest evaluations and rollbacks per model in /api/stats
 STATS_VERSIONS = 1000  # versions read back for them (records are cached: read once)
+PAGE_READS = 10  # store pages read at most to fill one page of consented drawings
 
 
 def make_stores(settings: Settings) -> tuple[DrawingStore, WeightStore]:
@@ -105,6 +108,34 @@ class Runtime:
         if self.inference is None:
             return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self.inference, fn, *args)
+
+    def list_drawings(self, label: int | None, limit: int, cursor: str | None,
+                      private: bool = False) -> tuple[list, str | None]:
+        """A page of stored drawings, newest first: those given with consent, or with ``private`` all.
+
+        Drawings sent with ``train: false`` were given to be recognised, not to be
+        shown to others; pages skip them and still come full while more exist
+        (reading at most ``PAGE_READS`` pages of the store for one).
+        """
+        records, next_cursor = self.drawings.list(label, limit, cursor)
+        if private:
+            return records, next_cursor
+        shown = [r for r in records if r.train]
+        for _ in range(PAGE_READS - 1):
+            if len(shown) >= limit or next_cursor is None:
+                break
+            more, next_cursor = self.drawings.list(label, limit, next_cursor)
+            shown += [r for r in more if r.train]
+        if len(shown) > limit:
+            shown, next_cursor = shown[:limit], shown[limit - 1].id
+        return shown, next_cursor
+
+    def visible_drawing(self, drawing_id: str, private: bool = False) -> DrawingRecord:
+        """A stored drawing's record; one sent without consent is NotFound unless ``private`` (the admin)."""
+        record = self.drawings.get(check_drawing_id(drawing_id))
+        if not record.train and not private:
+            raise NotFound(f"no drawing {drawing_id}")
+        return record
 
     def client_id(self, address: str) -> str:
         """A salted hash: lets us group one person's drawings without storing their address."""

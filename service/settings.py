@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_ADMIN_TOKEN = 16
 
 
 class Settings(BaseSettings):
@@ -32,9 +33,18 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (SeaweedFS, MinIO); None = AWS.")
     s3_region: str | None = Field(None, description="Region; None = the boto3 default chain.")
     s3_timeout_s: float = Field(3.0, gt=0, description="Connect/read timeout so an S3 outage fails fast.")
-    admin_token: SecretStr | None = Field(None, description="Bearer token for admin routes; unset = disabled.")
+    admin_token: SecretStr | None = Field(None, description="Bearer token for admin routes, at least 16 characters; "
+                                                            "unset = admin routes disabled.")
     client_salt: SecretStr | None = Field(None, description="Salt for hashing client addresses; unset = random per process.")
-    trust_forwarded_for: bool = Field(False, description="Take the client address from X-Forwarded-For (behind a proxy).")
+    trusted_proxies: int = Field(0, ge=0, le=10, description="Proxies in front of the service that append the "
+                                                             "address they saw to X-Forwarded-For (a Heroku router, "
+                                                             "or nginx: 1); the client is that many entries from the "
+                                                             "right. 0: the connection's own address.")
+    trust_forwarded_for: bool = Field(False, description="Deprecated: true means INKLING_TRUSTED_PROXIES=1.")
+    allow_ephemeral: bool = Field(False, description="Allow the local store on a filesystem a restart wipes "
+                                                     "(a Heroku dyno), losing every drawing and version.")
+    dyno: str | None = Field(None, validation_alias="DYNO", description="Set by Heroku on its dynos.")
+    port: str | None = Field(None, validation_alias="PORT", description="Set by PaaS hosts (Heroku, Render, ...).")
 
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get 413.")
     drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
@@ -79,4 +89,20 @@ class Settings(BaseSettings):
         if self.role == "web" and not self.queue_url:
             raise ValueError("INKLING_ROLE=web needs INKLING_QUEUE_URL (redis://...): a web worker only "
                              "enqueues drawings, and the learner reads them from that queue")
+        if self.admin_token is not None and len(self.admin_token.get_secret_value()) < MIN_ADMIN_TOKEN:
+            raise ValueError(
+                f"INKLING_ADMIN_TOKEN is set but has {len(self.admin_token.get_secret_value())} characters: use at "
+                f"least {MIN_ADMIN_TOKEN} random ones (python -c 'import secrets; print(secrets.token_urlsafe(24))'), "
+                "or unset it to disable the admin routes")
+        if self.dyno and self.storage == "local" and not self.allow_ephemeral:
+            raise ValueError(
+                f"INKLING_STORAGE=local on a Heroku dyno ({self.dyno}): its filesystem is wiped at every restart, "
+                "with every drawing and weight version on it. Configure S3 (INKLING_STORAGE=s3, INKLING_S3_BUCKET, "
+                "AWS credentials), or set INKLING_ALLOW_EPHEMERAL=true if losing them is fine (a demo)")
+        if self.trust_forwarded_for and not self.trusted_proxies:
+            self.trusted_proxies = 1
         return self
+
+    @property
+    def on_paas(self) -> bool:
+        return bool(self.dyno or self.port)

@@ -145,7 +145,10 @@ def test_consent_off_stores_without_training(client, pen):
     r = client.post("/api/drawings", json={"image": image, "label": label, "train": False})
     assert r.status_code == 201
     assert r.json()["trained"] is False and r.json()["versions"] == versions
-    assert client.get("/api/drawings", params={"limit": 1}).json()["items"][0]["train"] is False
+    # Stored, but private: listed and served to the admin only.
+    assert r.json()["id"] not in {item["id"] for item in client.get("/api/drawings").json()["items"]}
+    mine = client.get("/api/drawings", params={"limit": 1}, headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert mine["items"][0]["id"] == r.json()["id"] and mine["items"][0]["train"] is False
 
 
 @pytest.mark.parametrize("label", ["3", 3.5, -1, 10, True, None, "٣", [3]])
@@ -162,17 +165,24 @@ def test_unknown_drawing(client, drawing_id):
 
 
 def test_paging(client, pen):
-    for image, label in pen[4:8]:
-        assert client.post("/api/drawings", json={"image": image, "label": label, "train": False}).status_code == 201
-    seen, cursor = [], None
+    """Pages come full and newest first, and skip the drawings sent without consent (however many)."""
+    sent = {}
+    for i, (image, label) in enumerate(pen[4:10]):
+        r = client.post("/api/drawings", json={"image": image, "label": label, "train": i % 3 == 0})
+        sent[r.json()["id"]] = i % 3 == 0
+    seen, cursor, sizes = [], None, []
     while True:
         page = client.get("/api/drawings", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
         seen += [item["id"] for item in page["items"]]
+        sizes.append(len(page["items"]))
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert len(seen) == len(set(seen)) >= 6
+    assert len(seen) == len(set(seen)) >= 3
     assert seen == sorted(seen, reverse=True)  # newest first
+    assert all(size == 2 for size in sizes[:-1])
+    assert {i for i, consented in sent.items() if consented} <= set(seen)
+    assert not {i for i, consented in sent.items() if not consented} & set(seen)
     assert client.get("/api/drawings", params={"limit": 0}).status_code == 422
 
 

@@ -46,6 +46,7 @@ MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
 ANSWER_LABELS = (3, 0, 7, 2, 4, 5, 6, 8, 9, 1)
 TEACH_LABEL = 5
 TEACH_COUNT = 3
+ADMIN_TOKEN = "browser-tests-admin-token"
 
 
 def chromium_path() -> str | None:
@@ -60,7 +61,7 @@ def service(request, tmp_path_factory):
     """The page's server: the embedded default, then a TensorFlow-free web worker with its own learner."""
     pytest.importorskip("service.app")
     # A generous per-client drawing rate: these tests save a dozen drawings from one address.
-    env = {"INKLING_DRAWINGS_BURST": "200", "INKLING_DRAWINGS_PER_MINUTE": "6000"}
+    env = {"INKLING_DRAWINGS_BURST": "200", "INKLING_DRAWINGS_PER_MINUTE": "6000", "INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
     data = tmp_path_factory.mktemp(f"inkling-browser-{request.param}")
     if request.param == "embedded":
         with LiveService(data, env=env) as svc:
@@ -109,6 +110,8 @@ def open_page(browser, service, requests_seen, **context_options):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # What the Content-Security-Policy blocks shows only as a console error: count it as a page error.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Content Security" in m.text else None)
     page.goto(f"{service.base_url}/")
     page.wait_for_selector("html[data-ready=true]", timeout=15_000)
     page.js_errors = errors
@@ -249,10 +252,13 @@ def online_versions(client, probe) -> dict:
     return predict_png(client, probe)["versions"]
 
 
-def drawings(client, **params) -> list[dict]:
+def drawings(client, admin: bool = False, **params) -> list[dict]:
+    """Every listed drawing: those given with consent, or with ``admin`` all of them."""
     items, cursor = [], None
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"} if admin else {}
     while True:
-        page = client.get("/api/drawings", params={**params, "limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+        page = client.get("/api/drawings", headers=headers,
+                          params={**params, "limit": 100, **({"cursor": cursor} if cursor else {})}).json()
         items += page["items"]
         cursor = page.get("next_cursor")
         if not cursor:
@@ -476,8 +482,9 @@ def test_consent_off_stores_without_training(fresh, chosen, client, probe):
     assert body["stored"] and not body["trained"]
     page.get_by_test_id("learned").wait_for(state="visible")
     assert "without training" in page.get_by_test_id("learned").inner_text()
-    stored = next(d for d in drawings(client, label=digit.label) if d["id"] == body["id"])
+    stored = next(d for d in drawings(client, admin=True, label=digit.label) if d["id"] == body["id"])
     assert stored["train"] is False
+    assert body["id"] not in {d["id"] for d in drawings(client, label=digit.label)}  # private: the admin's only
     assert online_versions(client, probe) == before_versions
     page.get_by_test_id("train-consent").check()
 
@@ -592,7 +599,7 @@ def test_storage_outage_is_explained_and_can_be_retried(fresh, chosen, client):
 
 def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client):
     page = fresh
-    total = len(drawings(client))
+    total = len(drawings(client, admin=True))  # counted, whether or not given to be shown
     for _ in range(50):  # /api/stats is cached for a moment; wait until it counts every drawing
         stats = client.get("/api/stats").json()
         if stats["total"] == total:

@@ -24,7 +24,7 @@ def test_export_round_trips(tmp_path):
             r = client.post("/api/drawings", json={"image": image, "label": d.label, "train": i % 2 == 0})
             assert r.status_code == 201
     env = {**os.environ, "INKLING_DATA_DIR": str(store_dir)}
-    done = subprocess.run([sys.executable, "scripts/export_dataset", str(out), "--png"], env=env,
+    done = subprocess.run([sys.executable, "scripts/export_dataset", str(out), "--png", "--include-private"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     images = _parse_idx((out / "drawings-images-idx3-ubyte").read_bytes(), 3)
@@ -34,6 +34,10 @@ def test_export_round_trips(tmp_path):
     np.testing.assert_array_equal(images[0], np.frombuffer(records[0].input28, np.uint8).reshape(28, 28))
     assert sorted(p.name for p in (out / "png").rglob("*.png")) == sorted(f"{r.id}.png" for r in records)
 
-    only = subprocess.run([sys.executable, "scripts/export_dataset", str(tmp_path / "trainable"), "--trainable-only"],
+    # By default only the drawings given with consent: the two sent with train: false stay private.
+    only = subprocess.run([sys.executable, "scripts/export_dataset", str(tmp_path / "trainable"), "--png"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert only.returncode == 0 and "exported 3 drawings" in only.stdout
+    consented = {f"{r.id}.png" for r in records if r.train}
+    assert len(consented) == 3
+    assert {p.name for p in (tmp_path / "trainable" / "png").rglob("*.png")} == consented

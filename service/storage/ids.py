@@ -22,9 +22,10 @@ import re
 import secrets
 from datetime import datetime, timezone
 
+# [0-9], not \d, which also matches fullwidth and Arabic-Indic digits.
 # \A...\Z (not ^...$): `match`, `fullmatch` and `search` all mean "the whole string",
 # and a trailing newline does not sneak through.
-DRAWING_ID_RE = re.compile(r"\A\d{8}T\d{9}Z-[0-9a-f]{10}\Z")
+DRAWING_ID_RE = re.compile(r"\A[0-9]{8}T[0-9]{9}Z-[0-9a-f]{10}\Z")
 MODEL_NAME_RE = re.compile(r"\A[a-z0-9_]{1,40}\Z")
 
 

@@ -37,7 +37,7 @@ from .ids import drawing_id_time, drawing_id_time_prefix
 T = TypeVar("T")
 R = TypeVar("R")
 
-_DRAWING_KEY_RE = re.compile(r"\A(\d{8}T\d{9}Z-[0-9a-f]{10})\.(json|png|label[0-9])\Z")
+_DRAWING_KEY_RE = re.compile(r"\A([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10})\.(json|png|label[0-9])\Z")
 _UNAVAILABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
                       "RequestTimeout", "ServiceUnavailable", "InternalError", "NoSuchBucket"}
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}

@@ -43,7 +43,7 @@ from .ids import utc_iso
 log = logging.getLogger(__name__)
 
 _OBJECT_RE = re.compile(r"\A([0-9a-f]{64})\.npz\Z")
-_LEGACY_WEIGHTS_RE = re.compile(r"\A(\d{8})\.npz\Z")
+_LEGACY_WEIGHTS_RE = re.compile(r"\A([0-9]{8})\.npz\Z")
 GRACE_S = 3600.0  # an unreferenced object younger than this may belong to a publish under way
 
 

@@ -1,0 +1,164 @@
+"""The public edge, as an attacker and an operator meet it: each finding of the review, over real HTTP.
+
+Every test here failed on the code before its fix (see the issue "Harden the public edge").
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from models.data import load_pendigits
+from models.render import render_pendigit
+from tests.live_service import LiveService, ServiceStartError
+
+httpx = pytest.importorskip("httpx")
+
+ADMIN_TOKEN = "hardening-admin-token-0123456789"
+FULLWIDTH_ID = "２０２６１１３０T１２０００００００Z-0123456789"  # \d matches these; [0-9] does not
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """The embedded default behind one trusted proxy, with a small drawing budget per client.
+
+    The proxy is trusted through the old switch, INKLING_TRUST_FORWARDED_FOR=true, which now means
+    INKLING_TRUSTED_PROXIES=1 (it used to take the leftmost address: the one the client writes).
+    """
+    env = {"INKLING_TRUST_FORWARDED_FOR": "true", "INKLING_DRAWINGS_BURST": "3", "INKLING_DRAWINGS_PER_MINUTE": "3",
+           "INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
+    with LiveService(tmp_path_factory.mktemp("hardening"), env) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    with httpx.Client(base_url=service.base_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def pen():
+    digit = load_pendigits("test")[0]
+    return render_pendigit(digit), digit.label
+
+
+def post(client, png: bytes, label: int, sender: str, **fields) -> httpx.Response:
+    """POST a drawing as ``sender`` (the address the trusted proxy appends), without waiting for learning."""
+    return client.post("/api/drawings", json={"image": data_url(png), "label": label, "wait": False, **fields},
+                       headers={"X-Forwarded-For": sender})
+
+
+def refused(tmp_path, env: dict) -> str:
+    """Start a service with ``env``; it must refuse, and the log's last lines say why."""
+    service = LiveService(tmp_path, env, start_timeout=60)
+    with pytest.raises(ServiceStartError) as failed:
+        service.start()
+    return str(failed.value)
+
+
+# --- high ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["", "short-token"])
+def test_an_empty_or_short_admin_token_refuses_to_start(tmp_path, token):
+    why = refused(tmp_path, {"INKLING_ADMIN_TOKEN": token})
+    assert "INKLING_ADMIN_TOKEN" in why and "at least 16" in why
+    assert "Traceback" not in why  # one clear line for the operator
+
+
+def test_a_heroku_dyno_refuses_the_local_store(tmp_path):
+    why = refused(tmp_path, {"DYNO": "web.1"})
+    assert "INKLING_STORAGE=local" in why and "S3" in why and "INKLING_ALLOW_EPHEMERAL" in why
+
+
+def test_forwarded_for_is_read_from_the_right(client, pen):
+    """The client writes the left of X-Forwarded-For; the trusted proxy appends the address it saw."""
+    png, label = pen
+    statuses = [post(client, png, label, f"10.0.0.{i}, 203.0.113.7").status_code for i in range(6)]
+    assert statuses == [201, 201, 201, 429, 429, 429]
+    other = post(client, png, label, "10.0.0.1, 203.0.113.8")
+    assert other.status_code == 201  # another person behind the same proxy has a budget of their own
+
+
+# --- medium ------------------------------------------------------------------------------------
+
+
+def test_drawings_without_consent_are_private(client, pen):
+    png, label = pen
+    private = post(client, png, label, "192.0.2.71", train=False).json()["id"]
+    shared = post(client, png, label, "192.0.2.71").json()["id"]
+    listed = {item["id"] for item in client.get("/api/drawings", params={"limit": 200}).json()["items"]}
+    assert shared in listed and private not in listed
+    for path in (f"/api/drawings/{private}.png", f"/api/drawings/{private}"):
+        assert client.get(path).status_code == 404, path
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    as_admin = client.get("/api/drawings", params={"limit": 200}, headers=admin).json()["items"]
+    assert private in {item["id"] for item in as_admin}
+    png_for_admin = client.get(f"/api/drawings/{private}.png", headers=admin)
+    assert png_for_admin.status_code == 200 and png_for_admin.headers["cache-control"] == "private, no-store"
+
+
+def test_a_stored_drawing_is_served_back_as_pixels_only(client, pen):
+    png, label = pen
+    info = PngInfo()
+    info.add_text("Comment", "x" * 600_000)
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).save(out, format="PNG", pnginfo=info)
+    stuffed = out.getvalue() + b"<html><script>alert(document.cookie)</script></html>"
+    drawing = post(client, stuffed, label, "192.0.2.72").json()
+    served = client.get(f"/api/drawings/{drawing['id']}.png")
+    assert served.status_code == 200 and served.headers["x-content-type-options"] == "nosniff"
+    assert len(served.content) < 20_000 and b"tEXt" not in served.content and b"<script" not in served.content
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(served.content))),
+                                  np.asarray(Image.open(io.BytesIO(png))))
+
+
+def test_every_response_says_what_it_is_and_where_it_may_be_shown(client):
+    for path in ("/", "/js/main.js", "/api/config", "/healthz", "/api/drawings/nope.png"):
+        r = client.get(path)
+        assert r.headers["x-content-type-options"] == "nosniff", path
+        policy = r.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert r.headers["referrer-policy"] == "no-referrer", path
+
+
+# --- low ---------------------------------------------------------------------------------------
+
+
+def test_head_answers_as_get_without_a_body(client, pen):
+    png, label = pen
+    drawing = post(client, png, label, "198.51.100.9").json()
+    for path in ("/healthz", "/api/drawings", f"/api/drawings/{drawing['id']}.png", f"/api/drawings/{drawing['id']}",
+                 "/api/config"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+        assert head.content == b"", path
+
+
+def test_a_16_bit_gray_drawing_is_read(client, pen):
+    png, label = pen
+    gray16 = np.asarray(Image.open(io.BytesIO(png)).convert("L")).astype(np.uint16) * 257  # dark ink on white
+    out = io.BytesIO()
+    Image.fromarray(gray16).save(out, format="PNG")
+    assert Image.open(io.BytesIO(out.getvalue())).mode.startswith("I")
+    r = client.post("/api/predict", json={"image": data_url(out.getvalue())})
+    assert r.status_code == 200, r.text
+    assert r.json()["answer"]["digit"] == label
+
+
+def test_ids_and_cursors_take_ascii_digits_only(client):
+    r = client.get("/api/drawings", params={"cursor": FULLWIDTH_ID})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
+    assert client.get(f"/api/drawings/{FULLWIDTH_ID}.png").status_code == 404
+    assert client.get(f"/api/drawings/{FULLWIDTH_ID}").status_code == 404
