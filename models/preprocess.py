@@ -25,6 +25,13 @@ from PIL import Image
 from .errors import BlankDrawingError, InvalidImageError
 
 MAX_SIDE = 2048
+# The page sends its 280 px canvas (78,400 pixels); a high-density screen might send 2-3x that a side.
+# Past a million pixels an image costs a worker tens of MB and tenths of a second to decode, for a
+# 28x28 result: refused from its header, before decoding.
+MAX_PIXELS = 1024 * 1024
+# Larger images are box-shrunk in 8 bits right after decoding (Image.reduce), to at most this a side:
+# twice the canvas, still 28x the field the digit ends up in.
+SHRINK_ABOVE = 560
 FIELD = 28
 BOX = 20
 # Ink below this (0..1) is anti-aliasing haze or sensor noise, not part of the digit's extent.
@@ -66,6 +73,11 @@ def open_png(png: bytes | str) -> Image.Image:
                 )
             if width < 1 or height < 1:
                 raise InvalidImageError("The image has no pixels.")
+            if width * height > MAX_PIXELS:
+                raise InvalidImageError(
+                    f"The image is {width}x{height} px ({width * height:,} pixels); at most {MAX_PIXELS:,} "
+                    f"(1024x1024) are read. Send the canvas at its own size (the page sends 280x280)."
+                )
             image.load()
     except InvalidImageError:
         raise
@@ -107,6 +119,10 @@ def load_ink(png: bytes | str) -> np.ndarray:
         image = image.convert("RGBA")
     elif image.mode.startswith("I"):  # 16-bit gray ("I;16", or "I"): Pillow's "L" would clip it to white
         image = Image.fromarray((np.asarray(image).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8), "L")
+    elif image.mode not in ("L", "LA", "RGB", "RGBA"):  # 1-bit, CMYK...
+        image = image.convert("RGBA" if "A" in image.getbands() else "L")
+    if max(image.size) > SHRINK_ABOVE:
+        image = image.reduce(-(-max(image.size) // SHRINK_ABOVE))
     alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
     if alpha is not None and np.median(LEVELS[_border(alpha)]) < 0.5:
         # Transparent background: whatever was painted is ink, whatever its colour.

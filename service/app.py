@@ -70,14 +70,24 @@ def client_address(request: Request, runtime: Runtime) -> str:
 # --- recognising ---------------------------------------------------------------
 
 
-@router.post("/api/predict", response_model=schemas.PredictOut, responses=ERRORS, tags=["recognise"])
+async def limit_predictions(request: Request, runtime: RuntimeDep) -> None:
+    """Dependency: a client asking for predictions faster than anyone draws gets 429."""
+    if wait := runtime.predict_limiter.acquire(runtime.client_id(client_address(request, runtime))):
+        retry = runtime.predict_limiter.retry_after(wait)
+        raise ApiError(429, "rate_limited", f"Too many predictions at once; please wait {retry} s.",
+                       {"Retry-After": retry})
+
+
+@router.post("/api/predict", response_model=schemas.PredictOut, responses=ERRORS, tags=["recognise"],
+             dependencies=[Depends(limit_predictions)])
 async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
     """Top-3 of the four models and the ensemble's answer for one drawing."""
     recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image)))
     return recognition.to_json()
 
 
-@router.post("/api/activations", response_model=schemas.ActivationsOut, responses=ERRORS, tags=["recognise"])
+@router.post("/api/activations", response_model=schemas.ActivationsOut, responses=ERRORS, tags=["recognise"],
+             dependencies=[Depends(limit_predictions)])
 async def activations(body: schemas.ImageIn, runtime: RuntimeDep):
     """The online CNN's hidden feature maps (conv1, pool1, conv2, pool2) for one drawing."""
     layers = await runtime.infer(lambda: runtime.recognizer.activations(preprocess_drawing(body.image)))

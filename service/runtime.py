@@ -88,6 +88,7 @@ class Runtime:
     guard: HoldoutGuard
     metrics: Metrics
     limiter: RateLimiter
+    predict_limiter: RateLimiter
     salt: bytes
     learner: Learner | None = None
     ready: bool = False
@@ -270,7 +271,9 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     runtime = Runtime(settings, drawings, weights, queue, Recognizer(originals, online), follower, guard, metrics,
                       RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
                                   settings.queue_url.get_secret_value() if settings.queue_url else "memory://",
-                                  settings.queue_name), salt, learner,
+                                  settings.queue_name),
+                      # Per process, in memory: a shared count would cost every prediction a Redis round trip.
+                      RateLimiter(settings.predictions_per_minute, settings.predictions_burst), salt, learner,
                       inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None)
     metrics.watch_queue(queue)
     queue.subscribe(follower.poke)

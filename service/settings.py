@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get 413.")
     drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
     drawings_burst: int = Field(10, gt=0, description="Drawings a client may send at once before the rate applies.")
+    # The page asks for a prediction and the feature maps after each stroke: a quick writer makes ~4
+    # requests a second while drawing, then pauses. The limit stops floods, not drawing.
+    predictions_per_minute: float = Field(600, gt=0, description="Per-client rate of POST /api/predict and "
+                                                                 "/api/activations, per worker process.")
+    predictions_burst: int = Field(120, gt=0, description="Predictions a client may ask for at once.")
 
     # Chosen with scripts/learn_from_users.py: the CNN at 0.03 halves a new writer's errors
     # after 5 drawings of each digit while MNIST accuracy stays within 0.2 point.

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -16,11 +20,17 @@ from PIL.PngImagePlugin import PngInfo
 from models.data import load_pendigits
 from models.render import render_pendigit
 from tests.live_service import LiveService, ServiceStartError
+from tests.load_client import rss_kb
+from tests.test_bad_input import make_png
 
 httpx = pytest.importorskip("httpx")
 
 ADMIN_TOKEN = "hardening-admin-token-0123456789"
 FULLWIDTH_ID = "２０２６１１３０T１２０００００００Z-0123456789"  # \d matches these; [0-9] does not
+
+
+def rss_mb(pid: int) -> float:
+    return rss_kb(pid) / 1024
 
 
 def data_url(png: bytes) -> str:
@@ -35,7 +45,7 @@ def service(tmp_path_factory):
     INKLING_TRUSTED_PROXIES=1 (it used to take the leftmost address: the one the client writes).
     """
     env = {"INKLING_TRUST_FORWARDED_FOR": "true", "INKLING_DRAWINGS_BURST": "3", "INKLING_DRAWINGS_PER_MINUTE": "3",
-           "INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
+           "INKLING_PREDICTIONS_BURST": "80", "INKLING_PREDICTIONS_PER_MINUTE": "80", "INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
     with LiveService(tmp_path_factory.mktemp("hardening"), env) as svc:
         yield svc
 
@@ -88,6 +98,58 @@ def test_forwarded_for_is_read_from_the_right(client, pen):
     assert statuses == [201, 201, 201, 429, 429, 429]
     other = post(client, png, label, "10.0.0.1, 203.0.113.8")
     assert other.status_code == 201  # another person behind the same proxy has a budget of their own
+
+
+def rgba16_on_white(side: int) -> bytes:
+    """A ``side`` x ``side`` 16-bit RGBA PNG, opaque white with a dark bar: megabytes of pixels from kilobytes."""
+    white = b"\xff" * 8
+    row = b"\x00" + white * side
+    inked = b"\x00" + white * (side // 3) + b"\x00\x00" * 3 * (side // 3) + b"\xff\xff" * (side // 3) \
+        + white * (side - 2 * (side // 3))
+    raw = b"".join(inked if side // 4 < y < side - side // 4 else row for y in range(side))
+    return make_png(side, side, zlib.compress(raw, 9), color_type=6, bit_depth=16)
+
+
+def test_worst_case_bodies_do_not_move_a_workers_memory(service, client):
+    """50 at once of the costliest bodies the review found (2048 px 16-bit RGBA, ~60 kB each) and of the
+    largest now read (1024 px): the worker's resident memory moves by <= 150 MB and comes back."""
+    bodies = [rgba16_on_white(2048), rgba16_on_white(1024)]
+    assert max(len(b) for b in bodies) < 200_000
+    pid = service.process.pid
+    before, peak, statuses = rss_mb(pid), 0.0, []
+    done = threading.Event()
+
+    def watch():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_mb(pid))
+            time.sleep(0.005)
+
+    def send(i):
+        with httpx.Client(base_url=service.base_url, timeout=60) as c:
+            return c.post("/api/predict", json={"image": data_url(bodies[i % 2])},
+                          headers={"X-Forwarded-For": f"198.18.0.{i}"}).status_code
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(send, range(50)))
+    done.set()
+    watcher.join()
+    assert set(statuses) <= {200, 422} and statuses.count(422) == 25  # the 2048 px ones, from their header
+    assert peak - before <= 150, (before, peak)
+    time.sleep(2)
+    assert rss_mb(pid) - before <= 50, (before, rss_mb(pid))
+
+
+def test_predictions_have_a_per_client_limit(client, pen):
+    png, _ = pen
+    statuses = [client.post("/api/predict", json={"image": data_url(png)},
+                            headers={"X-Forwarded-For": "198.51.100.200"}).status_code for _ in range(90)]
+    assert statuses.count(200) == 80 and statuses[-1] == 429
+    r = client.post("/api/activations", json={"image": data_url(png)}, headers={"X-Forwarded-For": "198.51.100.200"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and r.json()["code"] == "rate_limited"
+    assert client.post("/api/predict", json={"image": data_url(png)}).status_code == 200  # others are not held up
 
 
 # --- medium ------------------------------------------------------------------------------------
