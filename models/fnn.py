@@ -147,6 +147,9 @@ class FNN:
         return [getattr(self, name).copy() for name in _PARAMS]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
+        shapes = [np.shape(w) for w in weights]
+        if shapes != [getattr(self, name).shape for name in _PARAMS]:
+            raise ValueError(f"expected FNN weights of shapes {[getattr(self, n).shape for n in _PARAMS]}, got {shapes}")
         for name, value in zip(_PARAMS, weights, strict=True):
             setattr(self, name, np.array(value, dtype=np.float32))
 

@@ -29,7 +29,7 @@ from .recognizer import MODEL_ORDER
 from .runtime import Runtime, build_runtime, tune_malloc_for_serving
 from .security import SecurityHeaders, is_admin, require_admin
 from .settings import Settings
-from .storage import NotFound
+from .storage import CorruptObject, NotFound
 
 log = logging.getLogger("inkling")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
@@ -180,7 +180,7 @@ async def list_models(runtime: RuntimeDep):
 
 
 @router.post("/api/models/{name}/rollback", response_model=schemas.ModelInfo,
-             responses={**ERRORS, 401: {"model": schemas.ErrorOut}, 403: {"model": schemas.ErrorOut}},
+             responses={**ERRORS, **{code: {"model": schemas.ErrorOut} for code in (401, 403, 409)}},
              tags=["models"], dependencies=[Depends(require_admin)])
 async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep):
     """Restore an online model to a named version (admin token required)."""
@@ -190,6 +190,9 @@ async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep):
         record = await run_in_threadpool(runtime.rollback, name, body.version, "admin request")
     except NotFound:
         raise ApiError(404, "not_found", f"{name} has no version {body.version} to restore (or it was pruned).")
+    except CorruptObject:
+        raise ApiError(409, "unreadable_version", f"{name} v{body.version}'s weights cannot be read; choose "
+                                                  "another version (0 is the original).")
     runtime.metrics.rollbacks.labels(name).inc()
     runtime.stats_changed()
     return {"name": name, "kind": name.split("_")[0], "online": True, "version": record.version,

@@ -41,7 +41,8 @@ from models.base import DigitClassifier
 from .guard import HoldoutGuard
 from .queue import LearnQueue, Lesson, QueueUnavailable
 from .replay import ReplayBuffer
-from .storage import DrawingStore, NotFound, StorageError, VersionConflict, WeightStore, WeightVersion
+from .storage import (CorruptObject, DrawingStore, NotFound, StorageError, VersionConflict, WeightStore,
+                      WeightVersion)
 from .storage.ids import drawing_id_time, drawing_id_time_prefix
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class Learner:
             track.head, track.through, track.steps = None, None, 0
             track.model.set_weights(type(track.model).read_weights(track.original_bytes))
             return
-        track.model.set_weights(type(track.model).read_weights(self.store.load(track.name, head.version)))
+        track.model.set_weights(self._readable_weights(track, head.version))
         horizon = self._ledger_horizon()
         records = [head]
         v = head.version - 1
@@ -148,6 +149,35 @@ class Learner:
                                                if r.meta.get("holdout_accuracy", -1) >= target})
         track.head, track.through, track.steps = head, head.meta.get("position"), head.steps
         track.checked_steps = max((r.steps for r in records if "holdout_accuracy" in r.meta), default=0)
+
+    def _readable_weights(self, track: Track, version: int) -> list[np.ndarray]:
+        """The weights of ``version``, or of the newest older version that can be read (the original last).
+
+        A HEAD whose weights match their hash but are not this network's (tampering,
+        a bug) must not stop learning: the learner steps on from the last readable
+        weights and publishes on top of it; the ledger stays as the records say.
+        """
+        for v in range(version, max(0, version - 50), -1):
+            try:
+                data = self.store.load(track.name, v)
+            except NotFound:  # pruned
+                continue
+            except CorruptObject as exc:
+                why = exc
+            else:
+                saved = track.model.get_weights()
+                try:
+                    weights = type(track.model).read_weights(data)
+                    track.model.set_weights(weights)  # checks the shapes
+                    return weights
+                except Exception as exc:  # any failure to read stored bytes means the same
+                    why = exc
+                finally:
+                    track.model.set_weights(saved)
+            log.error("%s v%d: weights cannot be read (%r); trying the version before", track.name, v, why)
+            if self.metrics:
+                self.metrics.corrupt_versions.labels(track.name).inc()
+        return type(track.model).read_weights(track.original_bytes)
 
     def _ledger_horizon(self) -> str | None:
         """Records older than this hold no drawing reconciliation could still ask about (ISO time)."""

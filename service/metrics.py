@@ -17,6 +17,9 @@ class Metrics:
                                  registry=self.registry)
         self.learn_steps = Counter("inkling_learn_steps_total", "Online learning steps taken.", ["model"],
                                    registry=self.registry)
+        self.corrupt_versions = Counter("inkling_corrupt_versions_total",
+                                        "Published versions whose weights could not be read (skipped).", ["model"],
+                                        registry=self.registry)
         self.rollbacks = Counter("inkling_rollbacks_total", "Guard rollbacks of online models.", ["model"],
                                  registry=self.registry)
         self.drawings = Counter("inkling_drawings_stored_total", "Labelled drawings stored.", registry=self.registry)

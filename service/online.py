@@ -41,6 +41,7 @@ class OnlineModel:
         self._cls = type(original)
         self.serving = self._cls.from_bytes(self._original_bytes)
         self.record: WeightVersion | None = None  # None: the original itself (version 0)
+        self.unreadable = 0  # the newest version whose weights could not be read
         self._lock = threading.Lock()
 
     @property
@@ -58,20 +59,38 @@ class OnlineModel:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.serving.predict_proba(X)
 
+    def read(self, version: int) -> Predictor:
+        """A predictor with the weights of ``version``, run once; CorruptObject if they cannot be read."""
+        try:
+            data = self.store.load(self.name, version)
+        except CorruptObject:
+            self.unreadable = max(self.unreadable, version)
+            raise
+        try:  # bytes that match their hash but are not this network's weights (tampering, a bug)
+            predictor = self._cls.from_bytes(data)
+            predictor.predict_proba(np.zeros((1, 28, 28), np.float32))
+        except Exception as exc:
+            self.unreadable = max(self.unreadable, version)
+            raise CorruptObject(f"{self.name} v{version}: its weights cannot be read: {exc!r}") from None
+        return predictor
+
     def weights_at(self, version: int) -> bytes:
         """The weights archive of ``version`` (0 = the original)."""
         return self._original_bytes if version == 0 else self.store.load(self.name, version)
 
     def refresh(self) -> list[WeightVersion]:
-        """Serve the newest published version; returns the records passed since the last call, oldest first."""
+        """Serve the newest published version; returns the records passed since the last call, oldest first.
+
+        A version whose weights cannot be read (CorruptObject) is skipped for good:
+        the last good one stays served until a newer one is published.
+        """
         with self._lock:
             head = self.store.current(self.name)
-            if head is None or head.version <= self.version:
+            if head is None or head.version <= max(self.version, self.unreadable):
                 return []
             # A fresh predictor, run once, then swapped in by one assignment: requests in flight
             # finish on the old one, and none pays for the new one's first run.
-            predictor = self._cls.from_bytes(self.store.load(self.name, head.version))
-            predictor.predict_proba(np.zeros((1, 28, 28), np.float32))
+            predictor = self.read(head.version)
             self.serving = predictor
             passed_from = max(self.version + 1, head.version - LEDGER_WALK_LIMIT)
             self.record = head
@@ -95,6 +114,7 @@ class VersionFollower:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.on_version = None  # callback(model, version) after a version is served
+        self.on_corrupt = None  # callback(model) when the newest version cannot be served
 
     def poke(self, *_) -> None:
         self._wake.set()
@@ -104,7 +124,9 @@ class VersionFollower:
             try:
                 passed = model.refresh()
             except (CorruptObject, NotFound) as exc:
-                log.error("%s: cannot serve the newest version: %s", name, exc)
+                log.error("%s: cannot serve the newest version, still serving v%d: %s", name, model.version, exc)
+                if self.on_corrupt:
+                    self.on_corrupt(name)
                 continue
             except StorageError as exc:
                 log.debug("could not refresh %s: %s", name, exc)
@@ -171,7 +193,10 @@ class VersionFollower:
             self._wake.wait(self.refresh_seconds)
             self._wake.clear()
             if not self._stop.is_set():
-                self.refresh()
+                try:
+                    self.refresh()
+                except Exception:  # the follower must outlive anything one refresh meets
+                    log.exception("refreshing the served versions failed; trying again")
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="version-follower", daemon=True)

@@ -181,6 +181,8 @@ class Runtime:
         it and reads on from there: nothing is skipped or learned twice.
         """
         model = self.online[name]
+        if to_version:
+            model.read(to_version)  # NotFound, or CorruptObject: never publish weights nobody can serve
         for _ in range(10):
             head = self.weights.current(name)
             at = head.version if head else 0
@@ -263,6 +265,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     follower = VersionFollower(online, settings.refresh_seconds)
     follower.on_version = lambda name, version: (metrics.version.labels(name).set(version),
                                                  metrics.steps.labels(name).set(online[name].steps))
+    follower.on_corrupt = lambda name: metrics.corrupt_versions.labels(name).inc()
     salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))
     learner = None
     if settings.role == "all":

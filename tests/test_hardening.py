@@ -19,6 +19,8 @@ from PIL.PngImagePlugin import PngInfo
 
 from models.data import load_pendigits
 from models.render import render_pendigit
+from models import load_original
+from service.storage import LocalObjects, WeightStore
 from tests.live_service import LiveService, ServiceStartError
 from tests.load_client import rss_kb
 from tests.test_bad_input import make_png
@@ -192,6 +194,57 @@ def test_every_response_says_what_it_is_and_where_it_may_be_shown(client):
         policy = r.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
         assert r.headers["referrer-policy"] == "no-referrer", path
+
+
+def corrupt_archive() -> bytes:
+    """A CNN weight archive whose arrays are not the network's: it hashes fine, and means nothing."""
+    out = io.BytesIO()
+    np.savez(out, config=np.array("{}"), steps=np.int64(0), w00=np.zeros((3, 3, 1, 8), np.float32))
+    return out.getvalue()
+
+
+def publish_from_outside(service, model: str, data: bytes):
+    store = WeightStore(LocalObjects(service.data_dir))
+    head = store.current(model)
+    carried = {k: head.meta.get(k) for k in ("position", "reconciled_to")} if head else {}
+    return store.publish(model, data, head.version if head else 0,
+                         {"reason": "outside", "drawings": [], "steps": head.steps if head else 0, **carried})
+
+
+def served_version(client, model: str) -> int:
+    return client.get("/healthz").json()["versions"][model]
+
+
+def wait_until(condition, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return value
+
+
+def test_unreadable_weights_are_skipped_and_learning_goes_on(service, client, pen):
+    png, label = pen
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    bad = publish_from_outside(service, "cnn_online", corrupt_archive()).version
+    wait_until(lambda: "inkling_corrupt_versions_total{model=\"cnn_online\"}" in client.get("/metrics").text)
+    assert served_version(client, "cnn_online") != bad  # a good version is served (the learner may publish more)
+    assert client.post("/api/predict", json={"image": data_url(png)}).status_code == 200
+    drawing = post(client, png, label, "192.0.2.90").json()
+    learned = wait_until(lambda: client.get(f"/api/drawings/{drawing['id']}").json()["learned"]["cnn_online"])
+    assert learned > bad  # the learner stepped on from readable weights, on top of the unreadable head
+    r = client.post("/api/models/cnn_online/rollback", json={"version": bad}, headers=admin)
+    assert r.status_code == 409 and r.json()["code"] == "unreadable_version"
+    # A valid version published from outside is adopted; a rollback can leave an unreadable head.
+    publish_from_outside(service, "cnn_online", corrupt_archive())
+    assert client.post("/api/models/cnn_online/rollback", json={"version": 0}, headers=admin).status_code == 200
+    fresh = publish_from_outside(service, "cnn_online", load_original("cnn").to_bytes()).version
+    wait_until(lambda: served_version(client, "cnn_online") >= fresh)
+    # And a service whose newest version is unreadable still starts, and answers.
+    publish_from_outside(service, "cnn_online", corrupt_archive())
+    service.restart()
+    with httpx.Client(base_url=service.base_url, timeout=30) as fresh_client:
+        assert fresh_client.post("/api/predict", json={"image": data_url(png)}).status_code == 200
 
 
 # --- low ---------------------------------------------------------------------------------------
