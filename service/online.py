@@ -39,10 +39,19 @@ class OnlineModel:
         self.name, self.store = name, store
         self._original_bytes = original.to_bytes()
         self._cls = type(original)
-        self.serving = self._cls.from_bytes(self._original_bytes)
-        self.record: WeightVersion | None = None  # None: the original itself (version 0)
+        # What is served: one immutable pair, replaced by one assignment, so a reader that takes it
+        # once predicts with the weights of exactly the version it reports. None: the original (v0).
+        self.served: tuple[Predictor, WeightVersion | None] = (self._cls.from_bytes(self._original_bytes), None)
         self.unreadable = 0  # the newest version whose weights could not be read
         self._lock = threading.Lock()
+
+    @property
+    def serving(self) -> Predictor:
+        return self.served[0]
+
+    @property
+    def record(self) -> WeightVersion | None:
+        return self.served[1]
 
     @property
     def version(self) -> int:
@@ -55,9 +64,6 @@ class OnlineModel:
     @property
     def updated(self) -> str | None:
         return self.record.created if self.record else None
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return self.serving.predict_proba(X)
 
     def read(self, version: int) -> Predictor:
         """A predictor with the weights of ``version``, run once; CorruptObject if they cannot be read."""
@@ -91,9 +97,8 @@ class OnlineModel:
             # A fresh predictor, run once, then swapped in by one assignment: requests in flight
             # finish on the old one, and none pays for the new one's first run.
             predictor = self.read(head.version)
-            self.serving = predictor
             passed_from = max(self.version + 1, head.version - LEDGER_WALK_LIMIT)
-            self.record = head
+            self.served = (predictor, head)
         return [self.store.version(self.name, v) for v in range(passed_from, head.version)] + [head]
 
 

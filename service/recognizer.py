@@ -41,19 +41,22 @@ class Recognizer:
     """The original models (fixed) and the online ones (learning), answering together."""
 
     def __init__(self, originals: dict[str, Predictor], online: dict[str, OnlineModel]):
-        self.models: dict[str, Predictor | OnlineModel] = {
-            "fnn_original": originals["fnn"], "fnn_online": online["fnn_online"],
-            "cnn_original": originals["cnn"], "cnn_online": online["cnn_online"],
-        }
+        self.originals = {f"{kind}_original": model for kind, model in originals.items()}
         self.online = online
 
     def versions(self) -> dict[str, int]:
         return {name: model.version for name, model in self.online.items()}
 
     def recognize(self, x28: np.ndarray) -> Recognition:
-        batch = x28[None]
-        versions = self.versions()
-        probs = {name: self.models[name].predict_proba(batch)[0] for name in MODEL_ORDER}
+        """The four models' probabilities and the answer; ``versions`` are those whose weights were used."""
+        batch, probs, versions = x28[None], {}, {}
+        for name in MODEL_ORDER:
+            if name in self.online:  # the served pair, taken once: these weights are that version's
+                model, record = self.online[name].served
+                versions[name] = record.version if record else 0
+            else:
+                model = self.originals[name]
+            probs[name] = model.predict_proba(batch)[0]
         return Recognition(probs, combine(probs), versions, x28)
 
     def activations(self, x28: np.ndarray) -> list[dict]:

@@ -283,7 +283,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     follower.refresh()
 
     warm_x = guard.X[:48]
-    for model in (*originals.values(), *online.values()):
+    for model in (*originals.values(), *(m.serving for m in online.values())):
         model.predict_proba(warm_x[:1])
         model.predict_proba(warm_x)
     originals["cnn"].activations(warm_x[:1])

@@ -107,3 +107,36 @@ def test_the_embedded_default_learns_with_tensorflow(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("INKLING_")}
     probe = probe_imports({**env, "INKLING_DATA_DIR": str(tmp_path)})
     assert probe["answers"] == [200, 200] and "tensorflow" in probe["imported"]
+
+
+class RefreshingPredictor:
+    """The original FNN, which lets the online models move to a new version while it is predicting."""
+
+    def __init__(self, model, on_predict):
+        self.model, self.on_predict = model, on_predict
+
+    def predict_proba(self, X):
+        self.on_predict()
+        return self.model.predict_proba(X)
+
+
+def test_the_versions_reported_are_the_versions_used(tmp_path):
+    """A new version served in the middle of a recognition: each online model's probabilities come from
+    the version the response names (the pair is taken once), never from one newer than it says."""
+    from service.online import OnlineModel
+    from service.recognizer import Recognizer
+    from service.storage import LocalObjects, WeightStore
+
+    store = WeightStore(LocalObjects(tmp_path))
+    originals = {kind: load_original(kind, serving=True) for kind in ("fnn", "cnn")}
+    online = {f"{k}_online": OnlineModel(f"{k}_online", originals[k], store) for k in originals}
+    moved = load_original("fnn")
+    moved.partial_fit(np.random.default_rng(0).random((24, 28, 28), dtype=np.float32), np.full(24, 3))
+    store.publish("fnn_online", moved.to_bytes(), 0, {"drawings": []})
+    publish = lambda: online["fnn_online"].refresh()  # noqa: E731 - the race, made to happen
+    recognizer = Recognizer({**originals, "fnn": RefreshingPredictor(originals["fnn"], publish)}, online)
+    x = load_drawn_pendigits("test")[0][0]
+    recognition = recognizer.recognize(x)
+    assert online["fnn_online"].version == 1  # served from the middle of the recognition on
+    used = originals["fnn"] if recognition.versions["fnn_online"] == 0 else moved
+    np.testing.assert_allclose(recognition.probs["fnn_online"], used.predict_proba(x[None])[0], rtol=1e-6)
