@@ -27,7 +27,7 @@ from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
 from .recognizer import MODEL_ORDER
 from .runtime import Runtime, build_runtime, tune_malloc_for_serving
-from .security import SecurityHeaders, is_admin, require_admin
+from .security import HashedClients, SecurityHeaders, is_admin, require_admin
 from .settings import Settings
 from .storage import CorruptObject, NotFound
 
@@ -243,6 +243,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         runtime = await asyncio.to_thread(build_runtime, settings, metrics)
         app.state.runtime = runtime
+        access_log, hashed = logging.getLogger("uvicorn.access"), HashedClients(runtime.client_id)
+        access_log.addFilter(hashed)
         runtime.follower.start_thread()
         if runtime.learner:
             runtime.learner.start_thread()
@@ -250,6 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            access_log.removeFilter(hashed)
             runtime.follower.stop()
             if runtime.learner:
                 runtime.learner.stop(wait_s=10)  # finish and publish the batch under way

@@ -1,8 +1,11 @@
-"""What every response says to the browser about itself, and who counts as the admin."""
+"""What every response says to the browser about itself, who counts as the admin, and what the logs say
+about a person."""
 
 from __future__ import annotations
 
 import hmac
+import logging
+from typing import Callable
 
 from typing import Annotated
 
@@ -66,3 +69,21 @@ async def require_admin(request: Request, admin: Annotated[bool, Depends(is_admi
                                               "INKLING_ADMIN_TOKEN.")
     if not admin:
         raise ApiError(401, "unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.")
+
+
+class HashedClients(logging.Filter):
+    """Names the client in uvicorn's access log by the salted hash the drawing records use, not its address.
+
+    Records keep a salted hash of the sender so one person's drawings can be
+    grouped; a log line with the raw address beside it would undo that.
+    """
+
+    def __init__(self, client_id: Callable[[str], str]):
+        super().__init__()
+        self.client_id = client_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:  # uvicorn: (client_addr, method, path, http, status)
+            host = str(record.args[0]).rsplit(":", 1)[0]
+            record.args = (f"client {self.client_id(host)}", *record.args[1:])
+        return True

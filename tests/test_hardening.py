@@ -172,6 +172,16 @@ def test_drawings_without_consent_are_private(client, pen):
     assert png_for_admin.status_code == 200 and png_for_admin.headers["cache-control"] == "private, no-store"
 
 
+def test_access_logs_name_clients_by_their_hash(service, client, pen):
+    png, _ = pen
+    assert client.post("/api/predict", json={"image": data_url(png)},
+                       headers={"X-Forwarded-For": "203.0.113.99"}).status_code == 200
+    time.sleep(0.2)
+    lines = [line for line in service.log_path.read_text().splitlines() if '"POST /api/predict' in line]
+    assert lines and all("client " in line for line in lines)
+    assert "203.0.113.99" not in service.log_path.read_text()
+
+
 def test_a_stored_drawing_is_served_back_as_pixels_only(client, pen):
     png, label = pen
     info = PngInfo()
