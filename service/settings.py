@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     port: str | None = Field(None, validation_alias="PORT", description="Set by PaaS hosts (Heroku, Render, ...).")
 
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get 413.")
+    # With service.edge's protocol (the Procfile's and Dockerfile's command): the page's requests
+    # arrive in milliseconds; a 1 MB body over a slow phone link in a few seconds.
+    header_timeout_seconds: float = Field(10, gt=0, description="A request's headers must arrive within this.")
+    body_timeout_seconds: float = Field(30, gt=0, description="A request's body must arrive within this of its "
+                                                               "headers.")
     drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
     drawings_burst: int = Field(10, gt=0, description="Drawings a client may send at once before the rate applies.")
     # The page asks for a prediction and the feature maps after each stroke: a quick writer makes ~4

@@ -49,13 +49,14 @@ class LiveService:
         app: str = "service.app:app",
         workers: int = 1,
         cwd: Path = PROJECT_ROOT,
+        server_args: tuple[str, ...] = (),
     ):
         self.data_dir = Path(data_dir)
         self.env = dict(env or {})
         self.port = port
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self.app, self.workers, self.cwd = app, workers, cwd
+        self.app, self.workers, self.cwd, self.server_args = app, workers, cwd, tuple(server_args)
         self.process: subprocess.Popen | None = None
         self._log_file = None
 
@@ -113,7 +114,7 @@ class LiveService:
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "uvicorn", self.app, "--host", HOST, "--port", str(self.port),
-                *(["--workers", str(self.workers)] if self.workers > 1 else [])]
+                *(["--workers", str(self.workers)] if self.workers > 1 else []), *self.server_args]
 
     def ready(self) -> bool:
         try:

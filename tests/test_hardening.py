@@ -6,7 +6,9 @@ Every test here failed on the code before its fix (see the issue "Harden the pub
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import socket
 import threading
 import time
 import zlib
@@ -21,7 +23,8 @@ from models.data import load_pendigits
 from models.render import render_pendigit
 from models import load_original
 from service.storage import LocalObjects, WeightStore
-from tests.live_service import LiveService, ServiceStartError
+from service.edge import SERVER_ARGS
+from tests.live_service import PROJECT_ROOT, LiveService, ServiceStartError
 from tests.load_client import rss_kb
 from tests.test_bad_input import make_png
 
@@ -180,6 +183,44 @@ def test_access_logs_name_clients_by_their_hash(service, client, pen):
     lines = [line for line in service.log_path.read_text().splitlines() if '"POST /api/predict' in line]
     assert lines and all("client " in line for line in lines)
     assert "203.0.113.99" not in service.log_path.read_text()
+
+
+def test_slow_clients_are_cut_off_and_others_still_served(tmp_path, pen):
+    """200 connections that trickle headers, trickle a body, or say nothing: a normal client is answered
+    meanwhile, and the slow ones are closed (408) once their time is up."""
+    png, _ = pen
+    env = {"INKLING_HEADER_TIMEOUT_SECONDS": "2", "INKLING_BODY_TIMEOUT_SECONDS": "3"}
+    with LiveService(tmp_path, env, server_args=SERVER_ARGS) as service:
+        slow = []
+        for i in range(200):
+            sock = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+            if i % 3 == 0:  # headers, a byte at a time
+                sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\n")
+            elif i % 3 == 1:  # headers, then a body that never comes
+                sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 5000\r\n\r\n{\"image\": \"")
+            slow.append(sock)
+        started = time.monotonic()
+        with httpx.Client(base_url=service.base_url, timeout=10) as c:
+            for _ in range(5):
+                assert c.post("/api/predict", json={"image": data_url(png)}).status_code == 200
+                for sock in slow[::3]:
+                    sock.send(b"X")  # trickling: each byte within the timeout
+        assert time.monotonic() - started < 5
+        time.sleep(4.5)
+        for i, sock in enumerate(slow):
+            answer = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(4096):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408"), (i, answer[:60])
+            sock.close()
+
+
+def test_the_procfile_and_dockerfile_run_the_guarded_server():
+    for path in ("Procfile", "Dockerfile"):
+        text = (PROJECT_ROOT / path).read_text()
+        assert all(arg in text for arg in SERVER_ARGS), path
 
 
 def test_a_stored_drawing_is_served_back_as_pixels_only(client, pen):
