@@ -708,6 +708,41 @@ def test_phone_touch_drawing(browser, service, requests_seen, chosen):
         page.context.close()
 
 
+AXE_PATHS = sorted(Path.home().glob(".cache/inkling/axe-core-*/axe.min.js"))
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's serious and critical findings on the page as it is now (WCAG 2.x A and AA, best practices)."""
+    if not page.evaluate("() => !!window.axe"):  # through DevTools: the page's own CSP rightly refuses inline scripts
+        page.context.new_cdp_session(page).send("Runtime.evaluate", {"expression": AXE_PATHS[-1].read_text()})
+    found = page.evaluate("""async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+        .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 5)}))""")
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_no_serious_accessibility_violations(browser, service, requests_seen, chosen, viewport):
+    """axe-core (the engine of Lighthouse's audit) over the draw, answer, teach and stats states."""
+    if not AXE_PATHS:
+        pytest.skip("axe-core is not fetched (scripts/fetch_axe; scripts/install --dev does it)")
+    page = open_page(browser, service, requests_seen, viewport=DESKTOP if viewport == "desktop" else PHONE,
+                     has_touch=viewport == "phone")
+    try:
+        found = {"draw": axe_violations(page)}
+        draw_with_mouse(page, chosen["good"][0])
+        wait_for_prediction(page)
+        found["answer"] = axe_violations(page)
+        page.get_by_test_id("tab-teach").click()
+        found["teach"] = axe_violations(page)
+        page.get_by_test_id("tab-stats").click()
+        page.get_by_test_id("stats").wait_for(state="visible")
+        found["stats"] = axe_violations(page)
+        assert not any(found.values()), found
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
+
+
 def test_readme_screenshot_is_small(tmp_path):
     """docs/screenshot.png is committed for the README; keep it light."""
     path = PROJECT_ROOT / "docs" / "screenshot.png"

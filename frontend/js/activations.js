@@ -57,7 +57,7 @@ export class ActivationsView {
       grid.append(canvas);
       canvases.push(canvas);
     }
-    figure.setAttribute("role", "group");
+    // A figure is a figure (role "group" is not allowed on it); its label says what the maps are.
     figure.setAttribute("aria-label", `${name}: ${channels} feature maps of ${h} by ${w}; ${LEGENDS[name] || ""}`);
     figure.append(caption, grid);
     return { figure, canvases, shape: shape.join("x") };

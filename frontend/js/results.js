@@ -64,7 +64,7 @@ export class Results {
     const titles = config.titles || {};
     for (const name of config.models) {
       const title = titles[name] || name;
-      const version = h("span", { class: "version", "aria-label": "version" });
+      const version = h("span", { class: "version", title: "weight version" });
       const body = h("div", { class: "card-body" }, placeholderList());
       const card = h(
         "article",
