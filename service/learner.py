@@ -146,7 +146,7 @@ class Learner:
             track.learned.update(record.drawings)
         target = self.guard.original_accuracy[track.name] - self.guard.tolerance / 2
         track.good = sorted(set(track.good) | {r.version for r in records
-                                               if r.meta.get("holdout_accuracy", -1) >= target})
+                                               if r.meta.get("holdout_accuracy", -1) >= target})[-GOOD_VERSIONS_KEPT:]
         track.head, track.through, track.steps = head, head.meta.get("position"), head.steps
         track.checked_steps = max((r.steps for r in records if "holdout_accuracy" in r.meta), default=0)
 

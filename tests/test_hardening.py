@@ -96,6 +96,13 @@ def test_a_heroku_dyno_refuses_the_local_store(tmp_path):
     assert "INKLING_STORAGE=local" in why and "S3" in why and "INKLING_ALLOW_EPHEMERAL" in why
 
 
+def test_a_paas_without_proxy_trust_says_everyone_shares_one_bucket(tmp_path):
+    with LiveService(tmp_path, {"PORT": "5000"}) as service:
+        assert "every client is seen as the platform's router" in service.log_path.read_text()
+    with LiveService(tmp_path, {"PORT": "5000", "INKLING_TRUSTED_PROXIES": "1"}) as service:
+        assert "every client is seen" not in service.log_path.read_text().split("--- starting")[-1]
+
+
 def test_forwarded_for_is_read_from_the_right(client, pen):
     """The client writes the left of X-Forwarded-For; the trusted proxy appends the address it saw."""
     png, label = pen
