@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -45,6 +46,12 @@ class DigitClassifier(Predictor, Protocol):
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> "DigitClassifier": ...
 
     def loss(self, X: np.ndarray, y: np.ndarray) -> float: ...
+
+
+def read_layer_weights(data: bytes) -> list[np.ndarray]:
+    """The arrays ``w00``, ``w01``, ... of a CNN weight archive, in layer order (no network needed)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return [archive[k] for k in sorted(k for k in archive.files if k.startswith("w"))]
 
 
 def as_batch(X: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
-from .base import as_batch  # noqa: E402
+from .base import as_batch, read_layer_weights  # noqa: E402
 
 FEATURE_LAYERS = ("conv1", "pool1", "conv2", "pool2")
 _IMAGES = tf.TensorSpec([None, 28, 28], tf.float32)
@@ -168,17 +168,12 @@ class CNN:
         np.savez(out, config=np.array(json.dumps(self._config())), steps=np.int64(self.steps_), **weights)
         return out.getvalue()
 
-    @staticmethod
-    def read_weights(data: bytes) -> list[np.ndarray]:
-        """The weights in a :meth:`to_bytes` archive, without building a network."""
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            return [archive[k] for k in sorted(k for k in archive.files if k.startswith("w"))]
+    read_weights = staticmethod(read_layer_weights)  # the weights of a to_bytes archive, without a network
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "CNN":
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             model = cls(**json.loads(str(archive["config"])))
-            names = sorted(k for k in archive.files if k.startswith("w"))
-            model.network.set_weights([archive[k] for k in names])
             model.steps_ = int(archive["steps"])
+        model.network.set_weights(read_layer_weights(data))
         return model

@@ -33,7 +33,7 @@ import json
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .base import as_batch
+from .base import as_batch, read_layer_weights
 
 FEATURE_LAYERS = ("conv1", "pool1", "conv2", "pool2")
 # The Keras network's weights in ``get_weights`` order.
@@ -115,10 +115,7 @@ class NumpyCNN:
 
     # --- persistence (the archive format of models.cnn.CNN) ---------------------
 
-    @staticmethod
-    def read_weights(data: bytes) -> list[np.ndarray]:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            return [archive[k] for k in sorted(k for k in archive.files if k.startswith("w"))]
+    read_weights = staticmethod(read_layer_weights)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "NumpyCNN":

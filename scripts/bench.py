@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 from models.data import load_pendigits  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
 from tests.live_service import LiveService  # noqa: E402
+from tests.load_client import UNLIMITED  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 BASELINE = "9c9b687"  # the last commit whose workers serve with TensorFlow
@@ -226,7 +227,7 @@ def main() -> None:
 
     bodies = predict_bodies()
     results: dict = {"stages_ms": stage_costs(bodies[0])}
-    unlimited = {"INKLING_DRAWINGS_BURST": "1000000", "INKLING_DRAWINGS_PER_MINUTE": "1000000"}
+    unlimited = UNLIMITED
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis:
         tmp = Path(tmp)
         web = {**unlimited, "INKLING_ROLE": "web", "INKLING_QUEUE_URL": redis.url, "INKLING_QUEUE_NAME": "bench"}

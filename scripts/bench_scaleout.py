@@ -44,9 +44,9 @@ from models.render import render_pendigit  # noqa: E402
 from service.storage import S3Objects, WeightStore  # noqa: E402
 from tests.live_service import LiveLearner, LiveService  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
+from tests.load_client import UNLIMITED  # noqa: E402
 from tests.seaweedfs import SeaweedFS  # noqa: E402
 
-UNLIMITED = {"INKLING_DRAWINGS_BURST": "1000000", "INKLING_DRAWINGS_PER_MINUTE": "1000000"}
 MODELS = ("fnn_online", "cnn_online")
 
 

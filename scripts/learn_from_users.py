@@ -36,6 +36,7 @@ from models.registry import model_class  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
 from service.storage import LocalObjects, WeightStore  # noqa: E402
 from tests.live_service import LiveService  # noqa: E402
+from tests.load_client import UNLIMITED  # noqa: E402
 
 KS = (1, 3, 5)
 MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
@@ -136,7 +137,7 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra INKLING_* settings for the services (e.g. INKLING_CNN_ONLINE_LR=0.02)")
     args = parser.parse_args()
-    env = {"INKLING_DRAWINGS_BURST": "100000", **dict(e.split("=", 1) for e in args.env)}
+    env = {**UNLIMITED, **dict(e.split("=", 1) for e in args.env)}
 
     X, y = load_mnist("test")
     X = X.astype(np.float32) / 255

@@ -34,6 +34,7 @@ from models.registry import WEIGHTS_DIR, load_original, model_class  # noqa: E40
 from models.render import render_pendigit  # noqa: E402
 from service.storage import LocalObjects, WeightStore  # noqa: E402
 from tests.live_service import LiveService  # noqa: E402
+from tests.load_client import UNLIMITED  # noqa: E402
 
 SYSTEMATIC = {0: 6, 1: 7, 2: 5, 3: 8, 4: 9, 5: 2, 6: 0, 7: 1, 8: 3, 9: 4}
 
@@ -63,7 +64,7 @@ def run(n: int, data_dir: Path, env: dict | None = None) -> dict:
     with np.load(WEIGHTS_DIR / "mnist-sample.npz") as sample:
         hx, hy = sample["holdout_x"].astype(np.float32) / 255, sample["holdout_y"]
     original = {f"{k}_online": float(np.mean(load_original(k).predict_proba(hx).argmax(1) == hy)) for k in ("fnn", "cnn")}
-    env = {"INKLING_DRAWINGS_BURST": "100000", "INKLING_DRAWINGS_PER_MINUTE": "100000", **(env or {})}
+    env = {**UNLIMITED, **(env or {})}
     with LiveService(data_dir, env) as service, httpx.Client(base_url=service.base_url, timeout=120) as client:
         for digit, label in zip(digits, labels):
             image = "data:image/png;base64," + base64.b64encode(render_pendigit(digit)).decode()

@@ -88,3 +88,12 @@ def fresh_queue_env(redis_server) -> dict:
 def queue_env(redis_server) -> dict:
     """:func:`fresh_queue_env` for one test."""
     return fresh_queue_env(redis_server)
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    """An HTTP client of the module's live ``service`` (modules that test in-process define their own)."""
+    import httpx
+
+    with httpx.Client(base_url=service.base_url, timeout=30) as c:
+        yield c

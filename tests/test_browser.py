@@ -73,12 +73,6 @@ def service(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(service):
-    with httpx.Client(base_url=service.base_url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def browser():
     path = chromium_path()
     if path is None:

@@ -56,12 +56,6 @@ def service(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(service):
-    with httpx.Client(base_url=service.base_url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def pen():
     digit = load_pendigits("test")[0]
     return render_pendigit(digit), digit.label

@@ -14,9 +14,8 @@ from models.data import load_pendigits
 from models.render import render_pendigit
 from service.storage import LocalObjects, S3Objects, WeightStore
 from tests.live_service import LiveLearner, LiveService
-from tests.load_client import assert_learned_exactly_once
+from tests.load_client import UNLIMITED, assert_learned_exactly_once
 
-UNLIMITED = {"INKLING_DRAWINGS_BURST": "100000", "INKLING_DRAWINGS_PER_MINUTE": "100000"}
 MODELS = ("fnn_online", "cnn_online")
 
 
