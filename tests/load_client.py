@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 import httpx
 
 DATA_URL_PREFIX = "data:image/png;base64,"
-# Load from one address (every test client is 127.0.0.1): rate limits out of the way, and the admin
-# token with which the checks see every drawing, those sent without consent too.
-ADMIN_TOKEN = "load-tests-admin-token"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# Load from one address (every test client is 127.0.0.1): rate limits out of the way.
 UNLIMITED = {"INKLING_DRAWINGS_BURST": "1000000", "INKLING_DRAWINGS_PER_MINUTE": "1000000",
-             "INKLING_PREDICTIONS_BURST": "1000000", "INKLING_PREDICTIONS_PER_MINUTE": "1000000",
-             "INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
+             "INKLING_PREDICTIONS_BURST": "1000000", "INKLING_PREDICTIONS_PER_MINUTE": "1000000"}
+# The admin token with which the checks see every drawing, those sent without consent too.
+ADMIN_TOKEN = "load-tests-admin-token"
+ADMIN_ENV = {"INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ONLINE_MODELS = ("fnn_online", "cnn_online")
 
 

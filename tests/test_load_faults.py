@@ -28,12 +28,14 @@ import pytest
 
 from service.storage import LocalObjects, S3Objects, WeightStore
 from tests.live_service import LiveLearner, LiveService
-from tests.load_client import (ADMIN, ONLINE_MODELS, UNLIMITED, Outcome, Tally, assert_accepted_drawings_intact,
-                               assert_learned_exactly_once, drawings_only, healthz_versions, learn_steps,
-                               list_all_drawings, mixed_workload, pendigit_drawings, request, rss_kb, run_clients,
-                               same_pixels, summarize)
+from tests.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
+                               assert_accepted_drawings_intact, assert_learned_exactly_once, drawings_only,
+                               healthz_versions, learn_steps, list_all_drawings, mixed_workload, pendigit_drawings,
+                               request, rss_kb, run_clients, same_pixels, summarize)
 
 pytestmark = pytest.mark.slow
+
+LOAD_ENV = {**UNLIMITED, **ADMIN_ENV}  # the checks list every drawing as the admin
 
 LOAD_SECONDS = float(os.environ.get("INKLING_LOAD_SECONDS", "15"))
 CRASH_CYCLES = int(os.environ.get("INKLING_CRASH_CYCLES", "3"))
@@ -53,7 +55,7 @@ def drawings():
 
 def test_mixed_load_no_errors_every_drawing_kept_one_step_each_memory_flat(tmp_path, drawings):
     """20 clients for LOAD_SECONDS: ~80% predictions, ~20% drawings (3 in 4 trained)."""
-    with LiveService(tmp_path, UNLIMITED) as service, httpx.Client(base_url=service.base_url, timeout=60) as client:
+    with LiveService(tmp_path, LOAD_ENV) as service, httpx.Client(base_url=service.base_url, timeout=60) as client:
         steps_before = learn_steps(client)
         pid = service.process.pid
         rss: dict[str, int] = {}
@@ -117,7 +119,7 @@ def test_kill_9_mid_stream_loses_no_accepted_drawing_and_versions_never_go_back(
     accepted: list[Outcome] = []
     no_answer = 0
     highest = {m: 0 for m in ONLINE_MODELS}  # the highest version the service has shown anyone so far
-    service = LiveService(tmp_path, {**UNLIMITED, "INKLING_RECONCILE_SECONDS": "1"})
+    service = LiveService(tmp_path, {**LOAD_ENV, "INKLING_RECONCILE_SECONDS": "1"})
     service.start()
     try:
         for cycle in range(CRASH_CYCLES):
@@ -201,7 +203,7 @@ def bucket_drawing_keys(s3, bucket: str) -> dict[str, set[str]]:
 @pytest.mark.s3
 def test_s3_stops_mid_stream_predictions_go_on_drawings_503_nothing_partial(tmp_path, seaweedfs, s3_bucket,
                                                                                  drawings):
-    env = {**UNLIMITED, **seaweedfs.env(), "INKLING_STORAGE": "s3", "INKLING_S3_BUCKET": s3_bucket,
+    env = {**LOAD_ENV, **seaweedfs.env(), "INKLING_STORAGE": "s3", "INKLING_S3_BUCKET": s3_bucket,
            "INKLING_S3_ENDPOINT_URL": seaweedfs.endpoint_url, "INKLING_S3_PREFIX": S3_PREFIX,
            "INKLING_REFRESH_SECONDS": "0.5", "INKLING_S3_TIMEOUT_S": "2"}
     with LiveService(tmp_path, env) as service, httpx.Client(base_url=service.base_url, timeout=60) as client:
@@ -295,7 +297,7 @@ def test_s3_stops_mid_stream_predictions_go_on_drawings_503_nothing_partial(tmp_
 
 
 def scale_out_env(seaweedfs, bucket: str, queue_env: dict) -> dict:
-    return {**UNLIMITED, **seaweedfs.env(), **queue_env, "INKLING_STORAGE": "s3", "INKLING_S3_BUCKET": bucket,
+    return {**LOAD_ENV, **seaweedfs.env(), **queue_env, "INKLING_STORAGE": "s3", "INKLING_S3_BUCKET": bucket,
             "INKLING_S3_ENDPOINT_URL": seaweedfs.endpoint_url, "INKLING_S3_PREFIX": S3_PREFIX,
             "INKLING_S3_TIMEOUT_S": "2", "INKLING_RECONCILE_SECONDS": "2"}
 
