@@ -27,7 +27,7 @@ from models import load_original
 from models.registry import WEIGHTS_DIR
 
 from .guard import HoldoutGuard
-from .limits import RateLimiter
+from .limits import RateLimiter, TokenBucket
 from .metrics import Metrics
 from .online import OnlineModel, VersionFollower
 from .queue import LearnQueue, make_queue
@@ -88,7 +88,7 @@ class Runtime:
     guard: HoldoutGuard
     metrics: Metrics
     limiter: RateLimiter
-    predict_limiter: RateLimiter
+    predict_limiter: TokenBucket
     salt: bytes
     learner: Learner | None = None
     ready: bool = False
@@ -276,7 +276,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                                   settings.queue_url.get_secret_value() if settings.queue_url else "memory://",
                                   settings.queue_name),
                       # Per process, in memory: a shared count would cost every prediction a Redis round trip.
-                      RateLimiter(settings.predictions_per_minute, settings.predictions_burst), salt, learner,
+                      TokenBucket(settings.predictions_per_minute, settings.predictions_burst), salt, learner,
                       inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None)
     metrics.watch_queue(queue)
     queue.subscribe(follower.poke)

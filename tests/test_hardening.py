@@ -50,7 +50,7 @@ def service(tmp_path_factory):
     INKLING_TRUSTED_PROXIES=1 (it used to take the leftmost address: the one the client writes).
     """
     env = {"INKLING_TRUST_FORWARDED_FOR": "true", "INKLING_DRAWINGS_BURST": "3", "INKLING_DRAWINGS_PER_MINUTE": "3",
-           "INKLING_PREDICTIONS_BURST": "80", "INKLING_PREDICTIONS_PER_MINUTE": "80", "INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
+           "INKLING_PREDICTIONS_BURST": "80", "INKLING_PREDICTIONS_PER_MINUTE": "1", "INKLING_ADMIN_TOKEN": ADMIN_TOKEN}
     with LiveService(tmp_path_factory.mktemp("hardening"), env) as svc:
         yield svc
 
