@@ -141,8 +141,7 @@ async def drawing_png(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
     return Response(png, media_type="image/png", headers={"Cache-Control": cache})
 
 
-@read_route("/api/drawings/{drawing_id}", response_model=schemas.DrawingInfo, responses=ERRORS,
-                  tags=["learn"])
+@read_route("/api/drawings/{drawing_id}", response_model=schemas.DrawingInfo, responses=ERRORS, tags=["learn"])
 async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
     """One drawing, and per online model the version that first learned it (null while it is queued)."""
     record = await run_in_threadpool(runtime.visible_drawing, drawing_id, admin)

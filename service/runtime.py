@@ -92,7 +92,7 @@ class Runtime:
     salt: bytes
     learner: Learner | None = None
     ready: bool = False
-    inference: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "inference"))
+    inference: ThreadPoolExecutor | None = None  # None: CPU work runs on the event loop itself
     _stats_cache: tuple[float, dict] | None = field(default=None, repr=False)
 
     @property
@@ -277,7 +277,8 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                                   settings.queue_name),
                       # Per process, in memory: a shared count would cost every prediction a Redis round trip.
                       TokenBucket(settings.predictions_per_minute, settings.predictions_burst), salt, learner,
-                      inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None)
+                      inference=ThreadPoolExecutor(settings.inference_threads, "inference")
+                      if settings.inference_threads else None)
     metrics.watch_queue(queue)
     queue.subscribe(follower.poke)
     follower.refresh()
