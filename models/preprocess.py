@@ -88,7 +88,11 @@ def open_png(png: bytes | str) -> Image.Image:
     return image
 
 
-def clean_png(png: bytes | str) -> bytes:
+def _opened(png: bytes | str | Image.Image) -> Image.Image:
+    return png if isinstance(png, Image.Image) else open_png(png)
+
+
+def clean_png(png: bytes | str | Image.Image) -> bytes:
     """The drawing's pixels as a fresh PNG: none of the sender's text, ICC, EXIF or other chunks, and
     nothing after its end, so what is stored and served back is an image and only an image.
 
@@ -98,23 +102,25 @@ def clean_png(png: bytes | str) -> bytes:
     >>> b"script" in clean, clean[-8:-4]
     (False, b'IEND')
     """
-    image = open_png(png)
+    image = _opened(png)
     if image.mode in ("P", "PA") or "transparency" in image.info:
         image = image.convert("RGBA")  # the transparency lived in a chunk that is not copied
+    else:
+        image = image.copy()
     image.info = {}
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
 
 
-def load_ink(png: bytes | str) -> np.ndarray:
+def load_ink(png: bytes | str | Image.Image) -> np.ndarray:
     """Ink coverage of a PNG as float32[H,W] in [0,1]: 1 is full ink, 0 is background.
 
     Handles L, LA, RGB, RGBA and palette images; a transparent background
     (ink is whatever is opaque) and either polarity (the background is the
     colour of the border).
     """
-    image = open_png(png)
+    image = _opened(png)
     if image.mode in ("P", "PA"):
         image = image.convert("RGBA")
     elif image.mode.startswith("I"):  # 16-bit gray ("I;16", or "I"): Pillow's "L" would clip it to white
@@ -188,7 +194,7 @@ def place_by_center_of_mass(small: np.ndarray) -> np.ndarray:
     return field
 
 
-def preprocess_drawing(png: bytes | str) -> np.ndarray:
+def preprocess_drawing(png: bytes | str | Image.Image) -> np.ndarray:
     """A canvas drawing (PNG bytes or data URL) as float32[28,28] in [0,1], white ink on black.
 
     Raises :class:`InvalidImageError` for anything that is not a PNG up to
@@ -198,3 +204,10 @@ def preprocess_drawing(png: bytes | str) -> np.ndarray:
     if ink.sum() < MIN_INK_PIXELS:
         raise BlankDrawingError(_BLANK_MESSAGE)
     return fit_and_center(ink)
+
+
+def read_drawing(png: bytes | str) -> tuple[np.ndarray, bytes]:
+    """A labelled drawing from one decode: what the models see (:func:`preprocess_drawing`) and what is
+    stored (:func:`clean_png`)."""
+    image = open_png(png)
+    return preprocess_drawing(image), clean_png(image)

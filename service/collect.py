@@ -15,7 +15,7 @@ import logging
 import numpy as np
 from fastapi.concurrency import run_in_threadpool
 
-from models.preprocess import clean_png, preprocess_drawing
+from models.preprocess import read_drawing
 
 from .queue import Lesson, QueueUnavailable
 from .runtime import Runtime
@@ -33,8 +33,7 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
     preprocessing errors before storing anything, and ``StorageUnavailable``
     when the drawing could not be stored (nothing was accepted).
     """
-    x28 = await runtime.infer(preprocess_drawing, png)
-    png = await runtime.infer(clean_png, png)  # stored and served back: pixels only
+    x28, png = await runtime.infer(read_drawing, png)  # what the models see; what is stored: pixels only
     before = await runtime.infer(runtime.recognizer.recognize, x28)
     record = DrawingRecord(
         id=new_drawing_id(), label=label, created=utc_iso(), train=train, client=client,
