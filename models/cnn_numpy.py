@@ -34,6 +34,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .base import as_batch, read_layer_weights
+from .prototypes import normalise
 
 FEATURE_LAYERS = ("conv1", "pool1", "conv2", "pool2")
 # The Keras network's weights in ``get_weights`` order.
@@ -104,14 +105,19 @@ class NumpyCNN:
         conv2 = conv2d_relu(pool1, conv2_kernel, conv2_bias)
         return {"conv1": conv1, "pool1": pool1, "conv2": conv2, "pool2": max_pool2(conv2)}
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """float32[N,10] class probabilities for float32[N,28,28] images in [0,1]."""
+    def predict_and_embed(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32[N,10] class probabilities and float32[N,128] unit embeddings (the last hidden layer's
+        ReLU outputs, L2-normalised: what a writer's memory compares, :mod:`models.prototypes`)."""
         fc1_kernel, fc1_bias, logits_kernel, logits_bias = self._weights[4:]
         pool2 = self.activations(X)["pool2"]
         hidden = pool2.reshape(len(pool2), -1) @ fc1_kernel  # NHWC order, as Keras' Flatten
         hidden += fc1_bias
         np.maximum(hidden, 0, out=hidden)
-        return softmax(hidden @ logits_kernel + logits_bias)
+        return softmax(hidden @ logits_kernel + logits_bias), normalise(hidden)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """float32[N,10] class probabilities for float32[N,28,28] images in [0,1]."""
+        return self.predict_and_embed(X)[0]
 
     # --- persistence (the archive format of models.cnn.CNN) ---------------------
 

@@ -10,6 +10,10 @@ pendigits test writers (README, "Learning from users"): it tracks the best
 single model at every stage of teaching; it cannot do much better, because
 the four members learned from the same data and the FNNs are weaker.
 
+A writer's own memory (:mod:`models.prototypes`) joins the product as one
+more expert: its log-evidence is added to the mean of the four models' logs,
+so an empty memory (zero evidence) leaves the answer exactly as it was.
+
 >>> import numpy as np
 >>> p = np.full(10, 0.01, np.float32); p[3] = 0.91
 >>> answer = combine({"fnn_original": p, "fnn_online": p, "cnn_original": p, "cnn_online": p})
@@ -34,30 +38,41 @@ class Answer:
     agree: int
     reason: str | None
     probs: np.ndarray
+    personalised_by: int = 0  # drawings in the writer's memory that shaped this answer
 
 
-def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS) -> np.ndarray:
-    """float32[..., 10]: the weighted geometric mean of ``probs``, renormalised."""
+def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
+                  evidence: np.ndarray | None = None) -> np.ndarray:
+    """float32[..., 10]: the weighted geometric mean of ``probs`` times ``exp(evidence)``, renormalised."""
     total = sum(weights[name] for name in probs)
     log_mean = sum(weights[name] * np.log(np.clip(p, 1e-7, 1.0)) for name, p in probs.items()) / total
+    if evidence is not None:
+        log_mean = log_mean + evidence
     log_mean = log_mean - log_mean.max(axis=-1, keepdims=True)
     combined = np.exp(log_mean)
     return (combined / combined.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def combine(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
-            min_confidence: float = MIN_CONFIDENCE) -> Answer:
-    """The ensemble's answer for one drawing; ``digit`` is None when it is not confident."""
-    combined = combine_probs(probs, weights)
+            min_confidence: float = MIN_CONFIDENCE, memory=None, embedding: np.ndarray | None = None) -> Answer:
+    """The ensemble's answer for one drawing; ``digit`` is None when it is not confident.
+
+    With a writer's ``memory`` (a :class:`models.prototypes.PrototypeMemory`) and the
+    drawing's ``embedding``, the memory's evidence joins the product.
+    """
+    evidence, personalised_by = None, 0
+    if memory is not None and len(memory):
+        evidence, personalised_by = memory.evidence(embedding), len(memory)
+    combined = combine_probs(probs, weights, evidence)
     best = int(combined.argmax())
     p = float(combined[best])
     agree = sum(int(np.argmax(q)) == best for q in probs.values())
     if p >= min_confidence:
-        return Answer(best, p, agree, None, combined)
+        return Answer(best, p, agree, None, combined, personalised_by)
     votes = sorted({int(np.argmax(q)) for q in probs.values()})
     reason = (
         f"The models disagree ({' vs '.join(map(str, votes))}) and none is sure."
         if len(votes) > 1
         else f"The models lean to {best} but only with {p:.0%} confidence."
     )
-    return Answer(None, p, agree, reason, combined)
+    return Answer(None, p, agree, reason, combined, personalised_by)

@@ -12,13 +12,14 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from models import CANVAS
 from models.preprocess import decode_image_payload, preprocess_drawing
+from models.prototypes import PrototypeMemory
 
 from . import schemas
 from .collect import collect_drawing
@@ -29,7 +30,8 @@ from .recognizer import MODEL_ORDER
 from .runtime import Runtime, build_runtime, tune_malloc_for_serving
 from .security import HashedClients, SecurityHeaders, is_admin, require_admin
 from .settings import Settings
-from .storage import CorruptObject, NotFound
+from .storage import CorruptObject, NotFound, StorageError
+from .writers import WRITER_PATTERN
 
 log = logging.getLogger("inkling")
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
@@ -81,8 +83,9 @@ async def limit_predictions(request: Request, runtime: RuntimeDep) -> None:
 @router.post("/api/predict", response_model=schemas.PredictOut, responses=ERRORS, tags=["recognise"],
              dependencies=[Depends(limit_predictions)])
 async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
-    """Top-3 of the four models and the ensemble's answer for one drawing."""
-    recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image)))
+    """Top-3 of the four models and one answer for a drawing (with ``writer``, using that writer's memory)."""
+    memory = await runtime.memory_of(body.writer)
+    recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image), memory))
     return recognition.to_json()
 
 
@@ -112,7 +115,7 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
         raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
                        {"Retry-After": retry})
     result = await collect_drawing(runtime, decode_image_payload(body.image), body.label, body.train, client,
-                                   wait=body.wait)
+                                   wait=body.wait, writer=body.writer)
     return result
 
 
@@ -154,6 +157,40 @@ async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
 async def stats(runtime: RuntimeDep):
     """Drawings per digit, online steps, and the holdout-accuracy history of each online model."""
     return await run_in_threadpool(runtime.stats)
+
+
+# --- your handwriting ------------------------------------------------------------------
+
+WriterDep = Annotated[str, Header(alias="Inkling-Writer", pattern=WRITER_PATTERN,
+                                  description="Your anonymous writer id (the page keeps it in localStorage).")]
+MEMORY_DOWN = "Storage is unavailable right now; please try again in a few seconds."
+
+
+def describe_memory(memory, runtime: Runtime) -> dict:
+    return {"drawings": len(memory), "counts": memory.counts(), "capacity": runtime.settings.memory_size,
+            "trust": round(memory.trust if len(memory) else 0.0, 3)}
+
+
+@read_route("/api/me", response_model=schemas.MeOut, responses=ERRORS, tags=["you"],
+            dependencies=[Depends(limit_predictions)])
+async def my_memory(writer: WriterDep, runtime: RuntimeDep):
+    """What the service remembers of your handwriting: your drawings in your memory, per digit."""
+    try:
+        memory = await run_in_threadpool(runtime.memories.read, writer)
+    except StorageError:
+        raise ApiError(503, "storage_unavailable", MEMORY_DOWN, {"Retry-After": "5"})
+    return describe_memory(memory, runtime)
+
+
+@router.delete("/api/me", response_model=schemas.MeOut, responses=ERRORS, tags=["you"],
+               dependencies=[Depends(limit_predictions)])
+async def forget_me(writer: WriterDep, runtime: RuntimeDep):
+    """Forget your handwriting: your memory is deleted and your drawings can no longer be linked to you."""
+    try:
+        await run_in_threadpool(runtime.memories.forget, writer)
+    except StorageError:
+        raise ApiError(503, "storage_unavailable", MEMORY_DOWN + " Nothing was forgotten yet.", {"Retry-After": "5"})
+    return describe_memory(PrototypeMemory.empty(), runtime)
 
 
 # --- models -----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """feedback -> store -> queue: what happens to a labelled drawing in a web worker.
 
 The drawing is stored durably before anything else happens to it; with
-consent it is then enqueued for the learner. By default the request waits
+consent it then joins its writer's own memory (when it names a writer,
+:mod:`service.writers`) and is enqueued for the learner. By default the request waits
 (up to ``wait_seconds``) for the version that learned it, so the page can show
 the online models before and after; when the learner is behind by more than
 ``max_backlog`` drawings, or the queue is unreachable, it answers at once
@@ -19,35 +20,48 @@ from models.preprocess import read_drawing
 
 from .queue import Lesson, QueueUnavailable
 from .runtime import Runtime
-from .storage import DrawingRecord, new_drawing_id
+from .storage import DrawingRecord, StorageError, new_drawing_id
 from .storage.ids import utc_iso
 
 log = logging.getLogger(__name__)
 
 
 async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool, client: str,
-                          wait: bool = True) -> dict:
-    """Store a labelled drawing, then (with consent) enqueue it and wait for the version that learns it.
+                          wait: bool = True, writer: str | None = None) -> dict:
+    """Store a labelled drawing, then (with consent) add it to its writer's memory, enqueue it and wait
+    for the version that learns it.
 
     Returns the body of a ``POST /api/drawings`` response. Raises the
     preprocessing errors before storing anything, and ``StorageUnavailable``
     when the drawing could not be stored (nothing was accepted).
     """
     x28, png = await runtime.infer(read_drawing, png)  # what the models see; what is stored: pixels only
-    before = await runtime.infer(runtime.recognizer.recognize, x28)
+    memory = await runtime.memory_of(writer)
+    before = await runtime.infer(runtime.recognizer.recognize, x28, memory)
+    drawing_id = new_drawing_id()
+    # A record names its writer (by a link only their memory can read) or its client's hashed address, never both.
+    link = await run_in_threadpool(runtime.memories.link, writer) if writer and train else None
     record = DrawingRecord(
-        id=new_drawing_id(), label=label, created=utc_iso(), train=train, client=client,
+        id=drawing_id, label=label, created=utc_iso(), train=train, client="" if link else client,
         input28=np.round(x28 * 255).astype(np.uint8).tobytes(),
         prediction=before.to_json(include_input=False), versions=before.versions,
+        writer=link.record_link(drawing_id) if link else None,
     )
     await run_in_threadpool(runtime.drawings.put, record, png)
     runtime.metrics.drawings.inc()
     runtime.stats_changed()
 
     result = {"id": record.id, "stored": True, "trained": False, "queued": False, "queue_position": None,
-              "learned": None, "versions": before.versions, "after": None, "detail": None}
+              "learned": None, "versions": before.versions, "after": None,
+              "personalised_by": len(memory) if memory else 0, "detail": None}
     if not train:
         return result
+    if link:
+        try:
+            memory = await run_in_threadpool(runtime.memories.add, writer, link, record.id, label, before.embedding)
+            result["personalised_by"] = len(memory)
+        except StorageError as exc:  # stored and learned by the shared models all the same
+            log.warning("drawing %s stored; its writer's memory could not be updated: %s", record.id, exc)
     try:
         await run_in_threadpool(runtime.queue.add, Lesson(record.id, label, record.input28))
         depth = await run_in_threadpool(runtime.queue.depth)
@@ -63,7 +77,7 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
         result.update(queued=True, queue_position=depth,
                       detail=f"Saved. The models are learning from it ({depth} drawings in the queue).")
         return result
-    after = await runtime.infer(runtime.recognizer.recognize, x28)
+    after = await runtime.infer(runtime.recognizer.recognize, x28, memory)
     result.update(trained=True, learned=learned, versions=after.versions, after=after.to_json())
     runtime.stats_changed()
     return result

@@ -38,6 +38,7 @@ from typing import Callable, Protocol
 log = logging.getLogger(__name__)
 
 Announcement = Callable[[str, int], None]  # (model, version)
+MemoryNews = Callable[[str, str], None]  # (writer key, the announcing worker)
 
 
 class QueueUnavailable(Exception):
@@ -90,6 +91,12 @@ class LearnQueue(Protocol):
     def subscribe(self, callback: Announcement) -> Callable[[], None]:
         """Call ``callback(model, version)`` on each announcement; returns a function that stops it."""
 
+    def announce_memory(self, key: str, origin: str) -> None:
+        """Tell every web worker that writer ``key``'s memory changed (``origin``: the worker that changed it)."""
+
+    def subscribe_memories(self, callback: MemoryNews) -> Callable[[], None]:
+        """Call ``callback(key, origin)`` on each change of a writer's memory; returns a function that stops it."""
+
 
 def _stream_order(position: str | None) -> tuple[int, int]:
     if not position:
@@ -108,6 +115,7 @@ class MemoryQueue:
         self._next = 1
         self._cond = threading.Condition()
         self._subscribers: list[Announcement] = []
+        self._memory_subscribers: list[MemoryNews] = []
 
     def _n(self, position: str | None) -> int:
         if not position or not position.startswith(self._epoch + ":"):
@@ -157,9 +165,17 @@ class MemoryQueue:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
+    def announce_memory(self, key: str, origin: str) -> None:
+        for callback in list(self._memory_subscribers):
+            callback(key, origin)
+
+    def subscribe_memories(self, callback: MemoryNews) -> Callable[[], None]:
+        self._memory_subscribers.append(callback)
+        return lambda: self._memory_subscribers.remove(callback)
+
 
 class RedisQueue:
-    """A Redis Stream ``<name>:lessons`` and a pub/sub channel ``<name>:versions``.
+    """A Redis Stream ``<name>:lessons`` and pub/sub channels ``<name>:versions`` and ``<name>:memories``.
 
     After a failed call the queue answers QueueUnavailable at once for ``cool_off_s``
     rather than make every request wait out a connect timeout during an outage.
@@ -173,7 +189,7 @@ class RedisQueue:
         self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                            health_check_interval=30)
         self._url, self._timeout_s = url, timeout_s
-        self.stream, self.channel = f"{name}:lessons", f"{name}:versions"
+        self.stream, self.channel, self.memory_channel = f"{name}:lessons", f"{name}:versions", f"{name}:memories"
         self._cool_off_s, self._down_until = cool_off_s, 0.0
         self._max_length = max_length
 
@@ -223,31 +239,42 @@ class RedisQueue:
     def order(self, position: str | None) -> tuple:
         return _stream_order(position)
 
-    def announce(self, model: str, version: int) -> None:
+    def _publish(self, channel: str, news: dict) -> None:
         try:
-            self._call("announce", self.client.publish, self.channel, json.dumps({"model": model, "version": version}))
-        except QueueUnavailable as exc:  # workers poll HEAD as well: they hear of it a little later
+            self._call("announce", self.client.publish, channel, json.dumps(news))
+        except QueueUnavailable as exc:  # workers poll as well: they hear of it a little later
             log.warning("%s", exc)
 
-    def subscribe(self, callback: Announcement) -> Callable[[], None]:
+    def _listen(self, channel: str, deliver: Callable[[dict], None]) -> Callable[[], None]:
         stop = threading.Event()
 
         def listen() -> None:
             while not stop.is_set():
                 try:
                     pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                    pubsub.subscribe(self.channel)
+                    pubsub.subscribe(channel)
                     while not stop.is_set():
                         message = pubsub.get_message(timeout=1.0)
                         if message and message.get("type") == "message":
-                            news = json.loads(message["data"])
-                            callback(str(news["model"]), int(news["version"]))
+                            deliver(json.loads(message["data"]))
                 except self._redis_errors + (ValueError, KeyError) as exc:
-                    log.debug("version announcements interrupted: %s", exc)
+                    log.debug("announcements on %s interrupted: %s", channel, exc)
                     stop.wait(1.0)
 
-        threading.Thread(target=listen, name="version-announcements", daemon=True).start()
+        threading.Thread(target=listen, name=f"announcements-{channel}", daemon=True).start()
         return stop.set
+
+    def announce(self, model: str, version: int) -> None:
+        self._publish(self.channel, {"model": model, "version": version})
+
+    def subscribe(self, callback: Announcement) -> Callable[[], None]:
+        return self._listen(self.channel, lambda news: callback(str(news["model"]), int(news["version"])))
+
+    def announce_memory(self, key: str, origin: str) -> None:
+        self._publish(self.memory_channel, {"writer": key, "origin": origin})
+
+    def subscribe_memories(self, callback: MemoryNews) -> Callable[[], None]:
+        return self._listen(self.memory_channel, lambda news: callback(str(news["writer"]), str(news["origin"])))
 
 
 def make_queue(url: str | None, name: str = "inkling") -> LearnQueue:

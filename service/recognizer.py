@@ -1,4 +1,4 @@
-"""request -> preprocess -> four models -> ensemble: what the page shows for a drawing."""
+"""request -> preprocess -> four models (+ the writer's memory) -> ensemble: what the page shows for a drawing."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 
 from models.base import Predictor
 from models.ensemble import Answer, combine
+from models.prototypes import PrototypeMemory
 
 from .online import OnlineModel
 
@@ -22,6 +23,7 @@ class Recognition:
     answer: Answer
     versions: dict[str, int]
     input28: np.ndarray
+    embedding: np.ndarray  # the original CNN's, what a writer's memory keeps (models.prototypes)
 
     def to_json(self, include_input: bool = True) -> dict:
         """The shape of a ``POST /api/predict`` response (``input28`` only if ``include_input``)."""
@@ -30,7 +32,7 @@ class Recognition:
             for name, p in self.probs.items()
         }
         answer = {"digit": self.answer.digit, "p": round(self.answer.p, 4), "agree": self.answer.agree,
-                  "reason": self.answer.reason}
+                  "reason": self.answer.reason, "personalised_by": self.answer.personalised_by}
         out = {"models": top, "answer": answer, "versions": self.versions}
         if include_input:
             out["input28"] = np.round(self.input28, 3).tolist()
@@ -47,17 +49,21 @@ class Recognizer:
     def versions(self) -> dict[str, int]:
         return {name: model.version for name, model in self.online.items()}
 
-    def recognize(self, x28: np.ndarray) -> Recognition:
-        """The four models' probabilities and the answer; ``versions`` are those whose weights were used."""
+    def recognize(self, x28: np.ndarray, memory: PrototypeMemory | None = None) -> Recognition:
+        """The four models' probabilities and the answer (with the writer's ``memory``, theirs);
+        ``versions`` are those whose weights were used."""
         batch, probs, versions = x28[None], {}, {}
         for name in MODEL_ORDER:
             if name in self.online:  # the served pair, taken once: these weights are that version's
                 model, record = self.online[name].served
                 versions[name] = record.version if record else 0
+                probs[name] = model.predict_proba(batch)[0]
+            elif name == "cnn_original":  # the fixed feature extractor of writers' memories, in the same pass
+                p, e = self.originals[name].predict_and_embed(batch)
+                probs[name], embedding = p[0], e[0]
             else:
-                model = self.originals[name]
-            probs[name] = model.predict_proba(batch)[0]
-        return Recognition(probs, combine(probs), versions, x28)
+                probs[name] = self.originals[name].predict_proba(batch)[0]
+        return Recognition(probs, combine(probs, memory=memory, embedding=embedding), versions, x28, embedding)
 
     def activations(self, x28: np.ndarray) -> list[dict]:
         """The online CNN's feature maps as uint8 channel-major blocks, each layer scaled by its max."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models import load_original
+from models.prototypes import PrototypeMemory
 from models.registry import WEIGHTS_DIR
 
 from .guard import HoldoutGuard
@@ -38,6 +39,7 @@ from .storage import (DrawingRecord, DrawingStore, LocalDrawingStore, LocalObjec
                       StorageError, VersionConflict, WeightStore, WeightVersion, make_s3_client)
 
 from .storage.base import check_drawing_id
+from .writers import WriterMemories
 
 if TYPE_CHECKING:  # the learner (and TensorFlow with it) is imported only where it runs
     from .learner import Learner
@@ -90,6 +92,7 @@ class Runtime:
     limiter: RateLimiter
     predict_limiter: TokenBucket
     salt: bytes
+    memories: WriterMemories
     learner: Learner | None = None
     ready: bool = False
     inference: ThreadPoolExecutor | None = None  # None: CPU work runs on the event loop itself
@@ -109,6 +112,13 @@ class Runtime:
         if self.inference is None:
             return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self.inference, fn, *args)
+
+    async def memory_of(self, writer: str | None) -> PrototypeMemory | None:
+        """The writer's memory for answering (None without a writer id); read from the store only on a cache miss."""
+        if writer is None:
+            return None
+        memory = self.memories.cached_view(writer)
+        return memory if memory is not None else await asyncio.to_thread(self.memories.view, writer)
 
     def list_drawings(self, label: int | None, limit: int, cursor: str | None,
                       private: bool = False) -> tuple[list, str | None]:
@@ -267,6 +277,11 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                                                  metrics.steps.labels(name).set(online[name].steps))
     follower.on_corrupt = lambda name: metrics.corrupt_versions.labels(name).inc()
     salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))
+    # Writers' memories live in the deployment's store beside the weights (writers/<key>.json).
+    memories = WriterMemories(weights.objects, size=settings.memory_size, cache_writers=settings.memory_cache_writers,
+                              ttl_s=settings.memory_ttl_seconds)
+    memories.on_change = queue.announce_memory
+    queue.subscribe_memories(memories.changed)
     learner = None
     if settings.role == "all":
         learner = build_learner(settings, metrics, stores=(drawings, weights), queue=queue, guard=guard,
@@ -276,7 +291,7 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                                   settings.queue_url.get_secret_value() if settings.queue_url else "memory://",
                                   settings.queue_name),
                       # Per process, in memory: a shared count would cost every prediction a Redis round trip.
-                      TokenBucket(settings.predictions_per_minute, settings.predictions_burst), salt, learner,
+                      TokenBucket(settings.predictions_per_minute, settings.predictions_burst), salt, memories, learner,
                       inference=ThreadPoolExecutor(settings.inference_threads, "inference")
                       if settings.inference_threads else None)
     metrics.watch_queue(queue)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from .writers import MEMORY_SIZE, WRITER_PATTERN
+
 # A 2048x2048 PNG of a drawing compresses to well under this; the body limit (1 MB) applies anyway.
 MAX_IMAGE_CHARS = 1_400_000
 
@@ -11,6 +13,10 @@ MAX_IMAGE_CHARS = 1_400_000
 class ImageIn(BaseModel):
     image: str = Field(..., min_length=1, max_length=MAX_IMAGE_CHARS,
                        description="The canvas as a PNG data URL (data:image/png;base64,...) or plain base64.")
+    writer: str | None = Field(None, pattern=WRITER_PATTERN,
+                               description="The anonymous writer id the page keeps in localStorage: answers use "
+                                           "this writer's own memory, and their labelled drawings fill it. "
+                                           "Without one, nothing is personalised.")
 
 
 class DrawingIn(ImageIn):
@@ -34,6 +40,8 @@ class EnsembleAnswer(BaseModel):
     p: float
     agree: int = Field(description="How many of the four models have this digit first.")
     reason: str | None = None
+    personalised_by: int = Field(0, description="Drawings in the writer's own memory that shaped this answer "
+                                                "(0: the same answer as for anyone).")
 
 
 class PredictOut(BaseModel):
@@ -42,6 +50,15 @@ class PredictOut(BaseModel):
     answer: EnsembleAnswer
     versions: dict[str, int]
     input28: list[list[float]] = Field(description="The 28x28 image the models saw, 0..1, white ink on black.")
+
+
+class MeOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "What the service remembers of your handwriting."})
+    drawings: int = Field(description="Drawings in your memory (your newest, at most `capacity`).")
+    counts: list[int] = Field(description="Drawings in your memory per digit.")
+    capacity: int = Field(MEMORY_SIZE, description="The most drawings a memory keeps; older ones drop out.")
+    trust: float = Field(description="0..1: how much answers trust your memory, earned by how often it "
+                                     "recognised your drawings before they joined it.")
 
 
 class DrawingOut(BaseModel):
@@ -53,6 +70,7 @@ class DrawingOut(BaseModel):
     learned: dict[str, int] | None = Field(description="Per online model, the version that first learned it.")
     versions: dict[str, int]
     after: PredictOut | None = Field(description="What the models answer for the same drawing after learning.")
+    personalised_by: int = Field(0, description="Drawings in your memory now (0 without a writer id, or consent).")
     detail: str | None = None
 
 

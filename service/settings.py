@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "
                                                              "the queue lost, and how old they must be.")
 
+    # Writers' own memories (service.writers, models.prototypes): see README, "Your handwriting".
+    memory_size: int = Field(200, ge=1, le=1000, description="Newest drawings a writer's memory keeps.")
+    memory_cache_writers: int = Field(2000, ge=0, description="Writers' memories a worker keeps in memory (~6 KB "
+                                                              "each).")
+    memory_ttl_seconds: float = Field(60.0, ge=0, description="A cached memory is read again after this long, "
+                                                              "in case another worker's announcement was missed.")
+
     @model_validator(mode="after")
     def _consistent(self) -> "Settings":
         if self.storage == "s3" and not self.s3_bucket:

@@ -4,9 +4,9 @@
 must meet; ``test_storage_s3_moto.py`` and ``test_storage_seaweedfs.py`` run the
 same classes against S3. A backend subclass provides:
 
-* ``make_drawings()`` / ``make_weights(**options)`` fixtures: factories returning a
-  *new store instance over the same storage* each call (a second instance stands
-  in for a second worker process);
+* ``make_drawings()`` / ``make_weights(**options)`` / ``make_objects()`` fixtures:
+  factories returning a *new store instance over the same storage* each call (a
+  second instance stands in for a second worker process);
 * ``forbid_io(store, monkeypatch)``: make any storage access by ``store`` fail;
 * ``write_raw(store, name, data)``: write an object/file behind the store's back
   (``name`` as in the layout, e.g. ``weights/m/00000002.npz``).
@@ -25,11 +25,15 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from models.prototypes import EMBEDDING_SIZE
 
 from service.storage import (AlreadyExists, CorruptObject, DrawingRecord, LocalDrawingStore, LocalObjects, NotFound,
                              StorageUnavailable, VersionConflict, WeightStore, new_drawing_id)
 from service.storage.base import sha256_hex
+from service.writers import WriterMemories, writer_key
 
 T0 = datetime(2026, 11, 27, 15, 0, 0, tzinfo=timezone.utc)
 MODEL = "fnn_online"
@@ -412,12 +416,92 @@ class WeightStoreContract:
         assert objects.put_if_absent(name, b"d") is False and objects.get(name) == b"b"
 
 
+# --------------------------------------------------------------------------- writers' memories
+
+WRITER, OTHER_WRITER = "writer-contract-1", "writer-contract-2"
+
+
+def embedding_of(i: int) -> np.ndarray:
+    e = np.random.default_rng(i).random(EMBEDDING_SIZE).astype(np.float32)
+    return e / np.linalg.norm(e)
+
+
+def add_drawing(memories: WriterMemories, writer: str, i: int, label: int):
+    return memories.add(writer, memories.link(writer), make_record(i).id, label, embedding_of(i))
+
+
+class WriterMemoryContract:
+    """A writer's memory (service.writers) over each backend's objects: what every worker must see."""
+
+    @pytest.fixture
+    def make_memories(self, make_objects):
+        return lambda **options: WriterMemories(make_objects(), **options)
+
+    def test_a_memory_round_trips_through_the_store(self, make_memories):
+        first = make_memories()
+        for i, label in enumerate([3, 3, 7]):
+            add_drawing(first, WRITER, i, label)
+        again = make_memories().read(WRITER)  # another worker, reading the store
+        assert again.counts() == first.view(WRITER).counts() == [0, 0, 0, 2, 0, 0, 0, 1, 0, 0]
+        np.testing.assert_allclose(again.prototypes, first.view(WRITER).prototypes)
+        assert again.judged == 1 and again.hits == 1  # the second 3 was guessed before it joined
+        assert len(make_memories().view(OTHER_WRITER)) == 0
+
+    def test_forgetting_removes_it_for_every_worker(self, make_memories):
+        first, second = make_memories(), make_memories()
+        add_drawing(first, WRITER, 0, 5)
+        add_drawing(first, OTHER_WRITER, 1, 5)
+        assert len(second.view(WRITER)) == 1
+        first.forget(WRITER)
+        second.changed(writer_key(WRITER), first.origin)  # the announcement a worker receives
+        assert len(second.view(WRITER)) == 0 and len(make_memories().read(WRITER)) == 0
+        assert len(make_memories().read(OTHER_WRITER)) == 1
+        first.forget(WRITER)  # forgetting twice is harmless
+
+    def test_a_memory_keeps_the_newest_drawings(self, make_memories):
+        memories = make_memories(size=4)
+        for i in range(6):
+            add_drawing(memories, WRITER, i, i % 2)
+        stored, _ = memories._read(writer_key(WRITER))
+        assert [e.drawing_id[:19] for e in stored.entries] == [make_record(i).id[:19] for i in range(2, 6)]  # by time
+
+    def test_concurrent_adds_lose_nothing(self, make_memories):
+        errors = []
+
+        def add(i):
+            try:
+                add_drawing(make_memories(), WRITER, i, i % 10)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        add_drawing(make_memories(), WRITER, 100, 0)
+        threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and len(make_memories().read(WRITER)) == 9
+
+    def test_a_drawing_linked_before_forgetting_stays_forgotten(self, make_memories):
+        memories = make_memories()
+        add_drawing(memories, WRITER, 0, 1)
+        link = memories.link(WRITER)  # a drawing of theirs is being stored...
+        make_memories().forget(WRITER)  # ...when they press "Forget my handwriting" in another tab
+        assert len(memories.add(WRITER, link, make_record(1).id, 1, embedding_of(1))) == 0
+        assert len(make_memories().read(WRITER)) == 0
+        assert link.record_link(make_record(1).id) != make_memories().link(WRITER).record_link(make_record(1).id)
+
+
 # --------------------------------------------------------------------------- local backend
 
 class LocalBackend:
     @pytest.fixture
     def make_drawings(self, tmp_path):
         return lambda: LocalDrawingStore(tmp_path)
+
+    @pytest.fixture
+    def make_objects(self, tmp_path):
+        return lambda: LocalObjects(tmp_path)
 
     @pytest.fixture
     def make_weights(self, tmp_path):
@@ -495,6 +579,10 @@ def _put_forever(root: str) -> None:  # in a child process, until killed
     while True:
         drawing_id = new_drawing_id()
         store.put(_record_for_kill_test(drawing_id), png_for(drawing_id))
+
+
+class TestLocalWriterMemories(LocalBackend, WriterMemoryContract):
+    pass
 
 
 class TestLocalWeightStore(LocalBackend, WeightStoreContract):

@@ -15,7 +15,8 @@ import pytest
 
 from service.storage import (AlreadyExists, DrawingRecord, NotFound, S3DrawingStore, S3Objects, StorageError,
                              StorageUnavailable, WeightStore, make_s3_client, new_drawing_id)
-from tests.test_storage_local import MODEL, T0, DrawingStoreContract, WeightStoreContract, make_record, png_for
+from tests.test_storage_local import (MODEL, T0, DrawingStoreContract, WeightStoreContract, WriterMemoryContract,
+                                      make_record, png_for)
 
 
 class S3Backend:
@@ -43,6 +44,10 @@ class S3Backend:
     @pytest.fixture
     def make_weights(self, client, bucket, prefix):
         return lambda **options: WeightStore(S3Objects(client, bucket, prefix), **options)
+
+    @pytest.fixture
+    def make_objects(self, client, bucket, prefix):
+        return lambda: S3Objects(client, bucket, prefix)
 
     @staticmethod
     def forbid_io(store, monkeypatch):
@@ -104,6 +109,10 @@ class TestMotoDrawingStore(MotoBackend, DrawingStoreContract):
         store = S3DrawingStore(client, "no-such-bucket-here", "")
         with pytest.raises(StorageUnavailable):
             store.counts()
+
+
+class TestMotoWriterMemories(MotoBackend, WriterMemoryContract):
+    pass
 
 
 class TestMotoWeightStore(MotoBackend, WeightStoreContract):

@@ -14,7 +14,8 @@ import pytest
 
 from service.storage import (S3DrawingStore, S3Objects, StorageError, StorageUnavailable, WeightStore, make_s3_client,
                              new_drawing_id)
-from tests.test_storage_local import MODEL, DrawingStoreContract, WeightStoreContract, make_record, png_for
+from tests.test_storage_local import (MODEL, DrawingStoreContract, WeightStoreContract, WriterMemoryContract, make_record,
+                                      png_for)
 from tests.test_storage_s3_moto import S3Backend
 
 pytestmark = pytest.mark.s3
@@ -34,6 +35,10 @@ class SeaweedBackend(S3Backend):
 
 
 class TestSeaweedDrawingStore(SeaweedBackend, DrawingStoreContract):
+    pass
+
+
+class TestSeaweedWriterMemories(SeaweedBackend, WriterMemoryContract):
     pass
 
 

@@ -19,6 +19,7 @@ import base64
 import bisect
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, runtime_checkable
 
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 INPUT28_BYTES = 28 * 28
+WRITER_LINK_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 1000
 
 
@@ -79,6 +81,7 @@ class DrawingRecord:
     input28: bytes
     prediction: dict | None = None
     versions: dict | None = None
+    writer: str | None = None  # HMAC of the id under the writer's memory's secret (service.writers); never the id
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not DRAWING_ID_RE.match(self.id):
@@ -91,17 +94,22 @@ class DrawingRecord:
         for name in ("prediction", "versions"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name} must be a dict or None")
+        if self.writer is not None and not (isinstance(self.writer, str) and WRITER_LINK_RE.match(self.writer)):
+            raise ValueError("writer must be a link of 32 hex digits or None")
 
     def to_json(self) -> dict:
-        return {"id": self.id, "label": self.label, "created": self.created, "train": self.train,
-                "client": self.client, "input28": base64.b64encode(self.input28).decode("ascii"),
-                "prediction": self.prediction, "versions": self.versions}
+        d = {"id": self.id, "label": self.label, "created": self.created, "train": self.train,
+             "client": self.client, "input28": base64.b64encode(self.input28).decode("ascii"),
+             "prediction": self.prediction, "versions": self.versions}
+        if self.writer is not None:  # records without a writer keep their exact bytes from before writers existed
+            d["writer"] = self.writer
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "DrawingRecord":
         return cls(id=d["id"], label=d["label"], created=d["created"], train=bool(d["train"]),
                    client=d["client"], input28=base64.b64decode(d["input28"], validate=True),
-                   prediction=d.get("prediction"), versions=d.get("versions"))
+                   prediction=d.get("prediction"), versions=d.get("versions"), writer=d.get("writer"))
 
 
 @dataclass(frozen=True)

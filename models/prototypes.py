@@ -1,0 +1,130 @@
+"""A writer's own memory: one prototype a digit, in the original CNN's embedding space.
+
+A person's drawings of a digit sit close together in the space of the
+original CNN's last hidden layer (its 128 ReLU units, L2-normalised), even
+where the network's answer for them is wrong. So a writer's memory keeps
+the embedding of each drawing they labelled, and the prototype of a digit
+is the mean of their embeddings of it (a prototypical network's classifier,
+on a feature extractor that never changes: memories never need recomputing
+while the online models move).
+
+The memory speaks as one more expert in the ensemble's product
+(:func:`models.ensemble.combine`): its log-evidence for digit ``c`` is
+``-SHARPNESS * trust * d_c``, ``d_c`` the cosine distance to the writer's
+prototype of ``c``, or :data:`ABSENT` for a digit they never taught.
+
+Measured on the 14 pendigits test writers (their first k drawings of each
+digit taught, the rest held out; the four originals as the other experts;
+two folds of 7 writers, settings chosen on one and scored on the other):
+
+* prototypes beat the nearest single drawing (Teachable Machine's kNN) at
+  k = 3 and 5 (9-12 errors against 10-14 of the originals' 43), and tie at k = 1;
+* cosine distance beats Euclidean (alone, at k = 5: 13 errors against 14-17);
+* adding each drawing's 24 augmented variants gained at most 1 error of 43,
+  so the memory keeps the drawing alone (200 drawings: 51 KB as float16);
+* ``SHARPNESS`` 40 and ``ABSENT`` 0.3 were best on both folds, and with only
+  2 of the 10 digits taught, no writer got more than one error more (46 -> 38-40 errors in all).
+
+Trust is earned: before a drawing joins the memory, the memory (if it knew
+that digit) guesses it; ``trust`` rises with those guesses' accuracy and
+falls to 0 at a coin's worth (:meth:`PrototypeMemory.trust`).
+
+>>> rng = np.random.default_rng(0)
+>>> ones, sevens = rng.normal(0, 0.05, (3, 8)) + np.eye(8)[0], rng.normal(0, 0.05, (3, 8)) + np.eye(8)[1]
+>>> memory = PrototypeMemory.from_entries(np.concatenate([ones, sevens]), [1, 1, 1, 7, 7, 7])
+>>> len(memory), memory.counts()
+(6, [0, 3, 0, 0, 0, 0, 0, 3, 0, 0])
+>>> int(memory.distances(normalise(np.eye(8)[1]))[[1, 7]].argmin())  # nearer the 7s' prototype
+1
+>>> memory.guess(normalise(np.eye(8)[0])), PrototypeMemory.empty().guess(np.eye(8)[0])
+(1, None)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace  # noqa: F401 (doctests)
+
+import numpy as np
+
+N_CLASSES = 10
+EMBEDDING_SIZE = 128
+# Nats of evidence per unit of cosine distance, at full trust. A drawing 0.05 nearer the writer's
+# prototype of one digit than of another moves the odds between them by e^2.
+SHARPNESS = 40.0
+# The distance a digit the writer never taught counts as: farther than most of a writer's drawings
+# are from their own prototype (median 0.08, 95th percentile 0.25 on the pendigits test writers), so
+# a taught digit gains only when a drawing really looks like the writer's own, and loses otherwise.
+ABSENT = 0.3
+# Before it has been tested, the memory is trusted as if it had guessed this many drawings right:
+# prototypes from one drawing a digit already cut the originals' errors by two thirds on unseen writers.
+PRIOR_HITS = 4
+
+
+def normalise(e: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero)."""
+    e = np.asarray(e, dtype=np.float32)
+    norm = np.linalg.norm(e, axis=-1, keepdims=True)
+    return e / np.maximum(norm, 1e-6)
+
+
+@dataclass(frozen=True)
+class PrototypeMemory:
+    """What answering needs of one writer's memory: prototypes, how many drawings made them, and trust."""
+
+    prototypes: np.ndarray  # float32[10, E], unit rows; zero rows for digits never taught
+    counts_: np.ndarray  # int[10]
+    hits: int = 0
+    judged: int = 0
+
+    @classmethod
+    def empty(cls, size: int = EMBEDDING_SIZE) -> "PrototypeMemory":
+        return cls(np.zeros((N_CLASSES, size), np.float32), np.zeros(N_CLASSES, np.int64))
+
+    @classmethod
+    def from_entries(cls, embeddings: np.ndarray, labels, guesses=None) -> "PrototypeMemory":
+        """The memory of drawings with these embeddings and labels (oldest first).
+
+        ``guesses[i]`` is what the memory guessed for drawing ``i`` before it
+        joined (None when the memory did not know that digit yet).
+        """
+        embeddings, labels = normalise(embeddings).reshape(len(labels), -1), np.asarray(labels, np.int64)
+        sums = np.zeros((N_CLASSES, embeddings.shape[1]), np.float32)
+        np.add.at(sums, labels, embeddings)
+        judged = [(g, y) for g, y in zip(guesses or (), labels) if g is not None]
+        return cls(normalise(sums), np.bincount(labels, minlength=N_CLASSES),
+                   sum(int(g == y) for g, y in judged), len(judged))
+
+    def __len__(self) -> int:
+        return int(self.counts_.sum())
+
+    def counts(self) -> list[int]:
+        return [int(c) for c in self.counts_]
+
+    def distances(self, embedding: np.ndarray) -> np.ndarray:
+        """float32[10]: cosine distance from a unit ``embedding`` to each prototype (ABSENT where none)."""
+        d = 1.0 - self.prototypes @ embedding
+        return np.where(self.counts_ > 0, d, ABSENT).astype(np.float32)
+
+    def guess(self, embedding: np.ndarray) -> int | None:
+        """The digit whose prototype is nearest, among those taught; None for an empty memory."""
+        if not len(self):
+            return None
+        d = np.where(self.counts_ > 0, 1.0 - self.prototypes @ embedding, np.inf)
+        return int(d.argmin())
+
+    @property
+    def trust(self) -> float:
+        """0..1: how far the memory's own guesses beat a coin, on the writer's drawings it was tested on.
+
+        >>> fresh = PrototypeMemory.empty()
+        >>> fresh.trust, replace(fresh, hits=8, judged=12).trust, replace(fresh, hits=0, judged=4).trust
+        (1.0, 0.5, 0.0)
+        """
+        accuracy = (self.hits + PRIOR_HITS) / (self.judged + PRIOR_HITS)
+        return max(0.0, 2.0 * accuracy - 1.0)
+
+    def evidence(self, embedding: np.ndarray) -> np.ndarray:
+        """float32[10]: log-evidence for each digit, zero for an empty memory (which then changes nothing)."""
+        if not len(self):
+            return np.zeros(N_CLASSES, np.float32)
+        return (-SHARPNESS * self.trust) * self.distances(embedding)

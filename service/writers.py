@@ -1,0 +1,260 @@
+"""Each anonymous writer's own memory, kept in the store beside the drawings and cached in each worker.
+
+A writer is a random id the page keeps in ``localStorage`` and sends with
+its requests; no account, no cookie. It is a bearer secret: whoever holds it
+sees and forgets that memory. So the store never holds it: a memory is the
+object ``writers/<key>.json``, ``key`` a hash of the id.
+
+A memory holds the writer's newest labelled drawings with consent (id,
+label, embedding, and what the memory guessed before it joined) and a random
+``secret``. A drawing's record names its writer only as ``HMAC(secret,
+drawing id)``: whoever holds the memory can tell which drawings are the
+writer's, and nobody else can tell two of them belong together. Forgetting
+deletes the one object, and with it the secret: every link from the writer's
+id to their drawings is cut at once, on every worker, with no record rewritten.
+
+Updates are a compare-and-swap on the object (``ObjectStore.put_if_match``),
+so workers adding to one writer's memory at once never lose a drawing. Each
+worker caches the answering half (:class:`models.prototypes.PrototypeMemory`,
+~6 KB) of the writers it has seen lately; a worker that changes a memory
+announces it on the queue's channel and the others drop their copy (and
+every copy is re-read after ``ttl_s`` in case an announcement was missed).
+
+>>> import tempfile
+>>> from service.storage import LocalObjects
+>>> memories = WriterMemories(LocalObjects(tempfile.mkdtemp()))
+>>> link = memories.link("writer-0123")
+>>> e = np.eye(128, dtype=np.float32)
+>>> memories.add("writer-0123", link, "20261130T120000000Z-0123456789", 7, e[0]).counts()[7]
+1
+>>> len(memories.view("writer-0123")), len(memories.view("someone-else"))
+(1, 0)
+>>> memories.forget("writer-0123"); len(memories.view("writer-0123"))
+0
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from models.prototypes import EMBEDDING_SIZE, PrototypeMemory
+
+from .storage import CorruptObject, NotFound, ObjectStore, StorageError, VersionConflict
+from .storage.base import dump_json, parse_json
+
+log = logging.getLogger(__name__)
+
+WRITER_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+WRITER_RE = re.compile(WRITER_PATTERN)
+MEMORY_SIZE = 200  # newest drawings a memory keeps
+CAS_ATTEMPTS = 10
+OUTAGE_RETRY_S = 5.0  # while the store is unreachable, answers go unpersonalised; look again this often
+
+
+def writer_key(writer: str) -> str:
+    """The name a writer's memory is stored under: a hash of the id, never the id itself.
+
+    >>> writer_key("writer-0123") == writer_key("writer-0123") != writer_key("writer-0124")
+    True
+    """
+    if not isinstance(writer, str) or not WRITER_RE.match(writer):
+        raise ValueError("a writer id is 8-64 characters of A-Z, a-z, 0-9, _ and -")
+    return hashlib.sha256(b"inkling writer\0" + writer.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Entry:
+    drawing_id: str
+    label: int
+    embedding: np.ndarray  # float16[E], unit length
+    guess: int | None  # the memory's guess before this drawing joined (None: it did not know the digit)
+
+    def to_json(self) -> dict:
+        return {"id": self.drawing_id, "label": self.label, "guess": self.guess,
+                "embedding": base64.b64encode(self.embedding.astype("<f2").tobytes()).decode("ascii")}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Entry":
+        embedding = np.frombuffer(base64.b64decode(d["embedding"], validate=True), "<f2")
+        if embedding.shape != (EMBEDDING_SIZE,) or isinstance(d["label"], bool) or d["label"] not in range(10):
+            raise ValueError("bad entry")
+        return cls(str(d["id"]), d["label"], embedding, d.get("guess"))
+
+
+@dataclass(frozen=True)
+class StoredMemory:
+    """One writer's memory as stored: the link secret and the newest drawings, oldest first."""
+
+    secret: bytes
+    entries: tuple[Entry, ...] = ()
+
+    def link(self, drawing_id: str) -> str:
+        """What a drawing's record holds for its writer: meaningless without ``secret``."""
+        return hmac.new(self.secret, drawing_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def view(self) -> PrototypeMemory:
+        if not self.entries:
+            return PrototypeMemory.empty()
+        return PrototypeMemory.from_entries(np.stack([e.embedding for e in self.entries]).astype(np.float32),
+                                            [e.label for e in self.entries], [e.guess for e in self.entries])
+
+    def with_entry(self, entry: Entry, size: int) -> "StoredMemory":
+        kept = tuple(e for e in self.entries if e.drawing_id != entry.drawing_id)  # a retried request
+        return StoredMemory(self.secret, (*kept, entry)[-size:])
+
+    def to_bytes(self) -> bytes:
+        return dump_json({"format": 1, "secret": base64.b64encode(self.secret).decode("ascii"),
+                          "entries": [e.to_json() for e in self.entries]})
+
+    @classmethod
+    def from_bytes(cls, data: bytes, what: str) -> "StoredMemory":
+        d = parse_json(data, what)
+        try:
+            return cls(base64.b64decode(d["secret"], validate=True), tuple(Entry.from_json(e) for e in d["entries"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptObject(f"{what} is not a valid writer memory: {exc!r}") from None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A writer's memory as read just before one of their drawings is stored (see :meth:`WriterMemories.add`)."""
+
+    memory: StoredMemory
+    tag: str | None  # None: there was no memory yet
+
+    def record_link(self, drawing_id: str) -> str:
+        return self.memory.link(drawing_id)
+
+
+class WriterMemories:
+    """Writers' memories in an :class:`~service.storage.base.ObjectStore`, and a bounded cache of their views."""
+
+    def __init__(self, objects: ObjectStore, *, size: int = MEMORY_SIZE, cache_writers: int = 2000,
+                 ttl_s: float = 60.0) -> None:
+        self.objects, self.size = objects, size
+        self.cache_writers, self.ttl_s = cache_writers, ttl_s
+        self._cache: OrderedDict[str, tuple[float, PrototypeMemory]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.origin = secrets.token_hex(8)  # this worker, in its own announcements
+        self.on_change: Callable[[str, str], None] = lambda key, origin: None  # announce to the other workers
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return f"writers/{key}.json"
+
+    def _read(self, key: str) -> tuple[StoredMemory | None, str | None]:
+        """The stored memory and its tag; a memory that cannot be read counts as none (the next add replaces it)."""
+        try:
+            data, tag = self.objects.get_versioned(self._name(key))
+        except NotFound:
+            return None, None
+        try:
+            return StoredMemory.from_bytes(data, self._name(key)), tag
+        except CorruptObject as exc:
+            log.warning("%s; starting that writer's memory afresh", exc)
+            return None, tag
+
+    def _remember(self, key: str, view: PrototypeMemory, ttl_s: float | None = None) -> None:
+        with self._lock:
+            self._cache[key] = (time.monotonic() + (self.ttl_s if ttl_s is None else ttl_s), view)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_writers:
+                self._cache.popitem(last=False)
+
+    # --- answering -----------------------------------------------------------------
+
+    def cached_view(self, writer: str) -> PrototypeMemory | None:
+        """The writer's memory from this worker's cache, or None if it must be read (:meth:`view`)."""
+        key = writer_key(writer)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached and cached[0] > time.monotonic():
+                self._cache.move_to_end(key)
+                return cached[1]
+        return None
+
+    def view(self, writer: str) -> PrototypeMemory:
+        """The writer's memory as answering needs it (empty if they have none): cached, else one read.
+
+        Never fails: while the store is unreachable the answer is simply not personalised.
+        """
+        if (cached := self.cached_view(writer)) is not None:
+            return cached
+        try:
+            return self.read(writer)
+        except StorageError as exc:
+            log.warning("writer memory unreadable, answering without it: %s", exc)
+            self._remember(writer_key(writer), PrototypeMemory.empty(), OUTAGE_RETRY_S)
+            return PrototypeMemory.empty()
+
+    def read(self, writer: str) -> PrototypeMemory:
+        """The writer's memory as stored now (raises StorageError); refreshes this worker's copy."""
+        key = writer_key(writer)
+        stored, _ = self._read(key)
+        view = stored.view() if stored else PrototypeMemory.empty()
+        self._remember(key, view)
+        return view
+
+    def changed(self, key: str, origin: str | None = None) -> None:
+        """A worker (not this one, whose cache is fresh) changed this memory: read it afresh next time."""
+        if origin == self.origin:
+            return
+        with self._lock:
+            self._cache.pop(key, None)
+
+    # --- learning and forgetting -------------------------------------------------------
+
+    def link(self, writer: str) -> Link:
+        """Read the writer's memory before storing their drawing: its record is linked with the memory's secret."""
+        stored, tag = self._read(writer_key(writer))
+        return Link(stored or StoredMemory(secrets.token_bytes(16)), tag)
+
+    def add(self, writer: str, link: Link, drawing_id: str, label: int, embedding: np.ndarray) -> PrototypeMemory:
+        """Add a stored drawing to the writer's memory (compare-and-swap; never loses a concurrent add).
+
+        A memory forgotten since ``link`` was read stays forgotten: the drawing
+        is not added, and its record's link, made with the old secret, leads nowhere.
+        """
+        key = writer_key(writer)
+        stored, tag = link.memory, link.tag
+        for _ in range(CAS_ATTEMPTS):
+            view = stored.view()
+            guess = view.guess(embedding) if view.counts_[label] else None
+            updated = stored.with_entry(Entry(drawing_id, label, np.asarray(embedding, np.float16), guess), self.size)
+            try:
+                self.objects.put_if_match(self._name(key), updated.to_bytes(), tag)
+                break
+            except VersionConflict:
+                current, tag = self._read(key)
+                if current is None and link.tag is not None:  # forgotten meanwhile
+                    self.changed(key)
+                    return PrototypeMemory.empty()
+                if current is not None and link.tag is not None and current.secret != link.memory.secret:
+                    self.changed(key)  # forgotten and begun again meanwhile: this drawing was before that
+                    return current.view()
+                stored = current or link.memory
+        else:
+            raise VersionConflict(f"writer memory {key}: too many concurrent changes")
+        view = updated.view()
+        self._remember(key, view)
+        self.on_change(key, self.origin)
+        return view
+
+    def forget(self, writer: str) -> None:
+        """Delete the writer's memory (and with its secret, every link to their drawings), everywhere."""
+        key = writer_key(writer)
+        self.objects.delete([self._name(key)])
+        self._remember(key, PrototypeMemory.empty())
+        self.on_change(key, self.origin)
