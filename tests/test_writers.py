@@ -1,0 +1,164 @@
+"""Writers' own memories over HTTP: personal answers, isolation between writers, forgetting.
+
+The real app in-process on a local store; the last test runs two web workers on one store
+and a real Redis, as a scale-out deployment does.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from models.data import load_pendigits
+from models.render import render_pendigit
+from service.app import create_app
+from service.settings import Settings
+from service.storage import LocalDrawingStore
+from service.writers import writer_key
+from tests.live_service import LiveService
+from tests.load_client import UNLIMITED, Drawing
+
+PENDIGITS_WRITER = 3  # any test writer; their drawings, in their order
+
+
+def new_writer() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@pytest.fixture(scope="module")
+def hand() -> dict[int, list[str]]:
+    """One pendigits test writer's drawings as data URLs, by digit."""
+    by_digit: dict[int, list[str]] = {}
+    for d in load_pendigits("test"):
+        if d.writer == PENDIGITS_WRITER:
+            by_digit.setdefault(d.label, []).append(Drawing(render_pendigit(d), d.label).data_url)
+    return by_digit
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("writers")
+
+
+@pytest.fixture(scope="module")
+def client(store_dir):
+    settings = Settings(data_dir=store_dir, drawings_burst=1000, drawings_per_minute=6000, predictions_burst=100_000,
+                        predictions_per_minute=1e6, guard_every=1000)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def predict(client, image: str, writer: str | None = None) -> dict:
+    body = {"image": image} | ({"writer": writer} if writer else {})
+    r = client.post("/api/predict", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def teach(client, writer: str, image: str, label: int, train: bool = True) -> dict:
+    r = client.post("/api/drawings", json={"image": image, "label": label, "writer": writer, "train": train})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_writer_without_a_memory_gets_exactly_the_answers_everyone_gets(client, hand):
+    for digit in range(10):
+        anyone, fresh = predict(client, hand[digit][-1]), predict(client, hand[digit][-1], new_writer())
+        assert fresh == anyone and anyone["answer"]["personalised_by"] == 0
+
+
+def test_a_memory_shapes_its_writers_answers_and_only_the_answer(client, hand):
+    writer = new_writer()
+    for i, image in enumerate(hand[1][:5]):  # this writer insists their 1s are 7s
+        assert teach(client, writer, image, 7)["personalised_by"] == i + 1
+    theirs, anyone = predict(client, hand[1][6], writer), predict(client, hand[1][6])
+    assert theirs["answer"]["digit"] == 7 and theirs["answer"]["personalised_by"] == 5
+    assert theirs["models"] == anyone["models"] and theirs["versions"] == anyone["versions"]  # the cards stay
+
+
+def test_one_writers_memory_never_reaches_another(client, hand):
+    vandal, other = new_writer(), new_writer()
+    for image in hand[1][:5]:
+        teach(client, vandal, image, 7)
+    for digit in (4, 9):
+        teach(client, other, hand[digit][0], digit)
+    drawings = [images[-1] for images in hand.values()]
+    with_vandal = [predict(client, image, other) for image in drawings]
+    assert client.delete("/api/me", headers={"Inkling-Writer": vandal}).status_code == 200
+    without_vandal = [predict(client, image, other) for image in drawings]
+    assert without_vandal == with_vandal  # bit for bit: same models' versions, the vandal's memory gone
+    assert all(r["answer"]["personalised_by"] == 2 for r in with_vandal)
+    assert predict(client, hand[1][6], vandal) == predict(client, hand[1][6])
+
+
+def test_me_counts_and_forgetting_cuts_every_link(client, hand, store_dir):
+    writer = new_writer()
+    ids = [teach(client, writer, hand[digit][1], digit)["id"] for digit in (2, 2, 5)]
+    private = teach(client, writer, hand[8][1], 8, train=False)
+    me = client.get("/api/me", headers={"Inkling-Writer": writer}).json()
+    assert me["drawings"] == 3 and me["counts"] == [0, 0, 2, 0, 0, 1, 0, 0, 0, 0] and me["capacity"] == 200
+    assert 0 < me["trust"] <= 1 and private["personalised_by"] == 3
+
+    drawings = LocalDrawingStore(store_dir)
+    memory_file = store_dir / "writers" / f"{writer_key(writer)}.json"
+    assert memory_file.is_file() and writer not in memory_file.read_text()  # stored under a hash, not the id
+    records = [drawings.get(i) for i in ids]
+    assert all(r.writer and r.client == "" for r in records)  # linked to the writer, never to their address
+    assert len({r.writer for r in records}) == 3  # ...and only through the memory: links differ per drawing
+    unlinked = drawings.get(private["id"])
+    assert unlinked.writer is None and unlinked.client  # no consent: not in the memory, not linked
+
+    r = client.delete("/api/me", headers={"Inkling-Writer": writer})
+    assert r.status_code == 200 and r.json()["drawings"] == 0 and r.json()["counts"] == [0] * 10
+    assert not memory_file.exists()  # the secret the links were made with is gone with it
+    assert client.get("/api/me", headers={"Inkling-Writer": writer}).json()["drawings"] == 0
+    assert [drawings.get(i).label for i in ids] == [2, 2, 5]  # the drawings themselves stay, for the shared models
+
+
+@pytest.mark.parametrize("writer", ["short", "has space in it", "é" * 10, "x" * 65, "../../etc/passwd"])
+def test_a_malformed_writer_id_is_refused_with_a_reason(client, hand, writer):
+    for path in ("/api/predict", "/api/activations"):
+        r = client.post(path, json={"image": hand[0][0], "writer": writer})
+        assert r.status_code == 422 and "writer" in r.json()["detail"], r.text
+    r = client.post("/api/drawings", json={"image": hand[0][0], "label": 0, "writer": writer})
+    assert r.status_code == 422 and "writer" in r.json()["detail"]
+    if writer.isascii():  # header values are ASCII by definition
+        r = client.get("/api/me", headers={"Inkling-Writer": writer})
+        assert r.status_code == 422 and "Inkling-Writer" in r.json()["detail"]
+
+
+def test_me_needs_a_writer_id(client):
+    for method in ("GET", "DELETE"):
+        r = client.request(method, "/api/me")
+        assert r.status_code == 422 and "Inkling-Writer" in r.json()["detail"], r.text
+
+
+@pytest.mark.redis
+def test_every_web_worker_sees_a_memory_change_at_once(tmp_path, queue_env, hand):
+    env = {**UNLIMITED, **queue_env, "INKLING_ROLE": "web"}
+    with LiveService(tmp_path, env) as one, LiveService(tmp_path, env) as two, \
+            httpx.Client(base_url=one.base_url, timeout=30) as first, \
+            httpx.Client(base_url=two.base_url, timeout=30) as second:
+        writer, image = new_writer(), hand[6][-1]
+        assert predict(second, image, writer)["answer"]["personalised_by"] == 0  # now cached as empty there
+        for i in range(3):
+            r = first.post("/api/drawings", json={"image": hand[6][i], "label": 6, "writer": writer, "wait": False})
+            assert r.status_code == 201 and r.json()["personalised_by"] == i + 1
+
+        def personalised_by(client) -> int:
+            deadline = time.monotonic() + 5
+            while (n := predict(client, image, writer)["answer"]["personalised_by"]) != expected and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            return n
+
+        expected = 3
+        assert personalised_by(second) == 3  # announced on Redis: no waiting for the cache to expire
+        expected = 0
+        assert second.delete("/api/me", headers={"Inkling-Writer": writer}).status_code == 200
+        assert personalised_by(first) == 0
