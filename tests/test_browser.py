@@ -510,6 +510,54 @@ def test_teach_mode_saves_each_drawing(fresh, chosen, client):
     assert len(added) == TEACH_COUNT
 
 
+def test_your_handwriting_is_remembered_shown_and_forgotten(browser, service, requests_seen, chosen, client):
+    """A writer of their own (a fresh browser profile): teach, see "Personalised by N", reload, forget."""
+    page = open_page(browser, service, requests_seen)
+    try:
+        writer = page.evaluate("() => localStorage.getItem('inkling.writer')")
+        assert writer and 8 <= len(writer) <= 64
+        memory = page.get_by_test_id("memory")
+        assert memory.is_hidden()  # nothing remembered yet: nothing to show or forget
+        page.get_by_test_id("tab-teach").click()
+        page.get_by_test_id(f"teach-digit-{TEACH_LABEL}").click()
+        for digit in chosen["teach"][:2]:
+            draw_with_mouse(page, digit)
+            with page.expect_response(lambda r: r.url.endswith("/api/drawings")) as saved:
+                page.get_by_test_id("teach-save").click()
+            assert saved.value.status == 201 and saved.value.request.post_data_json["writer"] == writer
+        page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
+                               ".includes('Personalised by 2 of your drawings')")
+        assert memory.is_visible()
+
+        page.reload()  # the id, and so the memory, outlive the page
+        page.wait_for_selector("html[data-ready=true]")
+        page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
+                               ".includes('Personalised by 2 of your drawings')")
+        page.get_by_test_id("tab-draw").click()
+        with page.expect_request(lambda r: r.url.endswith("/api/predict")) as asked:
+            draw_with_mouse(page, chosen["teach"][-1])
+        assert asked.value.post_data_json["writer"] == writer
+        response = wait_for_prediction(page)
+        assert response["answer"]["personalised_by"] == 2
+        if response["answer"]["digit"] is not None:
+            assert "personalised for you" in page.get_by_test_id("answer").inner_text()
+        shot(page, "desktop-personalised")
+
+        with page.expect_response(lambda r: r.url.endswith("/api/me") and r.request.method == "DELETE") as gone:
+            page.get_by_test_id("forget").click()
+        assert gone.value.status == 200 and gone.value.request.headers["inkling-writer"] == writer
+        page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
+                               ".startsWith('Forgotten')")
+        assert page.get_by_test_id("forget").is_hidden()
+        renewed = page.evaluate("() => localStorage.getItem('inkling.writer')")
+        assert renewed != writer  # a new id from now on
+        assert client.get("/api/me", headers={"Inkling-Writer": writer}).json()["drawings"] == 0
+        assert wait_for_prediction(page)["answer"]["personalised_by"] == 0  # the answer on show, asked again
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
+
+
 def test_blank_submit_shows_nothing_drawn(fresh, client):
     page = fresh
     from PIL import Image

@@ -1,6 +1,8 @@
 // Talking to the Inkling service (same origin). Every failure becomes an ApiError
 // carrying a message a person can act on: the server's own `detail` when it sent one.
 
+import { writerId } from "./writer.js";
+
 export class ApiError extends Error {
   /**
    * @param {string} message   what to show the person
@@ -53,13 +55,13 @@ async function toApiError(response) {
 }
 
 /** fetch JSON; resolves with the parsed body or rejects with ApiError (AbortError passes through). */
-export async function requestJSON(path, { method = "GET", body, signal } = {}) {
+export async function requestJSON(path, { method = "GET", body, signal, headers = {} } = {}) {
   let response;
   try {
     response = await fetch(path, {
       method,
       signal,
-      headers: body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+      headers: { Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
@@ -74,11 +76,18 @@ export async function requestJSON(path, { method = "GET", body, signal } = {}) {
   }
 }
 
+const me = () => ({ "Inkling-Writer": writerId() });
+
 export const api = {
   config: () => requestJSON("api/config"),
-  predict: (image, signal) => requestJSON("api/predict", { method: "POST", body: { image }, signal }),
-  activations: (image, signal) => requestJSON("api/activations", { method: "POST", body: { image }, signal }),
-  saveDrawing: (image, label, train) => requestJSON("api/drawings", { method: "POST", body: { image, label, train } }),
+  predict: (image, signal) => requestJSON("api/predict", { method: "POST", body: { image, writer: writerId() }, signal }),
+  activations: (image, signal) => requestJSON("api/activations", { method: "POST", body: { image, writer: writerId() }, signal }),
+  saveDrawing: (image, label, train) =>
+    requestJSON("api/drawings", { method: "POST", body: { image, label, train, writer: writerId() } }),
+  /** What the service remembers of this writer's handwriting: {drawings, counts, capacity, trust}. */
+  me: () => requestJSON("api/me", { headers: me() }),
+  /** Delete this writer's memory (and the links to their drawings); the page then takes a new id. */
+  forgetMe: () => requestJSON("api/me", { method: "DELETE", headers: me() }),
   /** One stored drawing and, per online model, the version that learned it (null while queued). */
   drawing: (id) => requestJSON(`api/drawings/${encodeURIComponent(id)}`),
   stats: () => requestJSON("api/stats"),

@@ -6,6 +6,7 @@ import { DrawingPad } from "./pad.js";
 import { Results } from "./results.js";
 import { ActivationsView } from "./activations.js";
 import { Stats } from "./stats.js";
+import { renewWriterId } from "./writer.js";
 
 const DEBOUNCE_MS = 150;
 const LEARN_POLL_MS = 1000; // how often to ask whether a queued drawing was learned
@@ -185,6 +186,12 @@ class App {
     this.pad.addEventListener("change", () => this.onDrawingChanged());
     byTestId("stats-refresh").addEventListener("click", () => this.refreshStats());
 
+    this.memory = byTestId("memory");
+    this.memoryNote = byTestId("memory-note");
+    this.forgetButton = byTestId("forget");
+    this.forgetButton.addEventListener("click", () => this.forget());
+    api.me().then((me) => this.showMemory(me.drawings)).catch(() => {}); // without it, the next answer tells
+
     this.tabs = [...document.querySelectorAll("[role=tab]")];
     this.tabs.forEach((tab) => {
       tab.addEventListener("click", () => this.setMode(tab.dataset.mode, { focus: false }));
@@ -332,6 +339,7 @@ class App {
       if (seq !== this.predictSeq) return; // a newer drawing has been sent since
       this.prediction = { image, response };
       this.results.showPrediction(response);
+      this.showMemory(response.answer?.personalised_by);
       this.errors.hide("predict");
     } catch (error) {
       if (error?.name === "AbortError" || seq !== this.predictSeq) return;
@@ -396,6 +404,7 @@ class App {
       try {
         const response = await api.saveDrawing(image, label, train);
         this.errors.hide();
+        this.showMemory(response.personalised_by);
         onStored({ image, label, train, response, before });
         this.lastSaveAt = performance.now();
         if (this.mode === "stats") this.refreshStats();
@@ -451,6 +460,38 @@ class App {
     this.errors.hide();
     this.results.showThanks("Thanks for telling me!");
     this.wrongButton.focus();
+  }
+
+  // ---- your handwriting ---------------------------------------------------
+
+  /** "Personalised by N of your drawings", with the way to forget them; hidden while there are none. */
+  showMemory(drawings) {
+    if (!Number.isFinite(drawings)) return;
+    if (drawings > 0) {
+      this.memoryNote.textContent = `Personalised by ${drawings} of your drawing${drawings === 1 ? "" : "s"}`;
+      this.forgetButton.hidden = false;
+      this.memory.hidden = false;
+    } else if (!this.forgetButton.hidden) {
+      this.memory.hidden = true;
+    }
+  }
+
+  async forget() {
+    this.forgetButton.disabled = true;
+    try {
+      await api.forgetMe();
+      renewWriterId();
+      this.memoryNote.textContent = "Forgotten. Answers are no longer personalised.";
+      this.forgetButton.hidden = true;
+      if (this.prediction && this.mode === "draw") {
+        this.prediction = null; // the answer on show was personalised: ask again
+        this.scheduleLive();
+      }
+    } catch (error) {
+      this.errors.show(error, { retry: () => this.forget() });
+    } finally {
+      this.forgetButton.disabled = false;
+    }
   }
 
   // ---- teach mode ---------------------------------------------------------

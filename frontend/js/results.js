@@ -124,6 +124,7 @@ export class Results {
       const parts = [];
       if (Number.isFinite(answer.agree)) parts.push(`${answer.agree} of ${total} models agree`);
       if (Number.isFinite(answer.p)) parts.push(`${percent(answer.p)} sure`);
+      if (answer.personalised_by > 0) parts.push("personalised for you");
       this.#answer(String(answer.digit), `It's a ${answer.digit}!`, parts.join(" · "), "answer", answer.digit);
     } else {
       this.#answer("?", "I can't tell — is that a digit?", answer?.reason || "", "unsure");
