@@ -1,16 +1,27 @@
 #!/usr/bin/env python
 """Does Inkling learn a person's handwriting? Simulated with the 14 pendigits test writers.
 
-    python scripts/learn_from_users.py [--writers 14] [--out artifacts/learn_from_users]
+    python scripts/learn_from_users.py [--mode both|isolated|crowd] [--writers 14] [--out artifacts/learn_from_users]
 
-For each writer (people none of the models saw), a fresh service is started
-on an empty local store. The writer's drawings are rendered exactly as the
-page would send them; their first 5 drawings of each digit are the teaching
-set, the rest are held out. We measure every model (and the ensemble) on the
-held-out drawings through the real API before teaching and after the first
-k = 1, 3, 5 drawings of each digit were submitted with correct labels. The
-online models' MNIST test accuracy before and after is measured on the
-weights the service persisted. Prints a table, writes JSON and a plot.
+The writers are people none of the models saw. Their drawings are rendered
+exactly as the page would send them; each writer's first 5 drawings of each
+digit are the teaching set, the rest (200 a writer) are held out. Each writer
+has their own writer id, as the page gives every browser.
+
+* **isolated**: each writer has a fresh service to themselves (an empty local store).
+* **crowd**: all the writers teach **one** service at once: each round, every
+  writer's next drawing of each digit is sent in one random interleaved order,
+  4 at a time, as a crowd would.
+
+Before teaching and after k = 1, 3, 5 drawings of each digit, every held-out
+drawing is asked of the service twice through ``POST /api/predict``: with the
+writer's id (the four models' cards and the *personal* answer, which uses the
+writer's own memory) and without one (the *global* answer everyone gets). At
+k = 5 (crowd) each is asked a third time with the id of a writer who taught
+nothing, which must give the global answer exactly. The online models' MNIST
+test accuracy is measured on the weights the service persisted, and (crowd)
+the personalised path's MNIST accuracy with an empty memory in-process.
+Prints tables, writes JSON and a plot.
 """
 
 from __future__ import annotations
@@ -18,8 +29,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import random
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,107 +45,225 @@ import numpy as np  # noqa: E402
 
 from models import load_mnist  # noqa: E402
 from models.data import load_pendigits  # noqa: E402
+from models.ensemble import combine  # noqa: E402
+from models.prototypes import PrototypeMemory  # noqa: E402
 from models.registry import model_class  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
 from service.storage import LocalObjects, WeightStore  # noqa: E402
 from tests.live_service import LiveService  # noqa: E402
-from tests.load_client import UNLIMITED  # noqa: E402
+from tests.load_client import UNLIMITED, metric_value  # noqa: E402
 
 KS = (1, 3, 5)
 MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
-COLUMNS = (*MODELS, "ensemble")
+COLUMNS = (*MODELS, "global", "personal")
+CLIENTS = 4
 
 
 def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def score(client: httpx.Client, held: list[tuple[str, int]]) -> dict[str, float]:
-    """Accuracy of each model and the ensemble on ``held`` through POST /api/predict."""
+def writer_id(writer: int, seed: int) -> str:
+    return f"pendigits-{writer:02d}-{seed}"
+
+
+def score(client: httpx.Client, held: list[tuple[str, int]], writer: str, untaught: str | None = None) -> dict:
+    """Right answers of each model, the global answer and the personal one on ``held`` (abstaining is wrong).
+
+    With ``untaught`` (a writer id that taught nothing) also counts answers that differ from the global one.
+    """
     def one(item):
         image, label = item
-        body = client.post("/api/predict", json={"image": image}).raise_for_status().json()
-        hits = {name: body["models"][name][0]["digit"] == label for name in MODELS}
-        hits["ensemble"] = body["answer"]["digit"] == label  # abstaining counts as wrong
+        mine = client.post("/api/predict", json={"image": image, "writer": writer}).raise_for_status().json()
+        anyone = client.post("/api/predict", json={"image": image}).raise_for_status().json()
+        hits = {name: mine["models"][name][0]["digit"] == label for name in MODELS}
+        hits["global"], hits["personal"] = anyone["answer"]["digit"] == label, mine["answer"]["digit"] == label
+        if untaught:
+            nobody = client.post("/api/predict", json={"image": image, "writer": untaught}).raise_for_status().json()
+            hits["untaught_differs"] = nobody["answer"] != anyone["answer"] or nobody["models"] != anyone["models"]
         return hits
 
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(CLIENTS) as pool:
         results = list(pool.map(one, held))
-    return {name: float(np.mean([r[name] for r in results])) for name in COLUMNS}
+    return {name: int(sum(r[name] for r in results)) for name in results[0]}
 
 
-def mnist_accuracy(store_dir: Path, name: str, version: int, X: np.ndarray, y: np.ndarray) -> float:
-    kind = name.split("_")[0]
-    model = model_class(kind).from_bytes(WeightStore(LocalObjects(store_dir)).load(name, version))
-    return float(np.mean(model.predict_proba(X).argmax(1) == y))
+def online_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """MNIST test accuracy of the online models' persisted weights."""
+    store, out = WeightStore(LocalObjects(store_dir)), {}
+    for name, version in versions.items():
+        model = model_class(name.split("_")[0], serving=True).from_bytes(store.load(name, version))
+        out[name] = float(np.mean(model.predict_proba(X).argmax(1) == y))
+    return out
 
 
-def run_writer(writer: int, digits, env: dict, X: np.ndarray, y: np.ndarray) -> dict:
+def split_writer(digits) -> tuple[dict[int, list[str]], list[tuple[str, int]]]:
     by_label = defaultdict(list)
     for d in digits:
         by_label[d.label].append(data_url(render_pendigit(d)))
     teach = {label: images[: max(KS)] for label, images in by_label.items()}
     held = [(image, label) for label, images in by_label.items() for image in images[max(KS):]]
-    result = {"writer": writer, "held_out": len(held), "accuracy": {}, "mnist": {}}
+    return teach, held
+
+
+def wait_until_learned(client: httpx.Client, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while metric_value(client.get("/metrics").text, "inkling_queue_depth") > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the learner did not catch up")
+        time.sleep(0.2)
+
+
+def teach_round(client: httpx.Client, lessons: list[tuple[str, str, int]]) -> None:
+    def one(lesson):
+        writer, image, label = lesson
+        r = client.post("/api/drawings", json={"image": image, "label": label, "writer": writer})
+        assert r.status_code == 201 and r.json()["personalised_by"] > 0, r.text
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(one, lessons))
+    wait_until_learned(client)
+
+
+def run_isolated(writers: dict[int, list], env: dict, X, y, seed: int) -> list[dict]:
+    results = []
+    for writer, digits in writers.items():
+        teach, held = split_writer(digits)
+        me = writer_id(writer, seed)
+        result = {"writer": writer, "held_out": len(held), "errors": {}, "mnist": {}}
+        with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
+                httpx.Client(base_url=service.base_url, timeout=60) as client:
+            result["errors"]["0"] = errors_of(score(client, held, me), len(held))
+            taught = 0
+            for k in KS:
+                for i in range(taught, k):  # one of each digit at a time, as a person in teach mode would
+                    teach_round(client, [(me, teach[label][i], label) for label in sorted(teach)])
+                taught = k
+                result["errors"][str(k)] = errors_of(score(client, held, me), len(held))
+            result["mnist"] = online_mnist(Path(tmp), client.get("/healthz").json()["versions"], X, y)
+        results.append(result)
+        e = result["errors"]
+        print(f"isolated writer {writer:2d}: cnn_original {e['0']['cnn_original']} errors -> cnn_online "
+              f"{e['5']['cnn_online']}, personal {e['5']['personal']} at k=5", flush=True)
+    return results
+
+
+def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int) -> tuple[list[dict], dict]:
+    rng = random.Random(seed)
+    split = {writer: split_writer(digits) for writer, digits in writers.items()}
+    results = {w: {"writer": w, "held_out": len(held), "errors": {}, "mnist": {}} for w, (_, held) in split.items()}
+    extra = {}
     with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
             httpx.Client(base_url=service.base_url, timeout=60) as client:
-        result["accuracy"]["0"] = score(client, held)
+        def score_all(k: int, untaught: bool = False) -> None:
+            for w, (_, held) in split.items():
+                counts = score(client, held, writer_id(w, seed), f"never-taught-{w:02d}" if untaught else None)
+                if untaught:
+                    extra[w] = counts.pop("untaught_differs")
+                results[w]["errors"][str(k)] = errors_of(counts, len(held))
+
+        score_all(0)
         taught = 0
         for k in KS:
-            for i in range(taught, k):  # one of each digit at a time, as a person in teach mode would
-                for label in sorted(teach):
-                    r = client.post("/api/drawings", json={"image": teach[label][i], "label": label})
-                    assert r.status_code == 201 and r.json()["trained"], r.text
+            for i in range(taught, k):
+                lessons = [(writer_id(w, seed), teach[label][i], label) for w, (teach, _) in split.items()
+                           for label in sorted(teach)]
+                rng.shuffle(lessons)
+                teach_round(client, lessons)
             taught = k
-            result["accuracy"][str(k)] = score(client, held)
+            score_all(k, untaught=k == max(KS))
+            print(f"crowd k={k}: " + ", ".join(f"{c} {sum(r['errors'][str(k)][c] for r in results.values())}"
+                                                for c in COLUMNS) + " errors", flush=True)
         versions = client.get("/healthz").json()["versions"]
-        for name, version in versions.items():
-            result["mnist"][name] = mnist_accuracy(Path(tmp), name, version, X, y)
-    return result
+        mnist = online_mnist(Path(tmp), versions, X, y)
+        for r in results.values():
+            r["mnist"] = mnist
+        extra = {"untaught_answers_differing": int(sum(extra.values())),
+                 "mnist_personal_empty_memory": personal_mnist(Path(tmp), versions, X, y)}
+    return list(results.values()), extra
 
 
-def summarise(results: list[dict], original_mnist: dict[str, float]) -> dict:
+def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray) -> dict:
+    """MNIST accuracy of the answer, global and through the personal path with an empty memory (in-process)."""
+    from models import load_original
+
+    store = WeightStore(LocalObjects(store_dir))
+    originals = {kind: load_original(kind, serving=True) for kind in ("fnn", "cnn")}
+    probs = {f"{kind}_original": model.predict_proba(X) for kind, model in originals.items()}
+    for name, version in versions.items():
+        probs[name] = model_class(name.split("_")[0], serving=True).from_bytes(store.load(name, version)).predict_proba(X)
+    _, embeddings = originals["cnn"].predict_and_embed(X)
+    empty, right_global, right_personal, differ = PrototypeMemory.empty(), 0, 0, 0
+    for i in range(len(y)):
+        one = {name: p[i] for name, p in probs.items()}
+        g, p = combine(one), combine(one, memory=empty, embedding=embeddings[i])
+        right_global += g.digit == y[i]
+        right_personal += p.digit == y[i]
+        differ += g.digit != p.digit or g.p != p.p
+    return {"global": float(right_global / len(y)), "personal": float(right_personal / len(y)),
+            "answers_differing": int(differ)}
+
+
+def errors_of(hits: dict, n: int) -> dict[str, int]:
+    return {name: n - count for name, count in hits.items()}
+
+
+def summarise(results: list[dict]) -> dict:
+    """Errors pooled over writers, their ratio to the original CNN's, the mean and worst per-writer ratios."""
+    before = {r["writer"]: r["errors"]["0"]["cnn_original"] for r in results}
+    pooled_before = sum(before.values())
     table = {}
     for k in ("0", *map(str, KS)):
-        table[k] = {name: float(np.mean([r["accuracy"][k][name] for r in results])) for name in COLUMNS}
-    err = lambda r, k, name: 1 - r["accuracy"][k][name]  # noqa: E731
-    ratios = [err(r, "5", "cnn_online") / max(err(r, "0", "cnn_original"), 1e-9) for r in results]
-    summary = {
-        "mean_accuracy": table,
-        "cnn_online_error_ratio_k5": (np.mean([err(r, "5", "cnn_online") for r in results])
-                                      / np.mean([err(r, "0", "cnn_original") for r in results])),
-        "cnn_online_error_ratio_k5_worst_writer": float(max(ratios)),
-        "worst_writer": int(results[int(np.argmax(ratios))]["writer"]),
-        "mnist_before": original_mnist,
-        "mnist_after_mean": {name: float(np.mean([r["mnist"][name] for r in results]))
-                             for name in ("fnn_online", "cnn_online")},
-        "mnist_after_worst": {name: float(min(r["mnist"][name] for r in results))
-                              for name in ("fnn_online", "cnn_online")},
-    }
-    return summary
+        row = {}
+        for name in COLUMNS:
+            errors = {r["writer"]: r["errors"][k][name] for r in results}
+            ratios = [errors[w] / before[w] for w in errors if before[w]]
+            row[name] = {"errors": sum(errors.values()), "ratio": sum(errors.values()) / pooled_before,
+                         "mean_writer_ratio": float(np.mean(ratios)), "worst_writer_ratio": float(max(ratios)),
+                         "writers_worse": sum(errors[w] > before[w] for w in errors)}
+        table[k] = row
+    return {"held_out": sum(r["held_out"] for r in results), "original_cnn_errors": pooled_before,
+            "by_k": table, "mnist_online_mean": {name: float(np.mean([r["mnist"][name] for r in results]))
+                                                 for name in ("fnn_online", "cnn_online")}}
 
 
-def plot(summary: dict, path: Path) -> None:
+def print_table(title: str, summary: dict) -> None:
+    print(f"\n{title}: errors on {summary['held_out']} held-out drawings (ratio to the original CNN's "
+          f"{summary['original_cnn_errors']}; mean of per-writer ratios)")
+    print("| k | " + " | ".join(COLUMNS) + " |\n|---|" + "---|" * len(COLUMNS))
+    for k, row in summary["by_k"].items():
+        print(f"| {k} | " + " | ".join(f"{row[c]['errors']} ({row[c]['ratio']:.2f}x; {row[c]['mean_writer_ratio']:.2f}x)"
+                                        for c in COLUMNS) + " |")
+    personal = summary["by_k"]["5"]["personal"]
+    print(f"personal at k=5: {personal['ratio']:.2f}x pooled, worst writer {personal['worst_writer_ratio']:.2f}x, "
+          f"{personal['writers_worse']} writers with more errors than the original CNN")
+
+
+def plot(summaries: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ks = [0, *KS]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, style in zip(COLUMNS, ("--", "-", "--", "-", ":")):
-        ax.plot(ks, [100 * summary["mean_accuracy"][str(k)][name] for k in ks], style, marker="o", label=name)
-    ax.set(xlabel="drawings of each digit taught (k)", ylabel="accuracy on the writer's other drawings (%)",
-           xticks=ks, title="Learning 14 unseen writers' handwriting")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(summaries), figsize=(5.2 * len(summaries), 3.6), sharey=True, squeeze=False)
+    for ax, (mode, summary) in zip(axes[0], summaries.items()):
+        for name, style in zip(("cnn_original", "cnn_online", "global", "personal"), ("--", "-", ":", "-")):
+            ax.plot(ks, [100 * summary["by_k"][str(k)][name]["ratio"] for k in ks], style, marker="o", label=name,
+                    linewidth=2.5 if name == "personal" else 1.5)
+        ax.set(xlabel="drawings of each digit taught (k)", xticks=ks, title=f"{mode}: 14 unseen writers")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("errors, % of the original CNN's")
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("both", "isolated", "crowd"), default="both")
     parser.add_argument("--writers", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=0, help="order of the crowd's drawings")
     parser.add_argument("--out", type=Path, default=Path("artifacts/learn_from_users"))
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra INKLING_* settings for the services (e.g. INKLING_CNN_ONLINE_LR=0.02)")
@@ -141,33 +272,31 @@ def main() -> None:
 
     X, y = load_mnist("test")
     X = X.astype(np.float32) / 255
-    from models import load_original
-
-    original_mnist = {f"{kind}_online": float(np.mean(load_original(kind).predict_proba(X).argmax(1) == y))
-                      for kind in ("fnn", "cnn")}
     by_writer = defaultdict(list)
     for d in load_pendigits("test"):
         by_writer[d.writer].append(d)
-    results = []
-    for writer in sorted(by_writer)[: args.writers]:
-        results.append(run_writer(writer, by_writer[writer], env, X, y))
-        r = results[-1]
-        print(f"writer {writer:2d}: cnn_original {r['accuracy']['0']['cnn_original']:.1%} -> "
-              f"cnn_online k=5 {r['accuracy']['5']['cnn_online']:.1%}; MNIST cnn_online {r['mnist']['cnn_online']:.2%}",
-              flush=True)
-    summary = summarise(results, original_mnist)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"summary": summary, "writers": results, "env": env}, indent=2))
-    plot(summary, args.out / "learn_from_users.png")
+    writers = {w: by_writer[w] for w in sorted(by_writer)[: args.writers]}
 
-    print("\n| k | " + " | ".join(COLUMNS) + " |\n|---|" + "---|" * len(COLUMNS))
-    for k, row in summary["mean_accuracy"].items():
-        print(f"| {k} | " + " | ".join(f"{row[name]:.2%}" for name in COLUMNS) + " |")
-    print(f"\nonline CNN error at k=5 / original CNN error: {summary['cnn_online_error_ratio_k5']:.2f} (mean), "
-          f"{summary['cnn_online_error_ratio_k5_worst_writer']:.2f} (worst writer, #{summary['worst_writer']}); target <= 0.70")
-    for name in ("fnn_online", "cnn_online"):
-        print(f"MNIST test {name}: {summary['mnist_before'][name]:.2%} before, "
-              f"{summary['mnist_after_mean'][name]:.2%} after (mean), {summary['mnist_after_worst'][name]:.2%} (worst)")
+    out: dict = {"env": env, "seed": args.seed}
+    summaries = {}
+    if args.mode in ("both", "crowd"):
+        results, extra = run_crowd(writers, env, X, y, args.seed)
+        summaries["crowd"] = summarise(results)
+        out["crowd"] = {"summary": summaries["crowd"], **extra, "writers": results}
+    if args.mode in ("both", "isolated"):
+        results = run_isolated(writers, env, X, y, args.seed)
+        summaries["isolated"] = summarise(results)
+        out["isolated"] = {"summary": summaries["isolated"], "writers": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(out, indent=2))
+    plot(summaries, args.out / "learn_from_users.png")
+    for mode, summary in summaries.items():
+        print_table(mode, summary)
+        print(f"MNIST test of the online models afterwards (mean): "
+              + ", ".join(f"{k} {v:.2%}" for k, v in summary["mnist_online_mean"].items()))
+    if "crowd" in out:
+        print(f"crowd, a writer who taught nothing: {out['crowd']['untaught_answers_differing']} answers differ "
+              f"from the global ones; MNIST with an empty memory: {out['crowd']['mnist_personal_empty_memory']}")
 
 
 if __name__ == "__main__":
