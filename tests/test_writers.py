@@ -162,3 +162,55 @@ def test_every_web_worker_sees_a_memory_change_at_once(tmp_path, queue_env, hand
         expected = 0
         assert second.delete("/api/me", headers={"Inkling-Writer": writer}).status_code == 200
         assert personalised_by(first) == 0
+
+
+# --- the memory store's failure modes (a folder; the contract over three backends is in test_storage_*) ---
+
+
+def memories_on(tmp_path, **options):
+    from service.storage import LocalObjects
+    from service.writers import WriterMemories
+
+    return WriterMemories(LocalObjects(tmp_path), **options)
+
+
+def test_an_unreachable_store_leaves_answers_unpersonalised_not_failed(tmp_path, monkeypatch):
+    from service.storage import StorageUnavailable
+    from tests.test_storage_local import add_drawing
+
+    memories = memories_on(tmp_path)
+    add_drawing(memories, "writer-outage", 0, 4)
+    other_worker = memories_on(tmp_path)
+
+    def down(name):
+        raise StorageUnavailable("S3 is down")
+
+    monkeypatch.setattr(other_worker.objects, "get_versioned", down)
+    assert len(other_worker.view("writer-outage")) == 0  # no exception: the answer is simply everyone's
+    with pytest.raises(StorageUnavailable):
+        other_worker.read("writer-outage")  # GET /api/me says 503 rather than "nothing remembered"
+
+
+def test_a_corrupt_memory_is_started_afresh(tmp_path):
+    from tests.test_storage_local import add_drawing
+
+    memories = memories_on(tmp_path)
+    add_drawing(memories, "writer-corrupt", 0, 4)
+    (tmp_path / "writers" / f"{writer_key('writer-corrupt')}.json").write_bytes(b"{not json")
+    fresh = memories_on(tmp_path)
+    assert len(fresh.view("writer-corrupt")) == 0
+    assert add_drawing(fresh, "writer-corrupt", 1, 6).counts()[6] == 1
+    assert len(memories_on(tmp_path).read("writer-corrupt")) == 1
+
+
+def test_the_cache_is_bounded_and_expires(tmp_path):
+    from tests.test_storage_local import add_drawing
+
+    memories = memories_on(tmp_path, cache_writers=3, ttl_s=0.2)
+    for i in range(5):
+        memories.view(f"writer-cache-{i}")
+    assert len(memories._cache) == 3 and memories.cached_view("writer-cache-0") is None
+    assert memories.cached_view("writer-cache-4") is not None
+    add_drawing(memories_on(tmp_path), "writer-cache-4", 0, 2)  # another worker, announcement missed
+    time.sleep(0.25)
+    assert memories.cached_view("writer-cache-4") is None and len(memories.view("writer-cache-4")) == 1

@@ -1,0 +1,153 @@
+#!/usr/bin/env python
+"""Which few-shot classifier should a writer's memory be? Measured, offline, on the pendigits test writers.
+
+    python scripts/choose_memory.py
+
+The 14 pendigits test writers' drawings as the page would send them; each
+writer's first k (1, 3, 5) drawings of each digit are their memory, the rest
+(200 a writer) are held out, as in ``scripts/learn_from_users.py``. Every
+memory lives in the original CNN's embedding space (its last hidden layer).
+Errors are pooled over writers, beside the original CNN's on the same drawings.
+
+1. The memory alone: nearest drawing (Teachable Machine's kNN) or prototype
+   (the mean of a digit's drawings, a prototypical network's classifier), by
+   cosine distance; each drawing alone or with its 24 augmented variants.
+2. The memory as one more expert beside the four original models (the
+   product of :func:`models.ensemble.combine`): ``SHARPNESS`` and ``ABSENT``
+   chosen on 7 writers and scored on the other 7, both ways round.
+3. The shipped constants (:mod:`models.prototypes`), with and without trust;
+   a memory of only 2 of the 10 digits (a writer who corrected a few answers);
+   how far a writer's drawings are from their own prototype.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+
+from models import augment, load_original
+from models.drawn import load_drawn_pendigits
+from models.ensemble import combine_probs
+from models.prototypes import ABSENT, SHARPNESS, PrototypeMemory, normalise
+
+KS = (1, 3, 5)
+
+
+def split(writers, labels, writer, k):
+    teach, held, seen = [], [], defaultdict(int)
+    for i in np.flatnonzero(writers == writer):
+        if seen[labels[i]] < max(KS):
+            if seen[labels[i]] < k:
+                teach.append(i)
+            seen[labels[i]] += 1
+        else:
+            held.append(i)
+    return np.array(teach, int), np.array(held, int)
+
+
+def class_distances(queries, memory, memory_labels, *, prototype, absent=np.inf):
+    """Cosine distance from each query to each digit's nearest member (or prototype); ``absent`` where none."""
+    out = np.full((len(queries), 10), absent, np.float64)
+    for c in np.unique(memory_labels):
+        members = memory[memory_labels == c]
+        if prototype:
+            members = members.mean(0, keepdims=True)
+        out[:, c] = (1 - normalise(queries) @ normalise(members).T).min(1)
+    return out
+
+
+def main() -> None:
+    X, y, w = load_drawn_pendigits("test")
+    cnn, fnn = load_original("cnn", serving=True), load_original("fnn", serving=True)
+    p_cnn, raw = cnn.predict_and_embed(X)  # embeddings of unit length
+    p_fnn = fnn.predict_proba(X)
+    models = {"fnn_original": p_fnn, "fnn_online": p_fnn, "cnn_original": p_cnn, "cnn_online": p_cnn}
+    global_log = np.log(combine_probs(models))
+    print("augmenting every drawing (24 variants each)...", flush=True)
+    E_aug = np.stack([cnn.predict_and_embed(augment(x))[1] for x in X])
+    writers = np.unique(w)
+    cnn_errors = {wr: int((p_cnn[split(w, y, wr, 5)[1]].argmax(1) != y[split(w, y, wr, 5)[1]]).sum()) for wr in writers}
+    print(f"original CNN: {sum(cnn_errors.values())} errors on {sum(len(split(w, y, wr, 5)[1]) for wr in writers)} "
+          "held-out drawings\n")
+
+    def memory_of(teach, with_variants):
+        if with_variants:
+            return (np.concatenate([np.concatenate([raw[i:i + 1], E_aug[i]]) for i in teach]),
+                    np.repeat(y[teach], 1 + augment_count))
+        return raw[teach], y[teach]
+
+    augment_count = E_aug.shape[1]
+    print("1. the memory alone: errors at k = 1, 3, 5")
+    for prototype, with_variants in itertools.product((False, True), (False, True)):
+        errors = []
+        for k in KS:
+            total = 0
+            for wr in writers:
+                teach, held = split(w, y, wr, k)
+                M, ml = memory_of(teach, with_variants)
+                d = class_distances(raw[held], M, ml, prototype=prototype)
+                total += int((d.argmin(1) != y[held]).sum())
+            errors.append(total)
+        print(f"   {'prototype' if prototype else 'nearest drawing':16s} "
+              f"{'+ 24 variants' if with_variants else 'drawing only':13s} {errors}")
+
+    def personal_errors(ws, k, sharpness, absent, *, prototype=True, with_variants=False, trust=False, digits=None):
+        total, per_writer = 0, {}
+        for wr in ws:
+            teach, held = split(w, y, wr, k)
+            if digits is not None:
+                teach = teach[np.isin(y[teach], digits(wr))]
+            if trust:
+                memory = memory_with_trust(teach)
+                evidence = np.stack([memory.evidence(e) for e in raw[held]])
+            else:
+                M, ml = memory_of(teach, with_variants)
+                evidence = -sharpness * class_distances(raw[held], M, ml, prototype=prototype, absent=absent)
+            wrong = int(((global_log[held] + evidence).argmax(1) != y[held]).sum())
+            total, per_writer[wr] = total + wrong, wrong
+        return total, per_writer
+
+    def memory_with_trust(teach):
+        guesses = [PrototypeMemory.from_entries(raw[teach[:j]], y[teach[:j]]).guess(raw[i])
+                   if j and y[i] in y[teach[:j]] else None for j, i in enumerate(teach)]
+        return PrototypeMemory.from_entries(raw[teach], y[teach], guesses)
+
+    print("\n2. the memory beside the four models: SHARPNESS x ABSENT chosen on one half of the writers")
+    grid = list(itertools.product((10, 20, 40, 80), (0.2, 0.3, 0.4, 0.6)))
+    halves = (writers[::2], writers[1::2])
+    for chooser, scorer in ((0, 1), (1, 0)):
+        best = min(grid, key=lambda g: sum(personal_errors(halves[chooser], k, *g)[0] for k in KS))
+        on_other = [personal_errors(halves[scorer], k, *best)[0] for k in KS]
+        before = sum(cnn_errors[wr] for wr in halves[scorer])
+        print(f"   chosen on half {chooser}: SHARPNESS {best[0]}, ABSENT {best[1]} -> half {scorer}: "
+              f"{on_other} errors at k = 1, 3, 5 (original CNN {before})")
+    for prototype in (False, True):
+        errors = [personal_errors(writers, k, SHARPNESS, ABSENT, prototype=prototype)[0] for k in KS]
+        print(f"   all writers, shipped constants, {'prototype' if prototype else 'nearest drawing'}: {errors}")
+
+    before = sum(cnn_errors.values())
+    print(f"\n3. shipped: prototype, cosine, SHARPNESS {SHARPNESS}, ABSENT {ABSENT} (original CNN: {before} errors)")
+    for trust in (False, True):
+        rows = [personal_errors(writers, k, SHARPNESS, ABSENT, trust=trust) for k in KS]
+        worse = [sum(per[wr] > cnn_errors[wr] for wr in writers) for _, per in rows]
+        print(f"   {'with trust' if trust else 'full trust':10s}: {[r[0] for r in rows]} errors "
+              f"({', '.join(f'{r[0] / before:.2f}x' for r in rows)}); writers worse than before: {worse}")
+    two = {wr: np.random.default_rng(int(wr)).choice(10, 2, replace=False) for wr in writers}
+    global_errors = {wr: int((global_log[split(w, y, wr, 5)[1]].argmax(1) != y[split(w, y, wr, 5)[1]]).sum())
+                     for wr in writers}
+    rows = [personal_errors(writers, k, SHARPNESS, ABSENT, trust=True, digits=two.get) for k in KS]
+    print(f"   only 2 digits taught: {[r[0] for r in rows]} errors against the four models' {sum(global_errors.values())}; "
+          f"most added for one writer: {max(max(per[wr] - global_errors[wr] for wr in writers) for _, per in rows)}")
+    own = []
+    for wr in writers:
+        teach, held = split(w, y, wr, 5)
+        memory = PrototypeMemory.from_entries(raw[teach], y[teach])
+        own += [memory.distances(raw[i])[y[i]] for i in held]
+    print(f"   held-out drawing to its writer's own prototype (k = 5): median {np.median(own):.3f}, "
+          f"95th percentile {np.percentile(own, 95):.3f}")
+
+
+if __name__ == "__main__":
+    main()
