@@ -93,14 +93,15 @@ def main() -> None:
         print(f"   {'prototype' if prototype else 'nearest drawing':16s} "
               f"{'+ 24 variants' if with_variants else 'drawing only':13s} {errors}")
 
-    def personal_errors(ws, k, sharpness, absent, *, prototype=True, with_variants=False, trust=False, digits=None):
+    def personal_errors(ws, k, sharpness, absent, *, prototype=True, with_variants=False, trust=False, digits=None,
+                        labels=y):
         total, per_writer = 0, {}
         for wr in ws:
             teach, held = split(w, y, wr, k)
             if digits is not None:
                 teach = teach[np.isin(y[teach], digits(wr))]
             if trust:
-                memory = memory_with_trust(teach)
+                memory = memory_with_trust(teach, labels)
                 evidence = np.stack([memory.evidence(e) for e in raw[held]])
             else:
                 M, ml = memory_of(teach, with_variants)
@@ -109,23 +110,36 @@ def main() -> None:
             total, per_writer[wr] = total + wrong, wrong
         return total, per_writer
 
-    def memory_with_trust(teach):
-        guesses = [PrototypeMemory.from_entries(raw[teach[:j]], y[teach[:j]]).guess(raw[i])
-                   if j and y[i] in y[teach[:j]] else None for j, i in enumerate(teach)]
-        return PrototypeMemory.from_entries(raw[teach], y[teach], guesses)
+    def personal_errors_untrusted(wr, k, labels):
+        teach, held = split(w, y, wr, k)
+        memory = PrototypeMemory.from_entries(raw[teach], labels[teach])
+        evidence = np.stack([-SHARPNESS * memory.distances(e) for e in raw[held]])
+        return int(((global_log[held] + evidence).argmax(1) != y[held]).sum())
 
-    print("\n2. the memory beside the four models: SHARPNESS x ABSENT chosen on one half of the writers")
-    grid = list(itertools.product((10, 20, 40, 80), (0.2, 0.3, 0.4, 0.6)))
+    def memory_with_trust(teach, labels):
+        guesses = [PrototypeMemory.from_entries(raw[teach[:j]], labels[teach[:j]]).guess(raw[i])
+                   if j and labels[i] in labels[teach[:j]] else None for j, i in enumerate(teach)]
+        return PrototypeMemory.from_entries(raw[teach], labels[teach], guesses)
+
+    two = {wr: np.random.default_rng(int(wr)).choice(10, 2, replace=False) for wr in writers}
+    held_out = {wr: split(w, y, wr, 5)[1] for wr in writers}
+    global_errors = {wr: int((global_log[held_out[wr]].argmax(1) != y[held_out[wr]]).sum()) for wr in writers}
+
+    print("\n2. the memory beside the four models, all digits taught: SHARPNESS chosen on one half of the writers")
     halves = (writers[::2], writers[1::2])
     for chooser, scorer in ((0, 1), (1, 0)):
-        best = min(grid, key=lambda g: sum(personal_errors(halves[chooser], k, *g)[0] for k in KS))
-        on_other = [personal_errors(halves[scorer], k, *best)[0] for k in KS]
-        before = sum(cnn_errors[wr] for wr in halves[scorer])
-        print(f"   chosen on half {chooser}: SHARPNESS {best[0]}, ABSENT {best[1]} -> half {scorer}: "
-              f"{on_other} errors at k = 1, 3, 5 (original CNN {before})")
+        best = min((10, 20, 40, 80), key=lambda b: sum(personal_errors(halves[chooser], k, b, ABSENT)[0] for k in KS))
+        on_other = [personal_errors(halves[scorer], k, best, ABSENT)[0] for k in KS]
+        print(f"   chosen on half {chooser}: SHARPNESS {best} -> half {scorer}: {on_other} errors at k = 1, 3, 5 "
+              f"(original CNN {sum(cnn_errors[wr] for wr in halves[scorer])})")
     for prototype in (False, True):
         errors = [personal_errors(writers, k, SHARPNESS, ABSENT, prototype=prototype)[0] for k in KS]
-        print(f"   all writers, shipped constants, {'prototype' if prototype else 'nearest drawing'}: {errors}")
+        print(f"   all writers, SHARPNESS {SHARPNESS}, {'prototype' if prototype else 'nearest drawing'}: {errors}")
+    print(f"   ABSENT, with only 2 digits taught (the four models alone: {sum(global_errors.values())} errors):")
+    for absent in (0.15, 0.2, 0.3, 0.4, 0.6):
+        rows = [personal_errors(writers, k, SHARPNESS, absent, digits=two.get) for k in KS]
+        added = max(max(per[wr] - global_errors[wr] for wr in writers) for _, per in rows)
+        print(f"     {absent}: {[r[0] for r in rows]} errors, at most {added} more for one writer")
 
     before = sum(cnn_errors.values())
     print(f"\n3. shipped: prototype, cosine, SHARPNESS {SHARPNESS}, ABSENT {ABSENT} (original CNN: {before} errors)")
@@ -134,12 +148,15 @@ def main() -> None:
         worse = [sum(per[wr] > cnn_errors[wr] for wr in writers) for _, per in rows]
         print(f"   {'with trust' if trust else 'full trust':10s}: {[r[0] for r in rows]} errors "
               f"({', '.join(f'{r[0] / before:.2f}x' for r in rows)}); writers worse than before: {worse}")
-    two = {wr: np.random.default_rng(int(wr)).choice(10, 2, replace=False) for wr in writers}
-    global_errors = {wr: int((global_log[split(w, y, wr, 5)[1]].argmax(1) != y[split(w, y, wr, 5)[1]]).sum())
-                     for wr in writers}
     rows = [personal_errors(writers, k, SHARPNESS, ABSENT, trust=True, digits=two.get) for k in KS]
     print(f"   only 2 digits taught: {[r[0] for r in rows]} errors against the four models' {sum(global_errors.values())}; "
           f"most added for one writer: {max(max(per[wr] - global_errors[wr] for wr in writers) for _, per in rows)}")
+    noisy = np.where(np.random.default_rng(1).random(len(y)) < 0.5, np.random.default_rng(2).integers(0, 10, len(y)), y)
+    for trust in (False, True):
+        errors = [personal_errors(writers, k, SHARPNESS, ABSENT, trust=True, labels=noisy)[0] if trust else
+                  sum(personal_errors_untrusted(wr, k, noisy) for wr in writers) for k in KS]
+        print(f"   a careless writer (half their labels random), {'with' if trust else 'without'} trust: {errors} "
+              f"errors on their true labels (the four models alone: {sum(global_errors.values())})")
     own = []
     for wr in writers:
         teach, held = split(w, y, wr, 5)
