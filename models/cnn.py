@@ -38,7 +38,7 @@ _IMAGES = tf.TensorSpec([None, 28, 28], tf.float32)
 _LABELS = tf.TensorSpec([None], tf.int32)
 
 
-def build_network(seed: int = 0, dropout: float = 0.4) -> keras.Model:
+def build_network(seed: int = 0, dropout: float = 0.4, n_classes: int = 10) -> keras.Model:
     """The Keras network; layer names are the ones :meth:`CNN.activations` reports."""
     init = keras.initializers.HeNormal(seed=seed)
     return keras.Sequential(
@@ -52,7 +52,7 @@ def build_network(seed: int = 0, dropout: float = 0.4) -> keras.Model:
             keras.layers.Flatten(name="flatten"),
             keras.layers.Dense(128, activation="relu", kernel_initializer=init, name="fc1"),
             keras.layers.Dropout(dropout, seed=seed, name="dropout"),
-            keras.layers.Dense(10, kernel_initializer=keras.initializers.GlorotUniform(seed=seed), name="logits"),
+            keras.layers.Dense(n_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed), name="logits"),
         ],
         name="inkling_cnn",
     )
@@ -64,9 +64,10 @@ class CNN:
     kind = "cnn"
 
     def __init__(self, lr: float = 1e-3, online_lr: float = 0.01, dropout: float = 0.4, seed: int = 0,
-                 online_clipnorm: float = 1.0):
+                 online_clipnorm: float = 1.0, n_classes: int = 10):
         self.lr, self.dropout, self.seed, self.online_clipnorm = lr, dropout, seed, online_clipnorm
-        self.network = build_network(seed, dropout)
+        self.n_classes = n_classes
+        self.network = build_network(seed, dropout, n_classes)
         self.steps_ = 0
         self._loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         # Plain SGD online: its state is the weights alone, so a persisted
@@ -151,8 +152,11 @@ class CNN:
     # --- persistence --------------------------------------------------------
 
     def _config(self) -> dict:
-        return {"lr": self.lr, "online_lr": self.online_lr, "dropout": self.dropout, "seed": self.seed,
-                "online_clipnorm": self.online_clipnorm}
+        config = {"lr": self.lr, "online_lr": self.online_lr, "dropout": self.dropout, "seed": self.seed,
+                  "online_clipnorm": self.online_clipnorm}
+        if self.n_classes != 10:  # the digits' archives stay byte for byte as they were
+            config["n_classes"] = self.n_classes
+        return config
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights, in layer order."""

@@ -37,8 +37,12 @@ from .base import as_batch, read_layer_weights
 from .prototypes import normalise
 
 FEATURE_LAYERS = ("conv1", "pool1", "conv2", "pool2")
-# The Keras network's weights in ``get_weights`` order.
+# The Keras network's weights in ``get_weights`` order (the last two: the logits, one per class).
 SHAPES = ((5, 5, 1, 32), (32,), (5, 5, 32, 64), (64,), (3136, 128), (128,), (128, 10), (10,))
+
+
+def shapes(n_classes: int = 10) -> tuple:
+    return (*SHAPES[:6], (128, n_classes), (n_classes,))
 
 
 def conv2d_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -66,11 +70,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def random_weights(seed: int = 0) -> list[np.ndarray]:
+def random_weights(seed: int = 0, n_classes: int = 10) -> list[np.ndarray]:
     """He-scaled random weights of the right shapes (tests and doctests; the service loads trained ones)."""
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal(shape) * np.sqrt(2 / np.prod(shape[:-1]))).astype(np.float32) if len(shape) > 1
-            else np.zeros(shape, np.float32) for shape in SHAPES]
+            else np.zeros(shape, np.float32) for shape in shapes(n_classes)]
 
 
 class NumpyCNN:
@@ -87,9 +91,10 @@ class NumpyCNN:
         self.set_weights(weights)
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        shapes = tuple(tuple(np.shape(w)) for w in weights)
-        if shapes != SHAPES:
-            raise ValueError(f"expected CNN weights of shapes {SHAPES}, got {shapes}")
+        got = tuple(tuple(np.shape(w)) for w in weights)
+        expected = shapes(got[-1][0] if got and len(got[-1]) == 1 else 10)
+        if got != expected:
+            raise ValueError(f"expected CNN weights of shapes {expected}, got {got}")
         self._weights = [np.ascontiguousarray(w, dtype=np.float32) for w in weights]
 
     def get_weights(self) -> list[np.ndarray]:

@@ -54,11 +54,13 @@ def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFA
 
 
 def combine(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
-            min_confidence: float = MIN_CONFIDENCE, memory=None, embedding: np.ndarray | None = None) -> Answer:
-    """The ensemble's answer for one drawing; ``digit`` is None when it is not confident.
+            min_confidence: float = MIN_CONFIDENCE, memory=None, embedding: np.ndarray | None = None,
+            glyphs=None) -> Answer:
+    """The ensemble's answer for one drawing; ``digit`` (the class) is None when it is not confident.
 
     With a writer's ``memory`` (a :class:`models.prototypes.PrototypeMemory`) and the
-    drawing's ``embedding``, the memory's evidence joins the product.
+    drawing's ``embedding``, the memory's evidence joins the product. ``glyphs``
+    name the classes in the reason given when unsure (default: their numbers).
     """
     evidence, personalised_by = None, 0
     if memory is not None and len(memory):
@@ -69,10 +71,11 @@ def combine(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WE
     agree = sum(int(np.argmax(q)) == best for q in probs.values())
     if p >= min_confidence:
         return Answer(best, p, agree, None, combined, personalised_by)
+    name = (lambda c: glyphs[c]) if glyphs else str
     votes = sorted({int(np.argmax(q)) for q in probs.values()})
     reason = (
-        f"The models disagree ({' vs '.join(map(str, votes))}) and none is sure."
+        f"The models disagree ({' vs '.join(map(name, votes))}) and none is sure."
         if len(votes) > 1
-        else f"The models lean to {best} but only with {p:.0%} confidence."
+        else f"The models lean to {name(best)} but only with {p:.0%} confidence."
     )
     return Answer(None, p, agree, reason, combined, personalised_by)

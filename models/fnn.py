@@ -42,16 +42,18 @@ class FNN:
         online_lr: float = 0.02,
         seed: int = 0,
         online_clipnorm: float = 1.0,
+        n_classes: int = 10,
     ):
         self.n_hidden, self.lr, self.momentum, self.l2 = n_hidden, lr, momentum, l2
+        self.n_classes = n_classes
         self.batch_size, self.online_lr, self.seed = batch_size, online_lr, seed
         self.online_clipnorm = online_clipnorm
         rng = np.random.default_rng(seed)
         # He initialisation keeps ReLU activations at a sane scale from the first step.
         self.W1 = (rng.standard_normal((784, n_hidden)) * np.sqrt(2 / 784)).astype(np.float32)
         self.b1 = np.zeros(n_hidden, np.float32)
-        self.W2 = (rng.standard_normal((n_hidden, 10)) * np.sqrt(2 / n_hidden)).astype(np.float32)
-        self.b2 = np.zeros(10, np.float32)
+        self.W2 = (rng.standard_normal((n_hidden, n_classes)) * np.sqrt(2 / n_hidden)).astype(np.float32)
+        self.b2 = np.zeros(n_classes, np.float32)
         self.steps_ = 0
 
     # --- inference ----------------------------------------------------------
@@ -158,6 +160,7 @@ class FNN:
             "n_hidden": self.n_hidden, "lr": self.lr, "momentum": self.momentum, "l2": self.l2,
             "batch_size": self.batch_size, "online_lr": self.online_lr, "seed": self.seed,
             "online_clipnorm": self.online_clipnorm,
+            **({"n_classes": self.n_classes} if self.n_classes != 10 else {}),  # digits' archives stay as they were
         }
 
     def to_bytes(self) -> bytes:

@@ -16,10 +16,11 @@ from .base import as_batch
 class SoftmaxRegression:
     kind = "softmax"
 
-    def __init__(self, lr: float = 0.5, batch_size: int = 100, online_lr: float = 0.05, seed: int = 0):
+    def __init__(self, lr: float = 0.5, batch_size: int = 100, online_lr: float = 0.05, seed: int = 0,
+                 n_classes: int = 10):
         self.lr, self.batch_size, self.online_lr, self.seed = lr, batch_size, online_lr, seed
-        self.W = np.zeros((784, 10), np.float32)
-        self.b = np.zeros(10, np.float32)
+        self.W = np.zeros((784, n_classes), np.float32)
+        self.b = np.zeros(n_classes, np.float32)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         logits = as_batch(X).reshape(-1, 784) @ self.W + self.b

@@ -53,7 +53,7 @@ from dataclasses import dataclass, replace  # noqa: F401 (doctests)
 
 import numpy as np
 
-N_CLASSES = 10
+N_CLASSES = 10  # the digits; other alphabets pass their own count
 EMBEDDING_SIZE = 128
 # Nats of evidence per unit of cosine distance, at full trust. A drawing 0.05 nearer the writer's
 # prototype of one digit than of another moves the odds between them by e^2.
@@ -78,27 +78,27 @@ def normalise(e: np.ndarray) -> np.ndarray:
 class PrototypeMemory:
     """What answering needs of one writer's memory: prototypes, how many drawings made them, and trust."""
 
-    prototypes: np.ndarray  # float32[10, E], unit rows; zero rows for digits never taught
-    counts_: np.ndarray  # int[10]
+    prototypes: np.ndarray  # float32[classes, E], unit rows; zero rows for classes never taught
+    counts_: np.ndarray  # int[classes]
     hits: int = 0
     judged: int = 0
 
     @classmethod
-    def empty(cls, size: int = EMBEDDING_SIZE) -> "PrototypeMemory":
-        return cls(np.zeros((N_CLASSES, size), np.float32), np.zeros(N_CLASSES, np.int64))
+    def empty(cls, n_classes: int = N_CLASSES, size: int = EMBEDDING_SIZE) -> "PrototypeMemory":
+        return cls(np.zeros((n_classes, size), np.float32), np.zeros(n_classes, np.int64))
 
     @classmethod
-    def from_entries(cls, embeddings: np.ndarray, labels, guesses=None) -> "PrototypeMemory":
-        """The memory of drawings with these embeddings and labels (oldest first).
+    def from_entries(cls, embeddings: np.ndarray, labels, guesses=None, n_classes: int = N_CLASSES) -> "PrototypeMemory":
+        """The memory of drawings with these embeddings and labels (oldest first), of ``n_classes`` classes.
 
         ``guesses[i]`` is what the memory guessed for drawing ``i`` before it
-        joined (None when the memory did not know that digit yet).
+        joined (None when the memory did not know that class yet).
         """
         embeddings, labels = normalise(embeddings).reshape(len(labels), -1), np.asarray(labels, np.int64)
-        sums = np.zeros((N_CLASSES, embeddings.shape[1]), np.float32)
+        sums = np.zeros((n_classes, embeddings.shape[1]), np.float32)
         np.add.at(sums, labels, embeddings)
         judged = [(g, y) for g, y in zip(guesses or (), labels) if g is not None]
-        return cls(normalise(sums), np.bincount(labels, minlength=N_CLASSES),
+        return cls(normalise(sums), np.bincount(labels, minlength=n_classes),
                    sum(int(g == y) for g, y in judged), len(judged))
 
     def __len__(self) -> int:
@@ -108,7 +108,7 @@ class PrototypeMemory:
         return [int(c) for c in self.counts_]
 
     def distances(self, embedding: np.ndarray) -> np.ndarray:
-        """float32[10]: cosine distance from a unit ``embedding`` to each prototype (ABSENT where none)."""
+        """float32[classes]: cosine distance from a unit ``embedding`` to each prototype (ABSENT where none)."""
         d = 1.0 - self.prototypes @ embedding
         return np.where(self.counts_ > 0, d, ABSENT).astype(np.float32)
 
@@ -131,7 +131,7 @@ class PrototypeMemory:
         return max(0.0, 2.0 * accuracy - 1.0)
 
     def evidence(self, embedding: np.ndarray) -> np.ndarray:
-        """float32[10]: log-evidence for each digit, zero for an empty memory (which then changes nothing)."""
+        """float32[classes]: log-evidence for each class, zero for an empty memory (which then changes nothing)."""
         if not len(self):
-            return np.zeros(N_CLASSES, np.float32)
+            return np.zeros(len(self.counts_), np.float32)
         return (-SHARPNESS * self.trust) * self.distances(embedding)

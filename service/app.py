@@ -17,7 +17,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from models import CANVAS
 from models.preprocess import decode_image_payload, preprocess_drawing
 from models.prototypes import PrototypeMemory
 
@@ -31,6 +30,7 @@ from .runtime import Runtime, build_runtime, tune_malloc_for_serving
 from .security import HashedClients, SecurityHeaders, is_admin, require_admin
 from .settings import Settings
 from .storage import CorruptObject, NotFound, StorageError
+from .storage.base import MAX_LABELS
 from .writers import WRITER_PATTERN
 
 log = logging.getLogger("inkling")
@@ -100,6 +100,14 @@ async def activations(body: schemas.ImageIn, runtime: RuntimeDep):
 # --- collecting and learning ------------------------------------------------------
 
 
+def check_label(label: int | None, runtime: Runtime) -> None:
+    """Labels are the deployment's alphabet's: 0-9 for the digits, 0-70 for hiragana."""
+    if label is not None and not 0 <= label < runtime.alphabet.n_classes:
+        raise ApiError(422, "invalid_request", f"Invalid request: label must be an integer 0-"
+                                             f"{runtime.alphabet.n_classes - 1} ({runtime.alphabet.title}; "
+                                             "GET /api/config lists them).")
+
+
 @router.post("/api/drawings", status_code=201, response_model=schemas.DrawingOut, responses=ERRORS,
              tags=["learn"])
 async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: RuntimeDep):
@@ -109,6 +117,7 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
     served (at most a couple of seconds), with the models' answer before and after;
     otherwise, or when the learner is behind, at once with ``queued: true``.
     """
+    check_label(body.label, runtime)
     client = runtime.client_id(client_address(request, runtime))
     if wait := runtime.limiter.acquire(client):
         retry = runtime.limiter.retry_after(wait)
@@ -121,10 +130,11 @@ async def add_drawing(body: schemas.DrawingIn, request: Request, runtime: Runtim
 
 @read_route("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS, tags=["learn"])
 async def list_drawings(runtime: RuntimeDep, admin: AdminDep,
-                        label: Annotated[int | None, Query(ge=0, le=9)] = None,
+                        label: Annotated[int | None, Query(ge=0, le=MAX_LABELS - 1)] = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         cursor: Annotated[str | None, Query(max_length=200)] = None):
     """Stored drawings given with consent (to the admin, all of them), newest first, a page at a time."""
+    check_label(label, runtime)
     try:
         records, next_cursor = await run_in_threadpool(runtime.list_drawings, label, limit, cursor, admin)
     except ValueError:
@@ -155,7 +165,7 @@ async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
 
 @read_route("/api/stats", response_model=schemas.StatsOut, tags=["learn"])
 async def stats(runtime: RuntimeDep):
-    """Drawings per digit, online steps, and the holdout-accuracy history of each online model."""
+    """Drawings per label, online steps, and the holdout-accuracy history of each online model."""
     return await run_in_threadpool(runtime.stats)
 
 
@@ -174,7 +184,7 @@ def describe_memory(memory, runtime: Runtime) -> dict:
 @read_route("/api/me", response_model=schemas.MeOut, responses=ERRORS, tags=["you"],
             dependencies=[Depends(limit_predictions)])
 async def my_memory(writer: WriterDep, runtime: RuntimeDep):
-    """What the service remembers of your handwriting: your drawings in your memory, per digit."""
+    """What the service remembers of your handwriting: your drawings in your memory, per label."""
     try:
         memory = await run_in_threadpool(runtime.memories.read, writer)
     except StorageError:
@@ -239,9 +249,12 @@ async def rollback(name: str, body: schemas.RollbackIn, runtime: RuntimeDep):
 
 
 @read_route("/api/config", tags=["operations"])
-async def config():
-    """The canvas spec the page must draw with (the stroke renderer uses the same) and the model names."""
-    return {"canvas": CANVAS.as_dict(), "models": list(MODEL_ORDER), "titles": TITLES}
+async def config(runtime: RuntimeDep):
+    """The alphabet (its labels and glyphs, the picker's rows), the canvas spec the page must draw with (the
+    stroke renderer uses the same) and the model names."""
+    alphabet = runtime.alphabet.as_dict()
+    return {"canvas": runtime.alphabet.canvas.as_dict(), "models": list(MODEL_ORDER), "titles": TITLES,
+            "labels": alphabet.pop("labels"), "alphabet": alphabet}
 
 
 @read_route("/healthz", response_model=schemas.Health, responses={503: {"model": schemas.ErrorOut}},
@@ -294,7 +307,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 runtime.learner.stop(wait_s=10)  # finish and publish the batch under way
 
     app = FastAPI(title="Inkling", version="0.1.0", lifespan=lifespan,
-                  description="Recognise handwritten digits drawn in a browser, and learn from them while running.")
+                  description="Recognise what people draw by hand in a browser (digits, or another alphabet), and learn "
+                              "from them while running.")
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.alphabets import DIGITS, Alphabet, load_alphabet
 from models.base import Predictor
 from models.ensemble import Answer, combine
 from models.prototypes import PrototypeMemory
@@ -24,14 +25,23 @@ class Recognition:
     versions: dict[str, int]
     input28: np.ndarray
     embedding: np.ndarray  # the original CNN's, what a writer's memory keeps (models.prototypes)
+    alphabet: Alphabet
 
     def to_json(self, include_input: bool = True) -> dict:
-        """The shape of a ``POST /api/predict`` response (``input28`` only if ``include_input``)."""
+        """The shape of a ``POST /api/predict`` response (``input28`` only if ``include_input``).
+
+        Every class is given as ``label`` and ``glyph``; for the digits also as ``digit``,
+        as the API always has (null for other alphabets).
+        """
+        def named(label: int | None) -> dict:
+            return {"digit": label if self.alphabet.is_digits else None, "label": label,
+                    "glyph": None if label is None else self.alphabet.glyph(label)}
+
         top = {
-            name: [{"digit": int(d), "p": round(float(p[d]), 4)} for d in np.argsort(-p)[:TOP_K]]
+            name: [{**named(int(c)), "p": round(float(p[c]), 4)} for c in np.argsort(-p)[:TOP_K]]
             for name, p in self.probs.items()
         }
-        answer = {"digit": self.answer.digit, "p": round(self.answer.p, 4), "agree": self.answer.agree,
+        answer = {**named(self.answer.digit), "p": round(self.answer.p, 4), "agree": self.answer.agree,
                   "reason": self.answer.reason, "personalised_by": self.answer.personalised_by}
         out = {"models": top, "answer": answer, "versions": self.versions}
         if include_input:
@@ -42,9 +52,11 @@ class Recognition:
 class Recognizer:
     """The original models (fixed) and the online ones (learning), answering together."""
 
-    def __init__(self, originals: dict[str, Predictor], online: dict[str, OnlineModel]):
+    def __init__(self, originals: dict[str, Predictor], online: dict[str, OnlineModel],
+                 alphabet: Alphabet | None = None):
         self.originals = {f"{kind}_original": model for kind, model in originals.items()}
         self.online = online
+        self.alphabet = alphabet or load_alphabet(DIGITS)
 
     def versions(self) -> dict[str, int]:
         return {name: model.version for name, model in self.online.items()}
@@ -63,7 +75,9 @@ class Recognizer:
                 probs[name], embedding = p[0], e[0]
             else:
                 probs[name] = self.originals[name].predict_proba(batch)[0]
-        return Recognition(probs, combine(probs, memory=memory, embedding=embedding), versions, x28, embedding)
+        answer = combine(probs, memory=memory, embedding=embedding,
+                         glyphs=None if self.alphabet.is_digits else self.alphabet.glyphs)
+        return Recognition(probs, answer, versions, x28, embedding, self.alphabet)
 
     def activations(self, x28: np.ndarray) -> list[dict]:
         """The online CNN's feature maps as uint8 channel-major blocks, each layer scaled by its max."""

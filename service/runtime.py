@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models import load_original
+from models.alphabets import Alphabet, load_alphabet
 from models.prototypes import PrototypeMemory
-from models.registry import WEIGHTS_DIR
 
 from .guard import HoldoutGuard
 from .limits import RateLimiter, TokenBucket
@@ -46,7 +46,6 @@ if TYPE_CHECKING:  # the learner (and TensorFlow with it) is imported only where
 
 log = logging.getLogger(__name__)
 
-SAMPLE_PATH = WEIGHTS_DIR / "mnist-sample.npz"
 KINDS = ("fnn", "cnn")
 STATS_HISTORY = 500  # newest evaluations and rollbacks per model in /api/stats
 STATS_VERSIONS = 1000  # versions read back for them (records are cached: read once)
@@ -69,8 +68,8 @@ def make_learn_queue(settings: Settings) -> LearnQueue:
 
 
 def load_guard(originals: dict, settings: Settings) -> tuple[HoldoutGuard, ReplayBuffer]:
-    """The holdout guard (with each original's accuracy) and the replay buffer, from the shipped sample."""
-    with np.load(SAMPLE_PATH) as sample:
+    """The holdout guard (with each original's accuracy) and the replay buffer, from the alphabet's shipped sample."""
+    with np.load(load_alphabet(settings.alphabet).sample) as sample:
         holdout_x, holdout_y = sample["holdout_x"].astype(np.float32) / 255, sample["holdout_y"].astype(np.int64)
         replay = ReplayBuffer(sample["replay_x"], sample["replay_y"], settings.replay_mnist, settings.replay_drawings)
     guard = HoldoutGuard(holdout_x, holdout_y, settings.guard_every, settings.guard_tolerance,
@@ -93,6 +92,7 @@ class Runtime:
     predict_limiter: TokenBucket
     salt: bytes
     memories: WriterMemories
+    alphabet: Alphabet
     learner: Learner | None = None
     ready: bool = False
     inference: ThreadPoolExecutor | None = None  # None: CPU work runs on the event loop itself
@@ -167,7 +167,7 @@ class Runtime:
         self._stats_cache = None
 
     def compute_stats(self) -> dict:
-        counts = self.drawings.counts()
+        counts = (self.drawings.counts() + [0] * self.alphabet.n_classes)[:self.alphabet.n_classes]
         online = {}
         for name, model in self.online.items():
             records = self.weights.history(name, since=model.version - STATS_VERSIONS) if model.version else []
@@ -243,7 +243,7 @@ def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=
 
     configure_tensorflow(settings.tf_threads if stores else settings.learner_threads)
     drawings, weights = stores or make_stores(settings)
-    originals = {kind: load_original(kind) for kind in KINDS}
+    originals = {kind: load_original(kind, alphabet=settings.alphabet) for kind in KINDS}
     if guard is None or replay is None:
         guard, replay = load_guard(originals, settings)
     learner = Learner(originals, weights, drawings, queue or make_learn_queue(settings), replay, guard,
@@ -267,7 +267,8 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     """
     drawings, weights = make_stores(settings)
     queue = make_learn_queue(settings)
-    originals = {kind: load_original(kind, serving=True) for kind in KINDS}
+    alphabet = load_alphabet(settings.alphabet)
+    originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in KINDS}
     for kind in KINDS:
         weights.migrate(f"{kind}_online")
     online = {f"{kind}_online": OnlineModel(f"{kind}_online", originals[kind], weights) for kind in KINDS}
@@ -279,19 +280,20 @@ def build_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))
     # Writers' memories live in the deployment's store beside the weights (writers/<key>.json).
     memories = WriterMemories(weights.objects, size=settings.memory_size, cache_writers=settings.memory_cache_writers,
-                              ttl_s=settings.memory_ttl_seconds)
+                              ttl_s=settings.memory_ttl_seconds, n_classes=alphabet.n_classes)
     memories.on_change = queue.announce_memory
     queue.subscribe_memories(memories.changed)
     learner = None
     if settings.role == "all":
         learner = build_learner(settings, metrics, stores=(drawings, weights), queue=queue, guard=guard,
                                 replay=replay)
-    runtime = Runtime(settings, drawings, weights, queue, Recognizer(originals, online), follower, guard, metrics,
+    runtime = Runtime(settings, drawings, weights, queue, Recognizer(originals, online, alphabet), follower, guard, metrics,
                       RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
                                   settings.queue_url.get_secret_value() if settings.queue_url else "memory://",
                                   settings.queue_name),
                       # Per process, in memory: a shared count would cost every prediction a Redis round trip.
-                      TokenBucket(settings.predictions_per_minute, settings.predictions_burst), salt, memories, learner,
+                      TokenBucket(settings.predictions_per_minute, settings.predictions_burst), salt, memories, alphabet,
+                      learner,
                       inference=ThreadPoolExecutor(settings.inference_threads, "inference")
                       if settings.inference_threads else None)
     metrics.watch_queue(queue)

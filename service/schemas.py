@@ -20,7 +20,8 @@ class ImageIn(BaseModel):
 
 
 class DrawingIn(ImageIn):
-    label: StrictInt = Field(..., ge=0, le=9, description="The digit the person drew.")
+    label: StrictInt = Field(..., ge=0, description="What the person drew: a label of the deployment's alphabet "
+                                                   "(GET /api/config), 0-9 for the digits.")
     train: StrictBool = Field(True, description="Consent to train the online models on this drawing.")
     wait: StrictBool = Field(True, description="Wait (up to ~2 s) for the version that learned it and answer "
                                                "with the models' answer after learning; false answers at once.")
@@ -31,14 +32,19 @@ class RollbackIn(BaseModel):
 
 
 class Guess(BaseModel):
-    digit: int
+    digit: int | None = Field(description="The digit (the label, for the digits alphabet; null for others).")
+    label: int
+    glyph: str
     p: float
 
 
 class EnsembleAnswer(BaseModel):
-    digit: int | None = Field(description="null when the ensemble is not confident.")
+    digit: int | None = Field(description="The digit (digits alphabet only); null when the ensemble is not "
+                                          "confident.")
+    label: int | None = Field(None, description="The class of the deployment's alphabet; null when not confident.")
+    glyph: str | None = Field(None, description="How that class is written (\"7\", \"あ\").")
     p: float
-    agree: int = Field(description="How many of the four models have this digit first.")
+    agree: int = Field(description="How many of the four models have this class first.")
     reason: str | None = None
     personalised_by: int = Field(0, description="Drawings in the writer's own memory that shaped this answer "
                                                 "(0: the same answer as for anyone).")
@@ -55,7 +61,7 @@ class PredictOut(BaseModel):
 class MeOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"description": "What the service remembers of your handwriting."})
     drawings: int = Field(description="Drawings in your memory (your newest, at most `capacity`).")
-    counts: list[int] = Field(description="Drawings in your memory per digit.")
+    counts: list[int] = Field(description="Drawings in your memory per label.")
     capacity: int = Field(MEMORY_SIZE, description="The most drawings a memory keeps; older ones drop out.")
     trust: float = Field(description="0..1: how much answers trust your memory, earned by how often it "
                                      "recognised your drawings before they joined it.")

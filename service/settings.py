@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.alphabets import load_alphabet
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_ADMIN_TOKEN = 16
@@ -19,6 +21,8 @@ MIN_ADMIN_TOKEN = 16
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INKLING_", extra="ignore")
 
+    alphabet: str = Field("digits", description="What this deployment recognises: a shipped alphabet (digits, "
+                                                 "hiragana) or the path of an alphabet file (models/alphabets.py).")
     role: Literal["all", "web"] = Field(
         "all", description="all: serve and learn in this process (the default); web: serve and enqueue, never "
                            "learn (run `python -m service.learner` once per deployment).")
@@ -98,6 +102,12 @@ class Settings(BaseSettings):
                                                               "each).")
     memory_ttl_seconds: float = Field(60.0, ge=0, description="A cached memory is read again after this long, "
                                                               "in case another worker's announcement was missed.")
+
+    @field_validator("alphabet")
+    @classmethod
+    def _known_alphabet(cls, value: str) -> str:
+        load_alphabet(value)  # ValueError names the choices
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "Settings":

@@ -49,10 +49,10 @@ from typing import Callable
 
 import numpy as np
 
-from models.prototypes import EMBEDDING_SIZE, PrototypeMemory
+from models.prototypes import EMBEDDING_SIZE, N_CLASSES, PrototypeMemory
 
 from .storage import CorruptObject, NotFound, ObjectStore, StorageError, VersionConflict
-from .storage.base import dump_json, parse_json
+from .storage.base import MAX_LABELS, dump_json, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Entry:
     @classmethod
     def from_json(cls, d: dict) -> "Entry":
         embedding = np.frombuffer(base64.b64decode(d["embedding"], validate=True), "<f2")
-        if embedding.shape != (EMBEDDING_SIZE,) or isinstance(d["label"], bool) or d["label"] not in range(10):
+        if embedding.shape != (EMBEDDING_SIZE,) or isinstance(d["label"], bool) or d["label"] not in range(MAX_LABELS):
             raise ValueError("bad entry")
         return cls(str(d["id"]), d["label"], embedding, d.get("guess"))
 
@@ -104,11 +104,12 @@ class StoredMemory:
         """What a drawing's record holds for its writer: meaningless without ``secret``."""
         return hmac.new(self.secret, drawing_id.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def view(self) -> PrototypeMemory:
-        if not self.entries:
-            return PrototypeMemory.empty()
-        return PrototypeMemory.from_entries(np.stack([e.embedding for e in self.entries]).astype(np.float32),
-                                            [e.label for e in self.entries], [e.guess for e in self.entries])
+    def view(self, n_classes: int = N_CLASSES) -> PrototypeMemory:
+        entries = [e for e in self.entries if e.label < n_classes]  # a store once used with a bigger alphabet
+        if not entries:
+            return PrototypeMemory.empty(n_classes)
+        return PrototypeMemory.from_entries(np.stack([e.embedding for e in entries]).astype(np.float32),
+                                            [e.label for e in entries], [e.guess for e in entries], n_classes)
 
     def with_entry(self, entry: Entry, size: int) -> "StoredMemory":
         kept = tuple(e for e in self.entries if e.drawing_id != entry.drawing_id)  # a retried request
@@ -142,8 +143,8 @@ class WriterMemories:
     """Writers' memories in an :class:`~service.storage.base.ObjectStore`, and a bounded cache of their views."""
 
     def __init__(self, objects: ObjectStore, *, size: int = MEMORY_SIZE, cache_writers: int = 2000,
-                 ttl_s: float = 60.0) -> None:
-        self.objects, self.size = objects, size
+                 ttl_s: float = 60.0, n_classes: int = N_CLASSES) -> None:
+        self.objects, self.size, self.n_classes = objects, size, n_classes
         self.cache_writers, self.ttl_s = cache_writers, ttl_s
         self._cache: OrderedDict[str, tuple[float, PrototypeMemory]] = OrderedDict()
         self._lock = threading.Lock()
@@ -196,14 +197,14 @@ class WriterMemories:
             return self.read(writer)
         except StorageError as exc:
             log.warning("writer memory unreadable, answering without it: %s", exc)
-            self._remember(writer_key(writer), PrototypeMemory.empty(), OUTAGE_RETRY_S)
-            return PrototypeMemory.empty()
+            self._remember(writer_key(writer), PrototypeMemory.empty(self.n_classes), OUTAGE_RETRY_S)
+            return PrototypeMemory.empty(self.n_classes)
 
     def read(self, writer: str) -> PrototypeMemory:
         """The writer's memory as stored now (raises StorageError); refreshes this worker's copy."""
         key = writer_key(writer)
         stored, _ = self._read(key)
-        view = stored.view() if stored else PrototypeMemory.empty()
+        view = stored.view(self.n_classes) if stored else PrototypeMemory.empty(self.n_classes)
         self._remember(key, view)
         return view
 
@@ -230,7 +231,7 @@ class WriterMemories:
         key = writer_key(writer)
         stored, tag = link.memory, link.tag
         for _ in range(CAS_ATTEMPTS):
-            view = stored.view()
+            view = stored.view(self.n_classes)
             guess = view.guess(embedding) if view.counts_[label] else None
             updated = stored.with_entry(Entry(drawing_id, label, np.asarray(embedding, np.float16), guess), self.size)
             try:
@@ -240,14 +241,14 @@ class WriterMemories:
                 current, tag = self._read(key)
                 if current is None and link.tag is not None:  # forgotten meanwhile
                     self.changed(key)
-                    return PrototypeMemory.empty()
+                    return PrototypeMemory.empty(self.n_classes)
                 if current is not None and link.tag is not None and current.secret != link.memory.secret:
                     self.changed(key)  # forgotten and begun again meanwhile: this drawing was before that
-                    return current.view()
+                    return current.view(self.n_classes)
                 stored = current or link.memory
         else:
             raise VersionConflict(f"writer memory {key}: too many concurrent changes")
-        view = updated.view()
+        view = updated.view(self.n_classes)
         self._remember(key, view)
         self.on_change(key, self.origin)
         return view
@@ -256,5 +257,5 @@ class WriterMemories:
         """Delete the writer's memory (and with its secret, every link to their drawings), everywhere."""
         key = writer_key(writer)
         self.objects.delete([self._name(key)])
-        self._remember(key, PrototypeMemory.empty())
+        self._remember(key, PrototypeMemory.empty(self.n_classes))
         self.on_change(key, self.origin)

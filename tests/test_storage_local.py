@@ -169,8 +169,17 @@ class DrawingStoreContract:
         assert first + rest == threes and end is None
         assert store.list(label=9) == ([], None)
 
+    def test_labels_of_a_bigger_alphabet(self, store, make_drawings):
+        """The store keeps any class index (hiragana has 71); counts run to the highest one stored."""
+        records = [make_record(i, label=label) for i, label in enumerate([70, 12, 70])]
+        for r in records:
+            store.put(r, png_for(r.id))
+        fresh = make_drawings()  # another worker, from the journal or the listing
+        assert fresh.counts()[70] == 2 and fresh.counts()[12] == 1 and len(fresh.counts()) == 71
+        assert fresh.list(label=70)[0] == [records[2], records[0]] and fresh.get(records[1].id).label == 12
+
     def test_list_rejects_bad_arguments(self, store):
-        for kwargs in ({"limit": 0}, {"limit": 100_000}, {"label": 10}, {"label": -1}, {"cursor": "../x"}):
+        for kwargs in ({"limit": 0}, {"limit": 100_000}, {"label": 1000}, {"label": -1}, {"cursor": "../x"}):
             with pytest.raises(ValueError):
                 store.list(**kwargs)
 

@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 INPUT28_BYTES = 28 * 28
+MAX_LABELS = 1000  # labels are class indices of the deployment's alphabet (models.alphabets); the store takes any below this
 WRITER_LINK_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_PAGE = 1000
 
@@ -86,8 +87,8 @@ class DrawingRecord:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not DRAWING_ID_RE.match(self.id):
             raise ValueError(f"invalid drawing id {str(self.id)[:64]!r}")
-        if isinstance(self.label, bool) or not isinstance(self.label, int) or not 0 <= self.label <= 9:
-            raise ValueError(f"label must be an int 0-9, got {self.label!r}")
+        if isinstance(self.label, bool) or not isinstance(self.label, int) or not 0 <= self.label < MAX_LABELS:
+            raise ValueError(f"label must be an int 0-{MAX_LABELS - 1}, got {self.label!r}")
         if not isinstance(self.input28, (bytes, bytearray, memoryview)) or len(self.input28) != INPUT28_BYTES:
             raise ValueError(f"input28 must be {INPUT28_BYTES} bytes")
         object.__setattr__(self, "input28", bytes(self.input28))
@@ -171,7 +172,7 @@ class DrawingStore(Protocol):
         """Newest first; pass the returned cursor back for the next page (None = no more)."""
 
     def counts(self) -> list[int]:
-        """Number of drawings per label 0-9."""
+        """Number of drawings per label, 0 up to the highest label stored (at least 0-9)."""
 
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Every drawing, oldest first (export, replay)."""
@@ -225,8 +226,8 @@ def check_model(model: object) -> str:
 
 
 def check_page(label: int | None, limit: int, cursor: str | None) -> None:
-    if label is not None and (isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9):
-        raise ValueError(f"label must be 0-9 or None, got {label!r}")
+    if label is not None and (isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < MAX_LABELS):
+        raise ValueError(f"label must be 0-{MAX_LABELS - 1} or None, got {label!r}")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1-{MAX_PAGE}, got {limit!r}")
     if cursor is not None and (not isinstance(cursor, str) or not DRAWING_ID_RE.match(cursor)):
@@ -286,7 +287,7 @@ class DrawingIndex:
 
     def __init__(self) -> None:
         self._all: list[str] = []
-        self._by_label: list[list[str]] = [[] for _ in range(10)]
+        self._by_label: dict[int, list[str]] = {}
         self._labels: dict[str, int] = {}
 
     def __contains__(self, drawing_id: str) -> bool:
@@ -301,7 +302,7 @@ class DrawingIndex:
             return False
         self._labels[drawing_id] = label
         bisect.insort(self._all, drawing_id)  # ids arrive nearly sorted: insertion near the end
-        bisect.insort(self._by_label[label], drawing_id)
+        bisect.insort(self._by_label.setdefault(label, []), drawing_id)
         return True
 
     def newest(self) -> str | None:
@@ -312,11 +313,11 @@ class DrawingIndex:
         return list(self._all if drawing_id is None else self._all[bisect.bisect_right(self._all, drawing_id):])
 
     def counts(self) -> list[int]:
-        return [len(ids) for ids in self._by_label]
+        return [len(self._by_label.get(label, ())) for label in range(max([9, *self._by_label]) + 1)]
 
     def page(self, label: int | None, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Up to ``limit`` ids older than ``cursor`` (all if None), newest first, and the next cursor."""
-        ids = self._all if label is None else self._by_label[label]
+        ids = self._all if label is None else self._by_label.get(label, [])
         end = len(ids) if cursor is None else bisect.bisect_left(ids, cursor)
         start = max(0, end - limit)
         page = ids[start:end][::-1]

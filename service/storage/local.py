@@ -39,7 +39,7 @@ from .base import (AlreadyExists, CorruptObject, DrawingIndex, DrawingRecord, No
 from .ids import DRAWING_ID_RE
 
 # Not anchored: a line torn by a crash and glued to the next one still yields the next entry.
-_JOURNAL_ENTRY_RE = re.compile(rb"([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10}) ([0-9])\n")
+_JOURNAL_ENTRY_RE = re.compile(rb"([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10}) ([0-9]{1,3})\n")
 
 
 # --------------------------------------------------------------------------- file primitives

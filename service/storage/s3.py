@@ -37,7 +37,7 @@ from .ids import drawing_id_time, drawing_id_time_prefix
 T = TypeVar("T")
 R = TypeVar("R")
 
-_DRAWING_KEY_RE = re.compile(r"\A([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10})\.(json|png|label[0-9])\Z")
+_DRAWING_KEY_RE = re.compile(r"\A([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10})\.(json|png|label[0-9]{1,3})\Z")
 _UNAVAILABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
                       "RequestTimeout", "ServiceUnavailable", "InternalError", "NoSuchBucket"}
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
@@ -267,7 +267,7 @@ class S3DrawingStore:
             if m.group(2) == "json":
                 committed.append(m.group(1))
             elif m.group(2).startswith("label"):
-                label = int(m.group(2)[-1])
+                label = int(m.group(2).removeprefix("label"))
                 # Two different markers only if a put under a taken id died at its JSON: the JSON decides.
                 labels[m.group(1)] = label if labels.get(m.group(1), label) == label else None
         unlabelled = [i for i in committed if labels.get(i) is None]  # no (clear) marker: read the record

@@ -1,0 +1,97 @@
+"""What a deployment recognises: an alphabet is data, not code.
+
+One JSON file describes an alphabet: its labels (the glyph shown for each
+class index), the canvas it is drawn on, its original weights, the sample
+the online models replay and are guarded with, how the picker lays it out,
+and where its figures come from. ``INKLING_ALPHABET`` names one shipped
+here (``models/weights/<name>.json``) or gives the path of any such file:
+a third alphabet needs that file and its weights, no code. Paths inside it
+are relative to the file.
+
+>>> digits = load_alphabet("digits")
+>>> digits.n_classes, digits.glyphs[7], digits.canvas.line_width
+(10, '7', 24)
+>>> load_alphabet("hiragana").glyphs[:5]
+('あ', 'い', 'う', 'え', 'お')
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .canvas import CanvasSpec
+
+ALPHABETS_DIR = Path(__file__).resolve().parent / "weights"
+KINDS = ("fnn", "cnn")
+
+
+@dataclass(frozen=True)
+class Alphabet:
+    name: str
+    title: str
+    glyphs: tuple[str, ...]
+    canvas: CanvasSpec
+    weights: dict[str, Path]  # kind -> the original weights (.npz)
+    sample: Path  # holdout_x/y (the guard) and replay_x/y (mixed into online steps), uint8 28x28
+    rows: tuple[tuple[int | None, ...], ...] | None = None  # the picker's layout; None: label order, flowing
+    source: str = ""  # where the training and evaluation data come from, for people
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.glyphs)
+
+    @property
+    def is_digits(self) -> bool:
+        """Answers for the digits also carry ``digit`` (the API's first field), so old clients keep working."""
+        return self.glyphs == tuple("0123456789")
+
+    def glyph(self, label: int) -> str:
+        return self.glyphs[label]
+
+    def check_label(self, label: int) -> int:
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < self.n_classes:
+            raise ValueError(f"label must be an integer 0-{self.n_classes - 1} ({self.title})")
+        return label
+
+    def as_dict(self) -> dict:
+        """What the page needs: labels with their glyphs, the layout of the picker."""
+        return {"name": self.name, "title": self.title,
+                "labels": [{"label": i, "glyph": g} for i, g in enumerate(self.glyphs)],
+                "rows": [list(row) for row in self.rows] if self.rows else None}
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Alphabet":
+        d = json.loads(path.read_text(encoding="utf-8"))
+        folder = path.parent
+        glyphs = tuple(d["glyphs"])
+        if len(set(glyphs)) != len(glyphs) or not glyphs:
+            raise ValueError(f"{path}: glyphs must be distinct and not empty")
+        rows = tuple(tuple(cell for cell in row) for row in d["rows"]) if d.get("rows") else None
+        if rows and sorted(c for row in rows for c in row if c is not None) != list(range(len(glyphs))):
+            raise ValueError(f"{path}: rows must place every label exactly once")
+        return cls(name=d["name"], title=d.get("title", d["name"]), glyphs=glyphs,
+                   canvas=CanvasSpec(**d.get("canvas", {})),
+                   weights={kind: folder / d["weights"][kind] for kind in KINDS},
+                   sample=folder / d["sample"], rows=rows, source=d.get("source", ""),
+                   extra={k: v for k, v in d.items() if k not in {"name", "title", "glyphs", "canvas", "weights",
+                                                                   "sample", "rows", "source"}})
+
+
+@functools.lru_cache(maxsize=8)
+def load_alphabet(name_or_path: str = "digits") -> Alphabet:
+    """A shipped alphabet by name (``digits``, ``hiragana``), or any alphabet file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = ALPHABETS_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in ALPHABETS_DIR.glob("*.json"))
+        raise ValueError(f"no alphabet {name_or_path!r}: choose one of {shipped} or give the path of an alphabet "
+                         "file (see models/alphabets.py)")
+    return Alphabet.from_file(path)
+
+
+DIGITS = "digits"
