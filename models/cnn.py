@@ -176,8 +176,11 @@ class CNN:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "CNN":
+        weights = read_layer_weights(data)
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            model = cls(**json.loads(str(archive["config"])))
+            config = json.loads(str(archive["config"]))
+            config.setdefault("n_classes", len(weights[-1]))  # as many classes as the archive's logits
+            model = cls(**config)
             model.steps_ = int(archive["steps"])
-        model.network.set_weights(read_layer_weights(data))
+        model.network.set_weights(weights)
         return model

@@ -179,7 +179,9 @@ class FNN:
     @classmethod
     def from_bytes(cls, data: bytes) -> "FNN":
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            model = cls(**json.loads(str(archive["config"])))
+            config = json.loads(str(archive["config"]))
+            config.setdefault("n_classes", len(archive["b2"]))  # as many classes as the archive's output layer
+            model = cls(**config)
             for name in _PARAMS:
                 setattr(model, name, archive[name].astype(np.float32))
             model.steps_ = int(archive["steps"])

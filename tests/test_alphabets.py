@@ -1,0 +1,99 @@
+"""An alphabet is data: a made-up third one runs the whole service with no code of its own.
+
+Three shapes (◯ △ ✕), random weights and a random sample, written to a temporary folder:
+the models take their class count from it, the API validates labels and names classes by
+its glyphs, drawings are stored and learned, and writers' memories have its classes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
+
+from models.alphabets import load_alphabet
+from models.cnn_numpy import NumpyCNN, random_weights
+from models.fnn import FNN
+from service.app import create_app
+from service.settings import Settings
+
+GLYPHS = ["◯", "△", "✕"]
+
+
+@pytest.fixture(scope="module")
+def shapes_alphabet(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("shapes")
+    (folder / "fnn.npz").write_bytes(FNN(n_classes=3, seed=1).to_bytes())
+    (folder / "cnn.npz").write_bytes(NumpyCNN(random_weights(seed=1, n_classes=3)).to_bytes())
+    rng = np.random.default_rng(0)
+    images = (rng.random((60, 28, 28)) * 255).astype(np.uint8)
+    np.savez(folder / "sample.npz", holdout_x=images[:30], holdout_y=np.arange(30) % 3,
+             replay_x=images[30:], replay_y=np.arange(30) % 3)
+    (folder / "shapes.json").write_text(json.dumps({
+        "name": "shapes", "title": "Shapes", "glyphs": GLYPHS, "canvas": {"size": 200, "line_width": 10},
+        "weights": {"fnn": "fnn.npz", "cnn": "cnn.npz"}, "sample": "sample.npz", "rows": [[0, None, 1], [2]],
+    }, ensure_ascii=False))
+    return str(folder / "shapes.json")
+
+
+@pytest.fixture(scope="module")
+def client(shapes_alphabet, tmp_path_factory):
+    settings = Settings(alphabet=shapes_alphabet, data_dir=tmp_path_factory.mktemp("store"), drawings_burst=100,
+                        guard_tolerance=1.0)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def drawing(size: int = 200) -> str:
+    image = Image.new("RGB", (size, size), "white")
+    ImageDraw.Draw(image).ellipse((40, 40, 160, 160), outline="black", width=10)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def test_the_page_is_told_the_alphabet(client):
+    config = client.get("/api/config").json()
+    assert config["labels"] == [{"label": i, "glyph": g} for i, g in enumerate(GLYPHS)]
+    assert config["alphabet"]["name"] == "shapes" and config["alphabet"]["rows"] == [[0, None, 1], [2]]
+    assert config["canvas"]["size"] == 200 and config["canvas"]["line_width"] == 10
+
+
+def test_answers_name_its_classes(client):
+    body = client.post("/api/predict", json={"image": drawing()}).json()
+    for top in body["models"].values():
+        assert len(top) == 3 and {t["glyph"] for t in top} == set(GLYPHS)
+        assert all(t["digit"] is None and t["glyph"] == GLYPHS[t["label"]] for t in top)
+    answer = body["answer"]
+    assert answer["digit"] is None and (answer["label"] is None or answer["glyph"] == GLYPHS[answer["label"]])
+
+
+def test_labels_are_its_labels(client):
+    r = client.post("/api/drawings", json={"image": drawing(), "label": 3})
+    assert r.status_code == 422 and "0-2" in r.json()["detail"] and "Shapes" in r.json()["detail"]
+    assert client.get("/api/drawings", params={"label": 3}).status_code == 422
+    r = client.post("/api/drawings", json={"image": drawing(), "label": 2, "writer": "shapes-writer-1"})
+    assert r.status_code == 201 and r.json()["stored"] and r.json()["trained"], r.text
+    assert r.json()["learned"] == {"fnn_online": 1, "cnn_online": 1}  # learned by the learner's 3-class models
+    assert client.get("/api/stats").json()["counts"] == [0, 0, 1]
+    me = client.get("/api/me", headers={"Inkling-Writer": "shapes-writer-1"}).json()
+    assert me["counts"] == [0, 0, 1]
+
+
+def test_an_unknown_alphabet_stops_the_service_naming_the_choices(monkeypatch):
+    monkeypatch.setenv("INKLING_ALPHABET", "klingon")
+    with pytest.raises(SystemExit, match="no alphabet 'klingon'.*digits.*hiragana"):
+        create_app()
+
+
+def test_the_shipped_alphabets():
+    digits, hiragana = load_alphabet("digits"), load_alphabet("hiragana")
+    assert digits.is_digits and digits.n_classes == 10 and digits.weights["cnn"].is_file()
+    assert hiragana.n_classes == 71 and not hiragana.is_digits
+    assert sorted(c for row in hiragana.rows for c in row if c is not None) == list(range(71))
+    assert [hiragana.glyph(c) for c in hiragana.rows[0]] == list("あいうえお")
