@@ -1,12 +1,15 @@
 #!/usr/bin/env python
-"""Train the original FNN and CNN from scratch and write the shipped weights.
+"""Train the original FNN and CNN of an alphabet from scratch and write the shipped weights.
 
-    python scripts/train.py                    # both models, seed 0 (the shipped weights)
+    python scripts/train.py                          # the digits, both models, seed 0 (the shipped weights)
+    python scripts/train.py --alphabet hiragana      # the 71 hiragana, from synthetic writers (models/kana.py)
     python scripts/train.py --model cnn --epochs 2 --out /tmp/w   # a quick try
 
-Writes ``<out>/{fnn,cnn}-original.npz``, ``<out>/training.json`` (command,
-seed, time and accuracies per model) and ``<out>/MODEL_CARD.md`` rendered
-from it; TensorBoard logs go to ``--logdir`` (``tensorboard --logdir runs``).
+Writes the alphabet's ``{fnn,cnn}`` weights (for the digits ``models/weights/{fnn,cnn}-original.npz``,
+for hiragana ``models/weights/hiragana/``; ``--out`` elsewhere), ``training.json`` (command, seed,
+time and accuracies per model) and ``MODEL_CARD.md`` rendered from it beside them; for hiragana also
+``sample.npz``, the guard's holdout and the replay images. TensorBoard logs go to ``--logdir``
+(``tensorboard --logdir runs``), with the first-layer filters before and after training.
 """
 
 from __future__ import annotations
@@ -34,9 +37,13 @@ from models.distort import random_distort  # noqa: E402
 from models.drawn import load_drawn_pendigits  # noqa: E402
 from models.fnn import FNN  # noqa: E402
 from models.model_card import write_model_card  # noqa: E402
-from models.registry import WEIGHTS_DIR  # noqa: E402
+from models.alphabets import load_alphabet  # noqa: E402
 
 DEFAULT_EPOCHS = {"fnn": 30, "cnn": 15}
+# Hiragana: synthetic writers (models/kana.py), each drawing each of the 71 once. The evaluation
+# writers and the guard's holdout writers are "test" writers, whose seeds training never uses.
+HIRAGANA_TRAIN_WRITERS, HIRAGANA_TEST_WRITERS, HIRAGANA_HOLDOUT_WRITERS = 800, 40, 15
+HIRAGANA_REPLAY_PER_CLASS = 40
 
 
 def accuracy(model, X, y) -> float:
@@ -66,7 +73,7 @@ def distort_numpy(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def train_fnn(args, data, writer) -> FNN:
     (X, y), (Xt, yt) = data
-    model = FNN(seed=args.seed)
+    model = FNN(seed=args.seed, n_classes=args.n_classes)
     with writer.as_default():
         tf.summary.image("first_layer_filters/start", image_grid(model.W1.T[:64].reshape(-1, 28, 28)), step=0)
 
@@ -122,7 +129,7 @@ class CNNTensorBoardExtras(keras.callbacks.Callback):
 
 def train_cnn(args, data, writer, logdir: Path) -> CNN:
     (X, y), (Xt, yt) = data
-    model = CNN(seed=args.seed)
+    model = CNN(seed=args.seed, n_classes=args.n_classes)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=str(logdir), histogram_freq=1, write_graph=False),
         CNNTensorBoardExtras(model, writer, Xt, yt),
@@ -132,19 +139,8 @@ def train_cnn(args, data, writer, logdir: Path) -> CNN:
     return model
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=["fnn", "cnn", "all"], default="all")
-    parser.add_argument("--epochs", type=int, default=None, help="default: fnn 30, cnn 15")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pen-repeat", type=int, default=3,
-                        help="times the 7,494 pendigits training drawings appear per epoch (default 3)")
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
-    parser.add_argument("--logdir", type=Path, default=Path("runs"))
-    args = parser.parse_args()
-
-    keras.utils.set_random_seed(args.seed)
-    tf.config.experimental.enable_op_determinism()
+def digits_data(args) -> tuple[tuple, dict]:
+    """MNIST plus the pendigits training writers; evaluated on MNIST test and the pendigits test writers."""
     X, y = load_mnist("train")
     Xt, yt = load_mnist("test")
     # MNIST is American school handwriting; canvas users (and the pendigits
@@ -154,34 +150,73 @@ def main() -> None:
     Xpen, ypen, _ = load_drawn_pendigits("train")
     X = np.concatenate([X.astype(np.float32) / 255] + [Xpen] * args.pen_repeat)
     y = np.concatenate([y] + [ypen] * args.pen_repeat).astype(np.int64)
-    data = ((X, y), (Xt.astype(np.float32) / 255, yt.astype(np.int64)))
+    Xt = Xt.astype(np.float32) / 255
     Xp, yp, _ = load_drawn_pendigits("test")
-    args.out.mkdir(parents=True, exist_ok=True)
-    record_path = args.out / "training.json"
+    return ((X, y), (Xt, yt.astype(np.int64))), {"mnist_test": (Xt, yt), "pendigits_test": (Xp, yp)}
+
+
+def hiragana_data(args, out: Path) -> tuple[tuple, dict]:
+    """Synthetic writers' hiragana; evaluated on held-out writers. Writes the service's sample.npz too."""
+    from models.kana import load_drawn_hiragana
+
+    X, y, _ = load_drawn_hiragana("train", HIRAGANA_TRAIN_WRITERS)
+    Xt, yt, writers = load_drawn_hiragana("test", HIRAGANA_TEST_WRITERS + HIRAGANA_HOLDOUT_WRITERS)
+    evaluation = writers < writers.min() + HIRAGANA_TEST_WRITERS
+    rng = np.random.default_rng(args.seed)
+    replay = np.concatenate([rng.choice(np.flatnonzero(y == c), HIRAGANA_REPLAY_PER_CLASS, replace=False)
+                             for c in range(args.n_classes)])
+    as_uint8 = lambda images: np.round(images * 255).astype(np.uint8)  # noqa: E731
+    np.savez_compressed(out / "sample.npz", replay_x=as_uint8(X[replay]), replay_y=y[replay],
+                        holdout_x=as_uint8(Xt[~evaluation]), holdout_y=yt[~evaluation])
+    Xe, ye = Xt[evaluation], yt[evaluation]
+    return ((X, y), (Xe, ye)), {"heldout_writers": (Xe, ye)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--alphabet", default="digits", help="digits (default) or hiragana")
+    parser.add_argument("--model", choices=["fnn", "cnn", "all"], default="all")
+    parser.add_argument("--epochs", type=int, default=None, help="default: fnn 30, cnn 15")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pen-repeat", type=int, default=3,
+                        help="digits: times the 7,494 pendigits training drawings appear per epoch (default 3)")
+    parser.add_argument("--out", type=Path, default=None, help="default: where the alphabet's weights live")
+    parser.add_argument("--logdir", type=Path, default=Path("runs"))
+    args = parser.parse_args()
+    alphabet = load_alphabet(args.alphabet)
+    args.n_classes = alphabet.n_classes
+    out = args.out or alphabet.weights["cnn"].parent
+    out.mkdir(parents=True, exist_ok=True)
+
+    keras.utils.set_random_seed(args.seed)
+    tf.config.experimental.enable_op_determinism()
+    data, evaluations = digits_data(args) if alphabet.is_digits else hiragana_data(args, out)
+    X = data[0][0]
+    record_path = out / "training.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
 
     for name in ("fnn", "cnn") if args.model == "all" else (args.model,):
         keras.utils.set_random_seed(args.seed)
-        logdir = args.logdir / name
+        logdir = args.logdir / (name if alphabet.is_digits else f"{alphabet.name}-{name}")
         writer = tf.summary.create_file_writer(str(logdir / "extras"))
         started = time.perf_counter()
         model = train_fnn(args, data, writer) if name == "fnn" else train_cnn(args, data, writer, logdir)
         seconds = time.perf_counter() - started
-        (args.out / f"{name}-original.npz").write_bytes(model.to_bytes())
+        weights = out / alphabet.weights[name].name
+        weights.write_bytes(model.to_bytes())
         record[name] = {
             "command": " ".join(["python scripts/train.py", *map(shlex.quote, sys.argv[1:])]),
             "seed": args.seed,
             "epochs": args.epochs or DEFAULT_EPOCHS[name],
             "training_images": len(X),
             "training_seconds": round(seconds, 1),
-            "mnist_test_accuracy": round(accuracy(model, data[1][0], data[1][1]), 4),
-            "pendigits_test_accuracy": round(accuracy(model, Xp, yp), 4),
-            "weights_bytes": (args.out / f"{name}-original.npz").stat().st_size,
+            **{f"{set_name}_accuracy": round(accuracy(model, *xy), 4) for set_name, xy in evaluations.items()},
+            "weights_bytes": weights.stat().st_size,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, numpy {np.__version__}",
         }
         print(json.dumps({name: record[name]}, indent=2))
         record_path.write_text(json.dumps(record, indent=2) + "\n")
-        write_model_card(record, args.out / "MODEL_CARD.md")
+        write_model_card(record, out / "MODEL_CARD.md", alphabet)
 
 
 if __name__ == "__main__":
