@@ -76,8 +76,8 @@ def score(client: httpx.Client, held: list[tuple[str, int]], writer: str, untaug
         image, label = item
         mine = client.post("/api/predict", json={"image": image, "writer": writer}).raise_for_status().json()
         anyone = client.post("/api/predict", json={"image": image}).raise_for_status().json()
-        hits = {name: mine["models"][name][0]["digit"] == label for name in MODELS}
-        hits["global"], hits["personal"] = anyone["answer"]["digit"] == label, mine["answer"]["digit"] == label
+        hits = {name: mine["models"][name][0]["label"] == label for name in MODELS}
+        hits["global"], hits["personal"] = anyone["answer"]["label"] == label, mine["answer"]["label"] == label
         if untaught:
             nobody = client.post("/api/predict", json={"image": image, "writer": untaught}).raise_for_status().json()
             hits["untaught_differs"] = nobody["answer"] != anyone["answer"] or nobody["models"] != anyone["models"]
@@ -97,10 +97,11 @@ def online_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray) 
     return out
 
 
-def split_writer(digits) -> tuple[dict[int, list[str]], list[tuple[str, int]]]:
+def split_writer(drawings: list[tuple[str, int]]) -> tuple[dict[int, list[str]], list[tuple[str, int]]]:
+    """A writer's drawings (in the order they drew them): the first 5 of each label to teach, the rest held out."""
     by_label = defaultdict(list)
-    for d in digits:
-        by_label[d.label].append(data_url(render_pendigit(d)))
+    for image, label in drawings:
+        by_label[label].append(image)
     teach = {label: images[: max(KS)] for label, images in by_label.items()}
     held = [(image, label) for label, images in by_label.items() for image in images[max(KS):]]
     return teach, held
@@ -127,8 +128,8 @@ def teach_round(client: httpx.Client, lessons: list[tuple[str, str, int]]) -> No
 
 def run_isolated(writers: dict[int, list], env: dict, X, y, seed: int) -> list[dict]:
     results = []
-    for writer, digits in writers.items():
-        teach, held = split_writer(digits)
+    for writer, drawings in writers.items():
+        teach, held = split_writer(drawings)
         me = writer_id(writer, seed)
         result = {"writer": writer, "held_out": len(held), "errors": {}, "mnist": {}}
         with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
@@ -148,9 +149,9 @@ def run_isolated(writers: dict[int, list], env: dict, X, y, seed: int) -> list[d
     return results
 
 
-def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int) -> tuple[list[dict], dict]:
+def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: str) -> tuple[list[dict], dict]:
     rng = random.Random(seed)
-    split = {writer: split_writer(digits) for writer, digits in writers.items()}
+    split = {writer: split_writer(drawings) for writer, drawings in writers.items()}
     results = {w: {"writer": w, "held_out": len(held), "errors": {}, "mnist": {}} for w, (_, held) in split.items()}
     extra = {}
     with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
@@ -179,21 +180,22 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int) -> tuple[lis
         for r in results.values():
             r["mnist"] = mnist
         extra = {"untaught_answers_differing": int(sum(extra.values())),
-                 "mnist_personal_empty_memory": personal_mnist(Path(tmp), versions, X, y)}
+                 "mnist_personal_empty_memory": personal_mnist(Path(tmp), versions, X, y, alphabet)}
     return list(results.values()), extra
 
 
-def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray) -> dict:
-    """MNIST accuracy of the answer, global and through the personal path with an empty memory (in-process)."""
+def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray, alphabet: str) -> dict:
+    """Accuracy on MNIST (the digits; hiragana: held-out synthetic writers) of the answer, global and through
+    the personal path with an empty memory (in-process)."""
     from models import load_original
 
     store = WeightStore(LocalObjects(store_dir))
-    originals = {kind: load_original(kind, serving=True) for kind in ("fnn", "cnn")}
+    originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
     probs = {f"{kind}_original": model.predict_proba(X) for kind, model in originals.items()}
     for name, version in versions.items():
         probs[name] = model_class(name.split("_")[0], serving=True).from_bytes(store.load(name, version)).predict_proba(X)
     _, embeddings = originals["cnn"].predict_and_embed(X)
-    empty, right_global, right_personal, differ = PrototypeMemory.empty(), 0, 0, 0
+    empty, right_global, right_personal, differ = PrototypeMemory.empty(probs["fnn_original"].shape[1]), 0, 0, 0
     for i in range(len(y)):
         one = {name: p[i] for name, p in probs.items()}
         g, p = combine(one), combine(one, memory=empty, embedding=embeddings[i])
@@ -259,28 +261,53 @@ def plot(summaries: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def pendigits_writers(n: int) -> dict[int, list[tuple[str, int]]]:
+    by_writer = defaultdict(list)
+    for d in load_pendigits("test"):
+        by_writer[d.writer].append((data_url(render_pendigit(d)), d.label))
+    return {w: by_writer[w] for w in sorted(by_writer)[:n]}
+
+
+def kana_writers(n: int, held_out: int = 3) -> dict[int, list[tuple[str, int]]]:
+    """Synthetic writers with habits outside the training ranges (``models/kana.py``, "unseen"), each drawing
+    every character 5 times to teach and ``held_out`` more times to be scored on."""
+    from models.kana import drawn_strokes, render_kana, synthetic_writers
+
+    styles = dict(synthetic_writers("unseen", n))
+    strokes, labels, ids = drawn_strokes("unseen", n, per_writer=max(KS) + held_out)
+    by_writer = defaultdict(list)
+    for s, label, w in zip(strokes, labels, ids):
+        by_writer[int(w)].append((data_url(render_kana(s, styles[int(w)].canvas())), int(label)))
+    return dict(by_writer)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=("both", "isolated", "crowd"), default="both")
-    parser.add_argument("--writers", type=int, default=14)
+    parser.add_argument("--alphabet", default="digits",
+                        help="digits: the 14 pendigits test writers; hiragana: synthetic writers of unseen styles")
+    parser.add_argument("--writers", type=int, default=None, help="default: 14 (digits), 5 (hiragana)")
     parser.add_argument("--seed", type=int, default=0, help="order of the crowd's drawings")
     parser.add_argument("--out", type=Path, default=Path("artifacts/learn_from_users"))
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra INKLING_* settings for the services (e.g. INKLING_CNN_ONLINE_LR=0.02)")
     args = parser.parse_args()
-    env = {**UNLIMITED, **dict(e.split("=", 1) for e in args.env)}
+    env = {**UNLIMITED, "INKLING_ALPHABET": args.alphabet, **dict(e.split("=", 1) for e in args.env)}
 
-    X, y = load_mnist("test")
-    X = X.astype(np.float32) / 255
-    by_writer = defaultdict(list)
-    for d in load_pendigits("test"):
-        by_writer[d.writer].append(d)
-    writers = {w: by_writer[w] for w in sorted(by_writer)[: args.writers]}
+    if args.alphabet == "digits":
+        X, y = load_mnist("test")
+        X = X.astype(np.float32) / 255
+        writers = pendigits_writers(args.writers or 14)
+    else:  # the general knowledge the online models must keep: the held-out synthetic writers
+        from models.kana import load_drawn_hiragana
+
+        X, y, _ = load_drawn_hiragana("test", 40)
+        writers = kana_writers(args.writers or 5)
 
     out: dict = {"env": env, "seed": args.seed}
     summaries = {}
     if args.mode in ("both", "crowd"):
-        results, extra = run_crowd(writers, env, X, y, args.seed)
+        results, extra = run_crowd(writers, env, X, y, args.seed, args.alphabet)
         summaries["crowd"] = summarise(results)
         out["crowd"] = {"summary": summaries["crowd"], **extra, "writers": results}
     if args.mode in ("both", "isolated"):
@@ -292,11 +319,12 @@ def main() -> None:
     plot(summaries, args.out / "learn_from_users.png")
     for mode, summary in summaries.items():
         print_table(mode, summary)
-        print(f"MNIST test of the online models afterwards (mean): "
+        general = "MNIST test" if args.alphabet == "digits" else "held-out synthetic writers"
+        print(f"{general}: the online models afterwards (mean): "
               + ", ".join(f"{k} {v:.2%}" for k, v in summary["mnist_online_mean"].items()))
     if "crowd" in out:
         print(f"crowd, a writer who taught nothing: {out['crowd']['untaught_answers_differing']} answers differ "
-              f"from the global ones; MNIST with an empty memory: {out['crowd']['mnist_personal_empty_memory']}")
+              f"from the global ones; {general} with an empty memory: {out['crowd']['mnist_personal_empty_memory']}")
 
 
 if __name__ == "__main__":
