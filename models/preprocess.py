@@ -39,7 +39,7 @@ INK_THRESHOLD = 0.1
 # Less total ink than this (in canvas pixels at full strength) is a stray tap, not a drawing.
 MIN_INK_PIXELS = 4.0
 
-_BLANK_MESSAGE = "Nothing drawn: the canvas is empty. Draw a digit and try again."
+_BLANK_MESSAGE = "Nothing drawn: the canvas is empty. Draw something and try again."
 
 
 def decode_image_payload(payload: bytes | str) -> bytes:

@@ -22,7 +22,7 @@ const FALLBACK = {
   400: "The request was not understood.",
   404: "Not found.",
   413: "That drawing is too large to send.",
-  422: "That image could not be read. Draw a digit and try again.",
+  422: "That image could not be read. Draw it again and try once more.",
   429: "Too many requests right now.",
   500: "Something went wrong on the server.",
   503: "The service is busy or its storage is unavailable.",

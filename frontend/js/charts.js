@@ -27,12 +27,19 @@ function ticks(lo, hi, count = 5) {
   return out;
 }
 
+const DENSE_SLOT = 26; // narrowest slot (px) for a bar with its glyph and count under and over it
+const DENSE_ROW = 92; // height of one wrapped row of bars
+
 /**
- * Bar chart of `counts` (one per digit 0-9).
+ * Bar chart of `counts` (one per label: the digits 0-9, or an alphabet's characters named by `labels`).
+ * Up to 20 bars sit in one row; more (hiragana's 71) wrap into rows of bars at least DENSE_SLOT wide,
+ * in fives where they can be (the kana table's rows), all to one scale.
  * @returns {SVGSVGElement}
  */
-export function barChart(counts, { width = 520, height = 200 } = {}) {
-  const label = `Drawings collected per digit: ${counts.map((c, d) => `${d}: ${c}`).join(", ")}`;
+export function barChart(counts, { width = 520, height = 200, labels = null, noun = "digit", lang = null } = {}) {
+  const names = labels || counts.map((_, i) => String(i));
+  const label = `Drawings collected per ${noun}: ${counts.map((c, i) => `${names[i]}: ${c}`).join(", ")}`;
+  if (counts.length > 20) return denseBarChart(counts, names, { width, label, lang });
   const svg = svgRoot(width, height, label);
   const pad = { top: 20, right: 8, bottom: 26, left: 8 };
   const plotW = width - pad.left - pad.right;
@@ -48,9 +55,54 @@ export function barChart(counts, { width = 520, height = 200 } = {}) {
     const group = el("g", { class: "bar" });
     group.append(el("rect", { x, y, width: barW, height: Math.max(h, count ? 2 : 0), rx: 4 }));
     group.append(el("text", { x: x + barW / 2, y: y - 6, "text-anchor": "middle", class: "value" }, String(count)));
-    group.append(el("text", { x: x + barW / 2, y: height - 8, "text-anchor": "middle", class: "tick digit" }, String(digit)));
+    group.append(glyphText(el("text", { x: x + barW / 2, y: height - 8, "text-anchor": "middle", class: "tick digit" }, names[digit]), lang));
     svg.append(group);
   });
+  return svg;
+}
+
+function glyphText(node, lang) {
+  if (lang) {
+    node.setAttributeNS("http://www.w3.org/XML/1998/namespace", "xml:lang", lang);
+    node.classList.add("glyph");
+  }
+  return node;
+}
+
+function denseBarChart(counts, names, { width, label, lang }) {
+  const pad = { top: 4, right: 4, bottom: 4, left: 4 };
+  const plotW = width - pad.left - pad.right;
+  let perRow = Math.max(1, Math.floor(plotW / DENSE_SLOT));
+  if (perRow >= 5) perRow -= perRow % 5;
+  perRow = Math.min(perRow, counts.length);
+  const rowCount = Math.ceil(counts.length / perRow);
+  const height = pad.top + pad.bottom + rowCount * DENSE_ROW;
+  const svg = svgRoot(width, height, label);
+  svg.classList.add("dense");
+  const slot = plotW / perRow;
+  const barW = Math.min(28, slot * 0.72);
+  const max = Math.max(1, ...counts);
+  const valueH = 16; // room for the count over the tallest bar
+  const tickH = 22; // room for the glyph under the axis
+  const barH = DENSE_ROW - valueH - tickH - 8;
+  for (let r = 0; r < rowCount; r++) {
+    const top = pad.top + r * DENSE_ROW;
+    const base = top + valueH + barH;
+    const inRow = Math.min(perRow, counts.length - r * perRow);
+    svg.append(el("line", { x1: pad.left, x2: pad.left + slot * inRow, y1: base, y2: base, class: "axis" }));
+    for (let i = 0; i < inRow; i++) {
+      const index = r * perRow + i;
+      const count = counts[index];
+      const h = (count / max) * barH;
+      const x = pad.left + slot * i + (slot - barW) / 2;
+      const group = el("g", { class: "bar" });
+      group.append(el("title", {}, `${names[index]}: ${count}`));
+      group.append(el("rect", { x, y: base - h, width: barW, height: Math.max(h, count ? 2 : 0), rx: 3 }));
+      group.append(el("text", { x: x + barW / 2, y: base - h - 4, "text-anchor": "middle", class: count ? "value" : "value zero" }, String(count)));
+      group.append(glyphText(el("text", { x: x + barW / 2, y: base + 17, "text-anchor": "middle", class: "tick digit" }, names[index]), lang));
+      svg.append(group);
+    }
+  }
   return svg;
 }
 

@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { DrawingPad } from "./pad.js";
-import { Results } from "./results.js";
+import { Results, alphabetOf, glyphNode, labelOf } from "./results.js";
 import { ActivationsView } from "./activations.js";
 import { Stats } from "./stats.js";
 import { renewWriterId } from "./writer.js";
@@ -73,25 +73,75 @@ class ErrorBox {
   }
 }
 
-function digitButtons(container, { testid, role = null, label }) {
+/**
+ * One button per label of the alphabet, each showing its glyph; `data-digit` and the test id carry the
+ * label index. The digits (and any alphabet without rows) flow in a grid; an alphabet with `rows` is laid
+ * out as that table (a row per entry, a gap for each null), e.g. the kana table with its や and わ rows.
+ */
+function glyphButtons(container, alphabet, { testid, role = null, label }) {
   const buttons = [];
-  for (let d = 0; d <= 9; d++) {
+  const make = (entry) => {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "digit";
-    button.textContent = String(d);
-    button.dataset.digit = String(d);
-    button.dataset.testid = `${testid}${d}`;
-    button.setAttribute("aria-label", label(d));
+    button.textContent = entry.glyph;
+    button.dataset.digit = String(entry.label);
+    button.dataset.testid = `${testid}${entry.label}`;
+    button.setAttribute("aria-label", label(entry.label));
+    if (alphabet.lang) button.lang = alphabet.lang;
     if (role) {
       button.setAttribute("role", role);
       button.setAttribute("aria-checked", "false");
-      button.tabIndex = d === 0 ? 0 : -1;
+      button.tabIndex = buttons.length === 0 ? 0 : -1;
     }
-    container.append(button);
     buttons.push(button);
+    return button;
+  };
+  if (alphabet.rows) {
+    container.className = "glyph-table";
+    container.style.setProperty("--columns", String(alphabet.columns));
+    alphabet.rows.forEach((row, r) => {
+      const line = document.createElement("div");
+      line.className = "glyph-row";
+      row.forEach((labelIndex, c) => {
+        if (labelIndex === null || labelIndex === undefined) {
+          const gap = document.createElement("span");
+          gap.className = "glyph-gap";
+          gap.setAttribute("aria-hidden", "true");
+          line.append(gap);
+          return;
+        }
+        const button = make({ label: labelIndex, glyph: alphabet.glyph(labelIndex) });
+        button.dataset.row = String(r);
+        button.dataset.col = String(c);
+        line.append(button);
+      });
+      container.append(line);
+    });
+  } else {
+    if (!alphabet.isDigits) container.classList.add("glyph-flow");
+    for (const entry of alphabet.labels) container.append(make(entry));
   }
   return buttons;
+}
+
+/** Words of the page that name what is drawn: left as they are for the digits. */
+function applyAlphabetWords(alphabet) {
+  if (alphabet.isDigits) return;
+  const noun = alphabet.noun;
+  document.title = `Inkling — draw a ${noun}, watch it learn`;
+  document.querySelector('meta[name="description"]')
+    ?.setAttribute("content", `Draw a ${noun} (${alphabet.title}). Four small neural networks guess it, and learn from your corrections.`);
+  for (const node of document.querySelectorAll("[data-other]")) node.textContent = node.dataset.other.replace("{noun}", noun);
+  for (const node of document.querySelectorAll("[data-other-label]")) {
+    node.setAttribute("aria-label", node.dataset.otherLabel.replace("{noun}", noun).replace("{title}", alphabet.title));
+  }
+  const title = byTestId("alphabet-title");
+  if (title) {
+    title.textContent = alphabet.title;
+    title.hidden = false;
+  }
+  document.documentElement.dataset.alphabet = alphabet.name;
 }
 
 function showBootError(message) {
@@ -122,6 +172,8 @@ async function boot() {
 class App {
   constructor(config) {
     this.config = config;
+    this.alphabet = alphabetOf(config);
+    applyAlphabetWords(this.alphabet);
     this.mode = "draw";
     this.errors = new ErrorBox();
     this.pad = new DrawingPad(byTestId("pad"), config.canvas);
@@ -155,27 +207,29 @@ class App {
     this.actSeq = 0;
     this.actAbort = null;
 
-    this.pickerButtons = digitButtons($("[data-role=picker-digits]"), {
+    const named = (label) => this.alphabet.named(label);
+    this.pickerButtons = glyphButtons($("[data-role=picker-digits]"), this.alphabet, {
       testid: "digit-",
-      label: (d) => `I drew a ${d}`,
+      label: (label) => `I drew ${named(label)}`,
     });
     this.pickerButtons.forEach((b) => b.addEventListener("click", () => this.save(Number(b.dataset.digit))));
     byTestId("not-digit").addEventListener("click", () => this.notADigit());
     this.rightButton.addEventListener("click", () => {
-      const digit = this.prediction?.response?.answer?.digit;
-      if (digit !== null && digit !== undefined) this.save(digit);
+      const label = labelOf(this.prediction?.response?.answer);
+      if (label !== null) this.save(label);
     });
     this.wrongButton.addEventListener("click", () => this.togglePicker());
 
     this.teachDigit = null;
     this.teachCount = 0;
-    this.teachButtons = digitButtons($("[data-role=teach-digits]"), {
+    this.teachButtons = glyphButtons($("[data-role=teach-digits]"), this.alphabet, {
       testid: "teach-digit-",
       role: "radio",
-      label: (d) => `Teach the digit ${d}`,
+      label: (label) => `Teach the ${this.alphabet.noun} ${this.alphabet.glyph(label)}`,
     });
     this.teachButtons.forEach((b) => b.addEventListener("click", () => this.pickTeachDigit(Number(b.dataset.digit))));
     $("[data-role=teach-digits]").addEventListener("keydown", (e) => this.radioKeys(e, this.teachButtons));
+    byTestId("teach").classList.toggle("long", Boolean(this.alphabet.rows));
     this.teachSave = byTestId("teach-save");
     this.teachSave.addEventListener("click", () => this.saveTeach());
 
@@ -253,7 +307,15 @@ class App {
     const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
     if (!step) return;
     event.preventDefault();
-    const next = buttons[(index + step + buttons.length) % buttons.length];
+    let next = buttons[(index + step + buttons.length) % buttons.length];
+    const here = buttons[index].dataset;
+    if (here.row !== undefined && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      // In a table, up and down keep to the column: the nearest row above or below with a glyph there.
+      const row = Number(here.row);
+      const column = buttons.filter((b) => b.dataset.col === here.col);
+      const below = column.filter((b) => (step > 0 ? Number(b.dataset.row) > row : Number(b.dataset.row) < row));
+      if (below.length) next = step > 0 ? below[0] : below[below.length - 1];
+    }
     next.focus();
     next.click();
   }
@@ -372,12 +434,15 @@ class App {
     this.pad.canvas.parentElement.classList.toggle("empty", empty);
     this.undoButton.disabled = empty || this.saving;
     this.clearButton.disabled = empty || this.saving;
-    const digit = this.prediction?.response?.answer?.digit;
-    const hasAnswer = digit !== null && digit !== undefined;
+    const label = labelOf(this.prediction?.response?.answer);
+    const hasAnswer = label !== null;
+    const named = hasAnswer ? this.alphabet.named(label) : "";
     this.rightButton.disabled = !hasAnswer || this.saving;
-    this.rightButton.setAttribute("aria-label", hasAnswer ? `Right, it is a ${digit}` : "Right");
+    this.rightButton.setAttribute("aria-label", hasAnswer ? `Right, it is ${named}` : "Right");
     this.wrongButton.disabled = empty || this.saving;
-    $("#feedback-question").textContent = hasAnswer ? `Is it a ${digit}?` : empty ? "Did I get it right?" : "What is it?";
+    const question = $("#feedback-question");
+    if (hasAnswer && !this.alphabet.isDigits) question.replaceChildren("Is it ", glyphNode(this.alphabet, label), "?");
+    else question.textContent = hasAnswer ? `Is it ${named}?` : empty ? "Did I get it right?" : "What is it?";
     for (const b of this.pickerButtons) b.disabled = this.saving;
     this.teachSave.disabled = this.teachDigit === null || this.saving;
     if (empty && !this.picker.hidden) this.togglePicker(false);
@@ -504,7 +569,9 @@ class App {
       b.setAttribute("aria-checked", String(on));
       b.tabIndex = on ? 0 : -1;
     });
-    this.teachSave.textContent = `Save this ${digit}`;
+    const words = document.createElement("span"); // one flex item: the button spaces its children apart
+    words.append("Save this ", glyphNode(this.alphabet, digit));
+    this.teachSave.replaceChildren(words);
     this.updateTeachCount();
     this.updateTeachBadge();
     this.updateButtons();
@@ -512,7 +579,7 @@ class App {
 
   updateTeachCount(flash = false) {
     const count = byTestId("teach-count");
-    count.textContent = this.teachDigit === null ? "Pick a digit to start" : `${this.teachCount} saved`;
+    count.textContent = this.teachDigit === null ? `Pick a ${this.alphabet.noun} to start` : `${this.teachCount} saved`;
     count.dataset.count = String(this.teachCount);
     if (flash) {
       count.classList.remove("flash");
@@ -524,7 +591,8 @@ class App {
   updateTeachBadge() {
     const badge = byTestId("teach-badge");
     badge.hidden = this.mode !== "teach" || this.teachDigit === null;
-    badge.textContent = this.teachDigit === null ? "" : `Teaching: ${this.teachDigit}`;
+    if (this.teachDigit === null) badge.replaceChildren();
+    else badge.replaceChildren("Teaching: ", glyphNode(this.alphabet, this.teachDigit));
   }
 
   saveTeach() {

@@ -2,6 +2,55 @@
 // the 28x28 image the models saw, and what changed after a drawing was saved.
 
 const ONLINE_SUFFIX = "_online";
+const DIGIT_GLYPHS = "0123456789";
+
+/**
+ * The deployment's alphabet, from GET /api/config: its labels and glyphs, the picker's rows, and the
+ * words the page uses for them. For the digits every text stays as it always was ("It's a 5!");
+ * for another alphabet a drawing is a "character" and is named by its glyph ("It's あ!").
+ */
+export function alphabetOf(config = {}) {
+  const given = Array.isArray(config.labels) && config.labels.length ? config.labels : null;
+  const labels = (given || [...DIGIT_GLYPHS].map((glyph, label) => ({ label, glyph })))
+    .map(({ label, glyph }) => ({ label: Number(label), glyph: String(glyph ?? label) }))
+    .sort((a, b) => a.label - b.label);
+  const isDigits = labels.length === 10 && labels.every(({ label, glyph }, i) => label === i && glyph === String(i));
+  const info = config.alphabet || {};
+  const glyphs = new Map(labels.map(({ label, glyph }) => [label, glyph]));
+  const rows = !isDigits && Array.isArray(info.rows) && info.rows.length ? info.rows : null;
+  return {
+    name: info.name || (isDigits ? "digits" : "alphabet"),
+    title: info.title || (isDigits ? "Digits" : "Characters"),
+    labels,
+    isDigits,
+    rows,
+    columns: rows ? Math.max(...rows.map((row) => row.length)) : null,
+    lang: isDigits ? null : info.lang || "ja",
+    noun: isDigits ? "digit" : "character",
+    /** The glyph of class `label` (the label itself if the config does not know it). */
+    glyph(label) {
+      return glyphs.get(Number(label)) ?? String(label);
+    },
+    /** `label` as a sentence names it: "a 5" for the digits, "あ" otherwise. */
+    named(label) {
+      return isDigits ? `a ${label}` : this.glyph(label);
+    },
+  };
+}
+
+/** The class an answer or guess names: `label`, or for older answers `digit`; null when none. */
+export function labelOf(item) {
+  if (!item) return null;
+  const label = item.label ?? item.digit;
+  return label === null || label === undefined ? null : Number(label);
+}
+
+/** A glyph as a node: plain text for the digits, else a span in the alphabet's language (for its fonts). */
+export function glyphNode(alphabet, label, props = {}) {
+  const glyph = alphabet.glyph(label);
+  if (!alphabet.lang && !Object.keys(props).length) return document.createTextNode(glyph);
+  return h("span", { lang: alphabet.lang, ...props, class: ["glyph", props.class].filter(Boolean).join(" "), text: glyph });
+}
 
 export function percent(p) {
   if (!Number.isFinite(p)) return "–";
@@ -23,14 +72,17 @@ function h(tag, props = {}, ...children) {
   return node;
 }
 
-/** An ordered list of guesses drawn as labelled bars. */
-export function guessList(guesses, { highlight = null, compact = false } = {}) {
+/** An ordered list of guesses drawn as labelled bars; `data-digit` is each guess's label index. */
+export function guessList(guesses, { highlight = null, compact = false, alphabet = alphabetOf() } = {}) {
   const list = h("ol", { class: compact ? "top3 compact" : "top3" });
-  for (const { digit, p } of guesses || []) {
+  for (const guess of guesses || []) {
+    const label = labelOf(guess);
+    const glyph = guess.glyph ?? alphabet.glyph(label);
+    const p = guess.p;
     const item = h(
       "li",
-      { class: `guess${digit === highlight ? " hit" : ""}`, dataset: { digit: String(digit) }, "aria-label": `${digit}: ${percent(p)}` },
-      h("span", { class: "g-digit", "aria-hidden": "true", text: String(digit) }),
+      { class: `guess${label === highlight ? " hit" : ""}`, dataset: { digit: String(label) }, "aria-label": `${glyph}: ${percent(p)}` },
+      h("span", { class: "g-digit", lang: alphabet.lang, "aria-hidden": "true", text: glyph }),
       h("span", { class: "g-bar", "aria-hidden": "true" }, h("span", { class: "g-fill", style: `width:${Math.max(0, Math.min(1, p)) * 100}%` })),
       h("span", { class: "g-p", "aria-hidden": "true", text: percent(p) }),
     );
@@ -59,6 +111,7 @@ export class Results {
    */
   constructor(config, els) {
     this.config = config;
+    this.alphabet = alphabetOf(config);
     this.els = els;
     this.cards = new Map();
     const titles = config.titles || {};
@@ -88,19 +141,29 @@ export class Results {
     this.els.answer.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
-  #answer(big, headline, sub, state, digit = null) {
+  /** `headline` is a string, or an array of strings and nodes (a glyph in its own language). */
+  #answer(big, headline, sub, state, label = null) {
     const { answer } = this.els;
     answer.dataset.state = state;
     if (this.els.panel) this.els.panel.dataset.state = state;
-    if (digit === null) delete answer.dataset.digit;
-    else answer.dataset.digit = String(digit);
+    if (label === null) delete answer.dataset.digit;
+    else answer.dataset.digit = String(label);
+    const lang = label === null ? null : this.alphabet.lang;
     answer.replaceChildren(
-      h("div", { class: "answer-digit", "aria-hidden": "true", text: big }),
-      h("div", { class: "answer-text" }, h("p", { class: "headline", text: headline }), sub ? h("p", { class: "sub", text: sub }) : null),
+      h("div", { class: "answer-digit", lang, "aria-hidden": "true", text: big }),
+      h("div", { class: "answer-text" },
+        h("p", { class: "headline" }, ...(Array.isArray(headline) ? headline : [headline])),
+        sub ? h("p", { class: "sub", text: sub }) : null),
     );
   }
 
-  showEmpty(message = "Draw a digit — I'll guess as you go.") {
+  /** "It's " + a glyph + "!" as nodes: for the digits "It's a 5!", else "It's あ!" with あ in its language. */
+  #say(before, label, after) {
+    const a = this.alphabet;
+    return a.isDigits ? [`${before}${a.named(label)}${after}`] : [before, glyphNode(a, label), after];
+  }
+
+  showEmpty(message = `Draw a ${this.alphabet.noun} — I'll guess as you go.`) {
     this.#answer("✎", message, "Use your mouse, finger or pen. Lift it and I'll have a look.", "empty");
     for (const { body, version } of this.cards.values()) {
       body.replaceChildren(placeholderList());
@@ -120,19 +183,21 @@ export class Results {
   showPrediction(response) {
     const { answer } = response;
     const total = this.config.models.length;
-    if (answer && answer.digit !== null && answer.digit !== undefined) {
+    const label = labelOf(answer);
+    if (label !== null) {
       const parts = [];
       if (Number.isFinite(answer.agree)) parts.push(`${answer.agree} of ${total} models agree`);
       if (Number.isFinite(answer.p)) parts.push(`${percent(answer.p)} sure`);
       if (answer.personalised_by > 0) parts.push("personalised for you");
-      this.#answer(String(answer.digit), `It's a ${answer.digit}!`, parts.join(" · "), "answer", answer.digit);
+      const glyph = answer.glyph ?? this.alphabet.glyph(label);
+      this.#answer(glyph, this.#say("It's ", label, "!"), parts.join(" · "), "answer", label);
     } else {
-      this.#answer("?", "I can't tell — is that a digit?", answer?.reason || "", "unsure");
+      this.#answer("?", `I can't tell — is that a ${this.alphabet.noun}?`, answer?.reason || "", "unsure");
     }
     const versions = response.versions || {};
     for (const [name, { body, version }] of this.cards) {
       const guesses = response.models?.[name];
-      body.replaceChildren(guesses ? guessList(guesses, { highlight: answer?.digit ?? null }) : h("p", { class: "muted", text: "No answer from this model." }));
+      body.replaceChildren(guesses ? guessList(guesses, { highlight: label, alphabet: this.alphabet }) : h("p", { class: "muted", text: "No answer from this model." }));
       version.textContent = versions[name] !== undefined ? `v${versions[name]}` : "";
     }
     this.drawInput28(response.input28);
@@ -177,10 +242,10 @@ export class Results {
             h("p", { class: "learn-title" }, h("strong", { text: this.title(name) }), " ", h("span", { class: "version-change", text: versionText })),
             h("div", { class: "before-after" },
               h("div", { class: "ba before" }, h("span", { class: "ba-label", text: "before" }),
-                beforeModels[name] ? guessList(beforeModels[name], { highlight: label, compact: true }) : h("p", { class: "muted", text: "—" })),
+                beforeModels[name] ? guessList(beforeModels[name], { highlight: label, compact: true, alphabet: this.alphabet }) : h("p", { class: "muted", text: "—" })),
               h("span", { class: "ba-arrow", "aria-hidden": "true", text: "→" }),
               h("div", { class: "ba after" }, h("span", { class: "ba-label", text: "after" }),
-                afterModels[name] ? guessList(afterModels[name], { highlight: label, compact: true }) : h("p", { class: "muted", text: "—" })),
+                afterModels[name] ? guessList(afterModels[name], { highlight: label, compact: true, alphabet: this.alphabet }) : h("p", { class: "muted", text: "—" })),
             )),
         );
       }
@@ -190,16 +255,19 @@ export class Results {
     else if (!train) note = "Stored without training, as you asked. The models are unchanged.";
     else if (response.queued) note = "Learning… many people are teaching right now; this updates when the models have learned it.";
     else note = response.detail || "Stored. The models did not train on it this time.";
+    const a = this.alphabet;
+    const glyph = a.glyph(label);
+    const named = (text) => (a.isDigits ? [`${text}${glyph}`] : [text, glyphNode(a, label)]);
     learned.replaceChildren(
       h("div", { class: "learn-head" },
-        h("img", { class: "thumb", src: image, alt: `Your drawing, saved as ${label}`, width: 56, height: 56 }),
+        h("img", { class: "thumb", src: image, alt: `Your drawing, saved as ${glyph}`, width: 56, height: 56 }),
         h("div", {},
-          h("p", { class: "learn-headline", text: response.trained ? `Learned from your ${label}` : `Stored your ${label}` }),
+          h("p", { class: "learn-headline" }, ...named(response.trained ? "Learned from your " : "Stored your ")),
           h("p", { class: "learn-note", text: note, ...(response.queued && train ? { "data-testid": "learning" } : {}) }))),
       ...rows,
     );
     learned.hidden = false;
-    this.#answer("✓", `Saved as ${label} — thank you!`, "Draw another digit to keep going.", "saved", null);
+    this.#answer("✓", [...named("Saved as "), " — thank you!"], `Draw another ${a.noun} to keep going.`, "saved", null);
   }
 
   hideLearned() {

@@ -1,8 +1,9 @@
-// The Stats section: drawings per digit, each online model's holdout accuracy over learn
+// The Stats section: drawings per label (digit or character), each online model's holdout accuracy over learn
 // steps (original's accuracy dashed, rollbacks marked), and a gallery of the latest drawings.
 
 import { api } from "./api.js";
 import { barChart, lineChart } from "./charts.js";
+import { alphabetOf } from "./results.js";
 
 const GALLERY_PAGE = 24;
 
@@ -27,6 +28,7 @@ export class Stats {
   constructor(root, config, { onError } = {}) {
     this.root = root;
     this.config = config;
+    this.alphabet = alphabetOf(config);
     this.onError = onError || (() => {});
     this.counts = root.querySelector("[data-testid=counts-chart]");
     this.total = root.querySelector("[data-testid=stats-total]");
@@ -35,6 +37,7 @@ export class Stats {
     this.more = root.querySelector("[data-testid=gallery-more]");
     this.filter = root.querySelector("[data-testid=gallery-filter]");
     this.status = root.querySelector("[data-testid=stats-status]");
+    this.#buildFilter();
     this.data = null;
     this.cursor = null;
     this.loading = 0;
@@ -48,6 +51,25 @@ export class Stats {
         this.renderCharts();
       }
     }).observe(this.root);
+  }
+
+  /** The gallery's filter: every label of the alphabet, by its glyph (the value is the label index). */
+  #buildFilter() {
+    const a = this.alphabet;
+    const all = document.createElement("option");
+    all.value = "";
+    all.textContent = `all ${a.noun}s`;
+    const options = a.labels.map(({ label, glyph }) => {
+      const option = document.createElement("option");
+      option.value = String(label);
+      option.textContent = glyph;
+      if (a.lang) option.lang = a.lang;
+      return option;
+    });
+    this.filter.replaceChildren(all, ...options);
+    if (a.lang) this.filter.classList.add("glyph-select");
+    // A long alphabet's count chart takes the whole row, so its bars are wider and wrap less.
+    this.counts.closest(".chart-card")?.classList.toggle("wide", a.labels.length > 20);
   }
 
   async refresh() {
@@ -75,7 +97,11 @@ export class Stats {
     if (!data) return;
     const total = data.total ?? data.counts.reduce((a, b) => a + b, 0);
     this.total.textContent = `${total} drawing${total === 1 ? "" : "s"} so far`;
-    this.counts.replaceChildren(barChart(data.counts, { width: this.#width(this.counts, 480), height: 190 }));
+    const a = this.alphabet;
+    const glyphs = data.counts.map((_, label) => a.glyph(label));
+    this.counts.replaceChildren(
+      barChart(data.counts, { width: this.#width(this.counts, 480), height: 190, labels: glyphs, noun: a.noun, lang: a.lang }),
+    );
 
     const online = data.online || {};
     const cards = [];
@@ -136,6 +162,7 @@ export class Stats {
 
   async loadGallery({ append = false, quiet = false } = {}) {
     const label = this.filter.value;
+    const a = this.alphabet;
     try {
       const page = await api.drawings({ label: label === "" ? null : Number(label), limit: GALLERY_PAGE, cursor: append ? this.cursor : null });
       if (!append) this.gallery.replaceChildren();
@@ -144,15 +171,17 @@ export class Stats {
         li.className = `drawing${item.train === false ? " untrained" : ""}`;
         li.dataset.id = item.id;
         li.dataset.label = String(item.label);
+        const glyph = a.glyph(item.label);
         const img = document.createElement("img");
         img.src = api.pngUrl(item);
-        img.alt = `A drawing labelled ${item.label}`;
+        img.alt = `A drawing labelled ${glyph}`;
         img.loading = "lazy";
         img.width = 72;
         img.height = 72;
         const caption = document.createElement("span");
         caption.className = "label";
-        caption.textContent = String(item.label);
+        caption.textContent = glyph;
+        if (a.lang) caption.lang = a.lang;
         li.append(img, caption);
         if (item.train === false) {
           const badge = document.createElement("span");
@@ -162,13 +191,13 @@ export class Stats {
           li.append(badge);
         }
         const created = Date.parse(item.created);
-        if (!Number.isNaN(created)) li.title = `${item.label} · ${new Date(created).toLocaleString()}`;
+        if (!Number.isNaN(created)) li.title = `${glyph} · ${new Date(created).toLocaleString()}`;
         this.gallery.append(li);
       }
       if (!this.gallery.children.length) {
         const empty = document.createElement("li");
         empty.className = "empty-gallery";
-        empty.textContent = label === "" ? "No drawings yet. Draw one and press Right or Wrong." : `No drawings of ${label} yet.`;
+        empty.textContent = label === "" ? "No drawings yet. Draw one and press Right or Wrong." : `No drawings of ${a.glyph(label)} yet.`;
         this.gallery.append(empty);
       }
       this.cursor = page.next_cursor || null;

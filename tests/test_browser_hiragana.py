@@ -1,0 +1,452 @@
+"""The page for a hiragana deployment (INKLING_ALPHABET=hiragana), in a real browser.
+
+Chromium (Debian's) driven by Playwright against the real service, as in
+tests/test_browser.py, whose helpers it uses. The page builds itself from
+GET /api/config: a 71-glyph picker laid out like the kana table (5 columns,
+gaps in the や and わ rows), the answer and the model cards naming glyphs,
+the stats chart and gallery filter one entry per character. Characters are
+drawn from their KanjiVG strokes (models.kana.clean_drawing, in canvas
+pixels) mapped onto the pad's on-screen box and replayed with the mouse (and
+with touch on a phone-sized page). Every request is recorded; none may leave
+the service's origin, and the page may raise no JS error.
+
+Screenshots go to ``artifacts/screenshots/hiragana-*.png``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+from tests.live_service import LiveService
+
+pytestmark = pytest.mark.browser
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+httpx = pytest.importorskip("httpx")
+
+from tests.test_browser import (  # after the importorskips: that module needs Playwright too
+    AXE_PATHS,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    MODELS,
+    PHONE,
+    axe_violations,
+    chromium_path,
+    open_page,
+    shot,
+    wait_for_prediction,
+)
+
+N_KANA = 71
+ENV = {"INKLING_ALPHABET": "hiragana", "INKLING_DRAWINGS_BURST": "200", "INKLING_DRAWINGS_PER_MINUTE": "6000"}
+# Clean characters to try for "drawn and read right" (あ first: the one the page is shown with).
+READ_RIGHT = "あいうかきくさしつ"
+
+
+def missing_hiragana_files() -> list[str]:
+    """The hiragana alphabet's weights and sample that are not there (they are trained, then committed)."""
+    from models.alphabets import load_alphabet
+
+    alphabet = load_alphabet("hiragana")
+    return [str(p) for p in (*alphabet.weights.values(), alphabet.sample) if not p.is_file()]
+
+
+def kana():
+    from models import kana
+    from models.errors import MissingDataError
+
+    try:
+        kana.clean_drawing("あ")
+    except MissingDataError as error:  # the KanjiVG stroke templates are not installed
+        pytest.skip(f"the KanjiVG strokes are not available: {error}")
+    return kana
+
+
+# --- fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    missing = missing_hiragana_files()
+    if missing:
+        pytest.skip(f"the hiragana weights are not trained yet (missing {', '.join(missing)}): "
+                    "train them (models/kana.py) to run these tests")
+    with LiveService(tmp_path_factory.mktemp("inkling-browser-hiragana"), env=ENV) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def requests_seen(service):
+    """Every URL any page asked for of this service."""
+    return []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_request_leaves_the_origin(requests_seen, service):
+    yield
+    origin = urlsplit(service.base_url)
+    foreign = [u for u in requests_seen if urlsplit(u)[:2] != origin[:2] and not u.startswith(("data:", "blob:"))]
+    assert requests_seen, "no requests were recorded"
+    assert not foreign, f"the page made requests outside {service.base_url}: {foreign}"
+
+
+@pytest.fixture(scope="module")
+def config(client) -> dict:
+    return client.get("/api/config").json()
+
+
+@pytest.fixture(scope="module")
+def page(browser, service, requests_seen):
+    page = open_page(browser, service, requests_seen)
+    yield page
+    assert not page.js_errors, page.js_errors
+    page.context.close()
+
+
+@pytest.fixture
+def fresh(page):
+    """The desktop page, back on the Draw tab with an empty pad and training consent on."""
+    page.get_by_test_id("tab-draw").click()
+    page.evaluate("() => window.inkling.pad.clear()")
+    consent = page.get_by_test_id("train-consent")
+    if not consent.is_checked():
+        consent.check()
+    return page
+
+
+# --- characters ---------------------------------------------------------------------------
+
+
+def screen_strokes(page, strokes, canvas_size: int) -> list[np.ndarray]:
+    """Strokes in canvas pixels, in page (CSS) pixels on the pad's on-screen box."""
+    box = page.get_by_test_id("pad").bounding_box()
+    scale = np.array([box["width"], box["height"]]) / canvas_size
+    origin = np.array([box["x"], box["y"]])
+    return [stroke * scale + origin for stroke in strokes]
+
+
+def draw_with_mouse(page, strokes, canvas_size: int) -> None:
+    for stroke in screen_strokes(page, strokes, canvas_size):
+        page.mouse.move(*stroke[0])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(x, y)
+        page.mouse.up()
+
+
+def draw_with_touch(page, strokes, canvas_size: int) -> None:
+    cdp = page.context.new_cdp_session(page)
+    try:
+        for stroke in screen_strokes(page, strokes, canvas_size):
+            x, y = stroke[0]
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+            for x, y in stroke[1:]:
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+
+
+def predict_strokes(client, strokes) -> dict:
+    import base64
+
+    png = kana().render_kana(strokes)
+    response = client.post("/api/predict", json={"image": "data:image/png;base64," + base64.b64encode(png).decode()})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def chosen(client, config):
+    """Characters picked through the API before any drawing is saved.
+
+    ``good``: a clean character (あ if it is) that the ensemble reads right;
+    ``misread``: a character the ensemble answers wrongly or is unsure of (drawn small and slanted
+    to find one if every clean one is read right), for correcting through the picker.
+    """
+    k = kana()
+    glyphs = [entry["glyph"] for entry in config["labels"]]
+    good = None
+    for char in READ_RIGHT:
+        answer = predict_strokes(client, k.clean_drawing(char))["answer"]
+        if answer["label"] == glyphs.index(char):
+            good = char
+            break
+    assert good is not None, f"no clean character of {READ_RIGHT} was read right"
+    misread = None
+    tilt = np.array([[1.0, 0.35], [0.0, 1.0]])
+    for char in k.HIRAGANA:
+        for size in (0.68, 0.3):
+            strokes = k.clean_drawing(char, size=size)
+            if size != 0.68:  # small and slanted, off to a corner
+                strokes = [s @ tilt.T * np.array([1.0, 0.8]) + np.array([-20.0, 40.0]) for s in strokes]
+            answer = predict_strokes(client, strokes)["answer"]
+            if answer["label"] != glyphs.index(char):
+                misread = (char, strokes)
+                break
+        if misread:
+            break
+    if misread is None:  # every one read right: correct one of them all the same
+        misread = ("ぬ", k.clean_drawing("ぬ"))
+    return {"good": good, "misread": misread}
+
+
+def picker_boxes(page, prefix: str) -> dict[int, dict]:
+    """The on-screen box of every glyph button ``<prefix><label>``, by label."""
+    return {
+        int(testid.removeprefix(prefix)): box
+        for testid, box in page.locator(f"[data-testid^={prefix}]").evaluate_all(
+            """els => els.map(e => { const r = e.getBoundingClientRect();
+                return [e.dataset.testid, {x: r.x, y: r.y, width: r.width, height: r.height}]; })"""
+        )
+    }
+
+
+def assert_kana_table(page, prefix: str, config: dict) -> None:
+    """The buttons are laid out as alphabet.rows: each row on one line, each cell in its column, gaps kept."""
+    rows = config["alphabet"]["rows"]
+    boxes = picker_boxes(page, prefix)
+    assert sorted(boxes) == list(range(N_KANA))
+    first = rows[0]
+    pitch = boxes[first[1]]["x"] - boxes[first[0]]["x"]
+    assert pitch >= 40, pitch
+    for row in rows:
+        cells = [(c, label) for c, label in enumerate(row) if label is not None]
+        c0, start = cells[0]
+        assert c0 == 0, row  # every row of the kana table starts in its first column
+        for c, label in cells:
+            box = boxes[label]
+            assert abs(box["y"] - boxes[start]["y"]) < 1, (row, label)
+            assert abs(box["x"] - boxes[start]["x"] - c * pitch) < 1.5, (row, label, c)
+    # the gaps: ゆ sits in the middle column of its row, を in the last of its
+    glyph = {entry["glyph"]: entry["label"] for entry in config["labels"]}
+    row_of = {label: r for r, row in enumerate(rows) for label in row if label is not None}
+    assert [c for c, label in enumerate(rows[row_of[glyph["ゆ"]]]) if label is None] == [1, 3]
+    assert [c for c, label in enumerate(rows[row_of[glyph["を"]]]) if label is None] == [1, 2, 3]
+    assert page.locator(".glyph-gap").count() == 2 * sum(cell is None for row in rows for cell in row)  # two pickers
+
+
+# --- tests -----------------------------------------------------------------------------
+
+
+def test_the_page_speaks_of_characters(fresh, config):
+    page = fresh
+    assert config["alphabet"]["name"] == "hiragana" and len(config["labels"]) == N_KANA
+    assert page.get_by_test_id("alphabet-title").inner_text() == config["alphabet"]["title"]
+    assert "Draw a character." in page.locator(".tagline").inner_text()
+    assert page.title() == "Inkling — draw a character, watch it learn"
+    assert "Draw a character — I'll guess as you go." in page.get_by_test_id("answer").inner_text()
+    assert "character" in page.get_by_test_id("pad").get_attribute("aria-label")
+    assert page.get_by_test_id("not-digit").inner_text() == "None of these"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert "digit" not in page.locator("main").inner_text().lower()
+
+
+def test_teach_mode_shows_the_kana_table(fresh, config, chosen, client):
+    page = fresh
+    page.get_by_test_id("tab-teach").click()
+    teach = page.get_by_test_id("teach")
+    assert teach.is_visible()
+    buttons = teach.locator("[data-testid^=teach-digit-]")
+    assert buttons.count() == N_KANA
+    assert_kana_table(page, "teach-digit-", config)
+    first = page.get_by_test_id("teach-digit-0")
+    assert first.inner_text() == "あ" and first.get_attribute("lang") == "ja"
+    assert first.get_attribute("aria-label") == "Teach the character あ"
+    assert first.get_attribute("data-digit") == "0" and first.get_attribute("role") == "radio"
+    assert "Pick a character to start" in page.get_by_test_id("teach-count").inner_text()
+    # the glyphs are set in a Japanese font of the system (the CSP allows no web font)
+    family = first.evaluate("b => getComputedStyle(b).fontFamily")
+    assert family.startswith('"Hiragino Sans"') and "Noto Sans CJK JP" in family, family
+
+    # keyboard: down keeps to the column, stepping over the gaps (い, き, し, ち, に, ひ, み, then り under the や row's gap)
+    glyph = {entry["glyph"]: entry["label"] for entry in config["labels"]}
+    page.get_by_test_id(f"teach-digit-{glyph['い']}").click()
+    for expected in "きしちにひみり":
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate("document.activeElement.textContent") == expected
+    assert page.get_by_test_id(f"teach-digit-{glyph['り']}").get_attribute("aria-checked") == "true"
+
+    # teach one ゆ: the saved label is its index
+    label = glyph["ゆ"]
+    page.get_by_test_id(f"teach-digit-{label}").click()
+    assert page.get_by_test_id("teach-save").inner_text() == "Save this ゆ"
+    assert page.get_by_test_id("teach-badge").inner_text() == "Teaching: ゆ"
+    draw_with_mouse(page, kana().clean_drawing("ゆ"), config["canvas"]["size"])
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        page.get_by_test_id("teach-save").click()
+    assert saved.value.status == 201
+    assert saved.value.request.post_data_json["label"] == label
+    page.wait_for_function("() => document.querySelector('[data-testid=teach-count]').dataset.count === '1'")
+    shot(page, "hiragana-teach")
+    stored = client.get("/api/drawings", params={"label": label}).json()["items"]
+    assert saved.value.json()["id"] in {d["id"] for d in stored}
+
+
+def test_a_drawn_character_is_answered_by_its_glyph(fresh, config, chosen):
+    page = fresh
+    char = chosen["good"]
+    label = [entry["glyph"] for entry in config["labels"]].index(char)
+    draw_with_mouse(page, kana().clean_drawing(char), config["canvas"]["size"])
+    response = wait_for_prediction(page)
+    answer = response["answer"]
+    assert answer["label"] == label and answer["glyph"] == char and answer["digit"] is None
+    shown = page.get_by_test_id("answer")
+    assert shown.get_attribute("data-digit") == str(label)
+    assert f"It's {char}!" in shown.inner_text()
+    assert shown.locator(".answer-digit").inner_text() == char
+    assert shown.locator(".answer-digit").get_attribute("lang") == "ja"
+    assert page.locator("#feedback-question").inner_text() == f"Is it {char}?"
+    assert page.get_by_test_id("feedback-right").get_attribute("aria-label") == f"Right, it is {char}"
+    for name in MODELS:
+        guesses = page.locator(f"[data-testid=model-{name}] li.guess")
+        assert guesses.count() == 3
+        assert guesses.evaluate_all("els => els.map(e => Number(e.dataset.digit))") == [g["label"] for g in response["models"][name]]
+        assert page.locator(f"[data-testid=model-{name}] li.guess .g-digit").all_inner_texts() == \
+            [g["glyph"] for g in response["models"][name]]
+    page.wait_for_timeout(300)  # let the feature maps arrive for the picture
+    shot(page, "hiragana-answer")
+
+
+def test_wrong_then_pick_the_glyph_in_the_picker(fresh, config, chosen, client):
+    page = fresh
+    char, strokes = chosen["misread"]
+    label = [entry["glyph"] for entry in config["labels"]].index(char)
+    draw_with_mouse(page, strokes, config["canvas"]["size"])
+    wait_for_prediction(page)
+    assert page.get_by_test_id("feedback-wrong").is_enabled()
+    page.get_by_test_id("feedback-wrong").click()
+    picker = page.locator("#picker")
+    assert picker.is_visible()
+    assert picker.locator("[data-testid^=digit-]").count() == N_KANA
+    assert_kana_table(page, "digit-", config)
+    assert page.evaluate("document.activeElement.dataset.testid") == "digit-0"
+    button = page.get_by_test_id(f"digit-{label}")
+    assert button.inner_text() == char and button.get_attribute("aria-label") == f"I drew {char}"
+    button.scroll_into_view_if_needed()
+    shot(page, "hiragana-picker")
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        button.click()
+    assert saved.value.status == 201, saved.value.text()
+    assert saved.value.request.post_data_json["label"] == label
+    body = saved.value.json()
+    assert body["stored"]
+    learned = page.get_by_test_id("learned")
+    learned.wait_for(state="visible")
+    assert f"from your {char}" in learned.inner_text() or f"Stored your {char}" in learned.inner_text()
+    assert f"Saved as {char}" in page.get_by_test_id("answer").inner_text()
+    assert body["id"] in {d["id"] for d in client.get("/api/drawings", params={"label": label}).json()["items"]}
+    assert page.evaluate("() => window.inkling.pad.isEmpty")
+    shot(page, "hiragana-learned")
+
+
+def test_stats_count_and_filter_by_character(fresh, config, client):
+    page = fresh
+    for _ in range(50):  # /api/stats is cached for a moment; wait until it counts the drawings saved above
+        stats = client.get("/api/stats").json()
+        if stats["total"] >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(stats["counts"]) == N_KANA
+    page.get_by_test_id("tab-stats").click()
+    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === {N_KANA}")
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=stats-total]').textContent.startsWith(n + ' drawing')", arg=stats["total"]
+    )
+    chart = page.get_by_test_id("counts-chart")
+    values = chart.locator(".bar .value").all_text_contents()
+    assert [int(v) for v in values] == page.evaluate("() => window.inkling.stats.data.counts")
+    assert chart.locator(".bar .tick").all_text_contents() == [entry["glyph"] for entry in config["labels"]]
+    # readable: the bars wrap into rows rather than shrink, and the chart fits its card
+    ticks = chart.locator(".bar .tick").evaluate_all("els => els.map(e => e.getBoundingClientRect().x)")
+    assert min(b - a for a, b in itertools.pairwise(ticks) if b > a) >= 20
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # the gallery's filter: every character by its glyph, by label index
+    options = page.get_by_test_id("gallery-filter").locator("option")
+    assert options.count() == N_KANA + 1
+    assert options.nth(0).inner_text() == "all characters"
+    assert options.nth(1).inner_text() == "あ" and options.nth(1).get_attribute("value") == "0"
+    label = int(np.argmax(stats["counts"]))
+    with page.expect_response(lambda r: "/api/drawings?" in r.url and f"label={label}" in r.url):
+        page.get_by_test_id("gallery-filter").select_option(str(label))
+    page.wait_for_function("() => document.querySelector('[data-testid=gallery] li.drawing')")
+    captions = page.locator("[data-testid=gallery] li.drawing .label").all_inner_texts()
+    assert captions and set(captions) == {config["labels"][label]["glyph"]}
+    shot(page, "hiragana-stats", full_page=True)
+    page.get_by_test_id("gallery-filter").select_option("")
+
+
+def test_phone_picker_fits_and_is_touchable(browser, service, requests_seen, config, chosen):
+    page = open_page(browser, service, requests_seen, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    try:
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        box = page.get_by_test_id("pad").bounding_box()  # the pad is whole on screen before drawing
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] and box["y"] + box["height"] <= PHONE["height"]
+        draw_with_touch(page, kana().clean_drawing(chosen["good"]), config["canvas"]["size"])
+        wait_for_prediction(page)
+        assert page.evaluate("[window.scrollX, window.scrollY]") == [0, 0], "drawing scrolled the page"
+        page.get_by_test_id("feedback-wrong").tap()
+        assert page.locator("#picker").is_visible()
+        for prefix in ("digit-", "teach-digit-"):
+            if prefix == "teach-digit-":
+                page.get_by_test_id("tab-teach").tap()
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            boxes = picker_boxes(page, prefix)
+            assert len(boxes) == N_KANA
+            small = {label: b for label, b in boxes.items() if b["width"] < 40 or b["height"] < 40}
+            assert not small, f"touch targets under 40 px: {small}"
+            outside = {label: b for label, b in boxes.items() if b["x"] < 0 or b["x"] + b["width"] > PHONE["width"]}
+            assert not outside, f"buttons past the screen's width: {outside}"
+            assert_kana_table(page, prefix, config)
+            if prefix == "digit-":
+                page.locator("#picker").scroll_into_view_if_needed()
+                shot(page, "hiragana-phone-picker")
+        page.get_by_test_id("teach-digit-0").tap()
+        assert page.get_by_test_id("teach-digit-0").get_attribute("aria-checked") == "true"
+        shot(page, "hiragana-phone-teach", full_page=True)
+        page.get_by_test_id("tab-stats").tap()
+        page.wait_for_function(f"() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === {N_KANA}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        shot(page, "hiragana-phone-stats", full_page=True)
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_no_serious_accessibility_violations(browser, service, requests_seen, config, chosen, viewport):
+    """axe-core over the answer, the open 71-glyph picker, teach mode and stats."""
+    if not AXE_PATHS:
+        pytest.skip("axe-core is not fetched (scripts/fetch_axe; scripts/install --dev does it)")
+    page = open_page(browser, service, requests_seen, viewport=DESKTOP if viewport == "desktop" else PHONE,
+                     has_touch=viewport == "phone")
+    try:
+        draw_with_mouse(page, kana().clean_drawing(chosen["good"]), config["canvas"]["size"])
+        wait_for_prediction(page)
+        found = {"answer": axe_violations(page)}
+        page.get_by_test_id("feedback-wrong").click()
+        found["picker"] = axe_violations(page)
+        page.get_by_test_id("tab-teach").click()
+        found["teach"] = axe_violations(page)
+        page.get_by_test_id("tab-stats").click()
+        page.get_by_test_id("stats").wait_for(state="visible")
+        found["stats"] = axe_violations(page)
+        assert not any(found.values()), found
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
