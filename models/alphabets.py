@@ -37,6 +37,7 @@ class Alphabet:
     weights: dict[str, Path]  # kind -> the original weights (.npz)
     sample: Path  # holdout_x/y (the guard) and replay_x/y (mixed into online steps), uint8 28x28
     rows: tuple[tuple[int | None, ...], ...] | None = None  # the picker's layout; None: label order, flowing
+    # extra keys, e.g. "lang": the glyphs' language (BCP 47, "ja"), so the page picks fonts that have them
     source: str = ""  # where the training and evaluation data come from, for people
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -59,7 +60,7 @@ class Alphabet:
 
     def as_dict(self) -> dict:
         """What the page needs: labels with their glyphs, the layout of the picker."""
-        return {"name": self.name, "title": self.title,
+        return {"name": self.name, "title": self.title, "lang": self.extra.get("lang"),
                 "labels": [{"label": i, "glyph": g} for i, g in enumerate(self.glyphs)],
                 "rows": [list(row) for row in self.rows] if self.rows else None}
 

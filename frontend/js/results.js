@@ -25,7 +25,7 @@ export function alphabetOf(config = {}) {
     isDigits,
     rows,
     columns: rows ? Math.max(...rows.map((row) => row.length)) : null,
-    lang: isDigits ? null : info.lang || "ja",
+    lang: isDigits ? null : info.lang || null, // the alphabet file says (hiragana: "ja")
     noun: isDigits ? "digit" : "character",
     /** The glyph of class `label` (the label itself if the config does not know it). */
     glyph(label) {
