@@ -8,6 +8,8 @@ import pytest
 
 from tests.seaweedfs import SeaweedFS, find_weed
 
+pytest_plugins = ("tests.browser_pages",)  # the browser tests' fixtures (they use each module's `service`)
+
 # --- S3: test credentials, a moto server, a real SeaweedFS server -------------------------------
 
 

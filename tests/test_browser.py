@@ -14,43 +14,26 @@ import base64
 import json
 import io
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 
 from tests.conftest import fresh_queue_env
+from tests.browser_pages import DESKTOP, PHONE, open_page  # the fixtures: tests/conftest.py registers them
 from tests.live_service import PROJECT_ROOT, LiveLearner, LiveService
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 httpx = pytest.importorskip("httpx")
 
-CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 360, "height": 740}
 MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
 # Labels to look for pen digits that every model reads right (a few, so one odd writer can't fail the test).
 ANSWER_LABELS = (3, 0, 7, 2, 4, 5, 6, 8, 9, 1)
 TEACH_LABEL = 5
 TEACH_COUNT = 3
 ADMIN_TOKEN = "browser-tests-admin-token"
-
-
-def chromium_path() -> str | None:
-    return next((p for p in CHROMIUM_PATHS if Path(p).is_file()), None)
 
 
 # --- fixtures -------------------------------------------------------------------------
@@ -70,65 +53,6 @@ def service(request, tmp_path_factory):
     env = {**env, **fresh_queue_env(request.getfixturevalue("redis_server"))}
     with LiveLearner(data, env=env), LiveService(data, env={**env, "INKLING_ROLE": "web"}) as svc:
         yield svc
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def requests_seen(service):
-    """Every URL any page asked for of this service."""
-    return []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_request_leaves_the_origin(requests_seen, service):
-    yield
-    origin = urlsplit(service.base_url)
-    foreign = [u for u in requests_seen if urlsplit(u)[:2] != origin[:2] and not u.startswith(("data:", "blob:"))]
-    assert requests_seen, "no requests were recorded"
-    assert not foreign, f"the page made requests outside {service.base_url}: {foreign}"
-
-
-def open_page(browser, service, requests_seen, **context_options):
-    context = browser.new_context(**{"viewport": DESKTOP, **context_options})
-    context.on("request", lambda request: requests_seen.append(request.url))
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # What the Content-Security-Policy blocks shows only as a console error: count it as a page error.
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Content Security" in m.text else None)
-    page.goto(f"{service.base_url}/")
-    page.wait_for_selector("html[data-ready=true]", timeout=15_000)
-    page.js_errors = errors
-    return page
-
-
-@pytest.fixture(scope="module")
-def page(browser, service, requests_seen):
-    page = open_page(browser, service, requests_seen)
-    yield page
-    assert not page.js_errors, page.js_errors
-    page.context.close()
-
-
-@pytest.fixture
-def fresh(page):
-    """The desktop page, back on the Draw tab with an empty pad and training consent on."""
-    page.get_by_test_id("tab-draw").click()
-    page.evaluate("() => window.inkling.pad.clear()")
-    consent = page.get_by_test_id("train-consent")
-    if not consent.is_checked():
-        consent.check()
-    return page
 
 
 # --- pen digits ------------------------------------------------------------------------

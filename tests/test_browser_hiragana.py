@@ -16,27 +16,22 @@ Screenshots go to ``artifacts/screenshots/hiragana-*.png``.
 from __future__ import annotations
 
 import itertools
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 
 from tests.live_service import LiveService
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 httpx = pytest.importorskip("httpx")
 
+from tests.browser_pages import DESKTOP, PHONE, open_page
 from tests.test_browser import (  # after the importorskips: that module needs Playwright too
     AXE_PATHS,
-    CHROMIUM_ARGS,
-    DESKTOP,
     MODELS,
-    PHONE,
     axe_violations,
-    chromium_path,
-    open_page,
     shot,
     wait_for_prediction,
 )
@@ -80,53 +75,8 @@ def service(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def requests_seen(service):
-    """Every URL any page asked for of this service."""
-    return []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_request_leaves_the_origin(requests_seen, service):
-    yield
-    origin = urlsplit(service.base_url)
-    foreign = [u for u in requests_seen if urlsplit(u)[:2] != origin[:2] and not u.startswith(("data:", "blob:"))]
-    assert requests_seen, "no requests were recorded"
-    assert not foreign, f"the page made requests outside {service.base_url}: {foreign}"
-
-
-@pytest.fixture(scope="module")
 def config(client) -> dict:
     return client.get("/api/config").json()
-
-
-@pytest.fixture(scope="module")
-def page(browser, service, requests_seen):
-    page = open_page(browser, service, requests_seen)
-    yield page
-    assert not page.js_errors, page.js_errors
-    page.context.close()
-
-
-@pytest.fixture
-def fresh(page):
-    """The desktop page, back on the Draw tab with an empty pad and training consent on."""
-    page.get_by_test_id("tab-draw").click()
-    page.evaluate("() => window.inkling.pad.clear()")
-    consent = page.get_by_test_id("train-consent")
-    if not consent.is_checked():
-        consent.check()
-    return page
 
 
 # --- characters ---------------------------------------------------------------------------
