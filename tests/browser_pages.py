@@ -47,6 +47,30 @@ def open_page(browser, service, requests_seen, **context_options):
     return page
 
 
+def replay_with_mouse(page, strokes) -> None:
+    """Draw ``strokes`` (arrays of page (CSS) pixel points) with the mouse."""
+    for stroke in strokes:
+        page.mouse.move(*stroke[0])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(x, y)
+        page.mouse.up()
+
+
+def replay_with_touch(page, strokes) -> None:
+    """Draw ``strokes`` (page pixels) with one finger, through DevTools' touch events."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        for stroke in strokes:
+            x, y = stroke[0]
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+            for x, y in stroke[1:]:
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+
+
 @pytest.fixture(scope="module")
 def browser():
     path = chromium_path()

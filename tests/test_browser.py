@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import fresh_queue_env
-from tests.browser_pages import DESKTOP, PHONE, open_page  # the fixtures: tests/conftest.py registers them
+from tests.browser_pages import DESKTOP, PHONE, open_page, replay_with_mouse, replay_with_touch  # the fixtures: tests/conftest.py registers them
 from tests.live_service import PROJECT_ROOT, LiveLearner, LiveService
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
@@ -125,25 +125,11 @@ def screen_strokes(page, digit) -> list[np.ndarray]:
 
 
 def draw_with_mouse(page, digit) -> None:
-    for stroke in screen_strokes(page, digit):
-        page.mouse.move(*stroke[0])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(x, y)
-        page.mouse.up()
+    replay_with_mouse(page, screen_strokes(page, digit))
 
 
 def draw_with_touch(page, digit) -> None:
-    cdp = page.context.new_cdp_session(page)
-    try:
-        for stroke in screen_strokes(page, digit):
-            x, y = stroke[0]
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
-            for x, y in stroke[1:]:
-                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    finally:
-        cdp.detach()
+    replay_with_touch(page, screen_strokes(page, digit))
 
 
 def wait_for_prediction(page) -> dict:

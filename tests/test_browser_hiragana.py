@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_th
 playwright_sync = pytest.importorskip("playwright.sync_api")
 httpx = pytest.importorskip("httpx")
 
-from tests.browser_pages import DESKTOP, PHONE, open_page
+from tests.browser_pages import DESKTOP, PHONE, open_page, replay_with_mouse, replay_with_touch
 from tests.test_browser import (  # after the importorskips: that module needs Playwright too
     AXE_PATHS,
     MODELS,
@@ -91,25 +91,11 @@ def screen_strokes(page, strokes, canvas_size: int) -> list[np.ndarray]:
 
 
 def draw_with_mouse(page, strokes, canvas_size: int) -> None:
-    for stroke in screen_strokes(page, strokes, canvas_size):
-        page.mouse.move(*stroke[0])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(x, y)
-        page.mouse.up()
+    replay_with_mouse(page, screen_strokes(page, strokes, canvas_size))
 
 
 def draw_with_touch(page, strokes, canvas_size: int) -> None:
-    cdp = page.context.new_cdp_session(page)
-    try:
-        for stroke in screen_strokes(page, strokes, canvas_size):
-            x, y = stroke[0]
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
-            for x, y in stroke[1:]:
-                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    finally:
-        cdp.detach()
+    replay_with_touch(page, screen_strokes(page, strokes, canvas_size))
 
 
 def predict_strokes(client, strokes) -> dict:
