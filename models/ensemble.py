@@ -17,7 +17,7 @@ so an empty memory (zero evidence) leaves the answer exactly as it was.
 >>> import numpy as np
 >>> p = np.full(10, 0.01, np.float32); p[3] = 0.91
 >>> answer = combine({"fnn_original": p, "fnn_online": p, "cnn_original": p, "cnn_online": p})
->>> answer.digit, answer.agree
+>>> answer.label, answer.agree
 (3, 4)
 """
 
@@ -33,7 +33,7 @@ MIN_CONFIDENCE = 0.5
 
 @dataclass(frozen=True)
 class Answer:
-    digit: int | None
+    label: int | None  # the class (a digit, for the digits); None when not confident
     p: float
     agree: int
     reason: str | None
@@ -56,7 +56,7 @@ def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFA
 def combine(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
             min_confidence: float = MIN_CONFIDENCE, memory=None, embedding: np.ndarray | None = None,
             glyphs=None) -> Answer:
-    """The ensemble's answer for one drawing; ``digit`` (the class) is None when it is not confident.
+    """The ensemble's answer for one drawing; ``label`` (the class) is None when it is not confident.
 
     With a writer's ``memory`` (a :class:`models.prototypes.PrototypeMemory`) and the
     drawing's ``embedding``, the memory's evidence joins the product. ``glyphs``

@@ -199,9 +199,9 @@ def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray
     for i in range(len(y)):
         one = {name: p[i] for name, p in probs.items()}
         g, p = combine(one), combine(one, memory=empty, embedding=embeddings[i])
-        right_global += g.digit == y[i]
-        right_personal += p.digit == y[i]
-        differ += g.digit != p.digit or g.p != p.p
+        right_global += g.label == y[i]
+        right_personal += p.label == y[i]
+        differ += g.label != p.label or g.p != p.p
     return {"global": float(right_global / len(y)), "personal": float(right_personal / len(y)),
             "answers_differing": int(differ)}
 

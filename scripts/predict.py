@@ -59,7 +59,7 @@ def main() -> int:
         probs = {name: m.predict_proba(img)[0] for name, m in models.items()}
         answer = combine({"fnn_original": probs["fnn"], "fnn_online": probs["fnn"],
                           "cnn_original": probs["cnn"], "cnn_online": probs["cnn"]})
-        print(f"{path}: answer {answer.digit if answer.digit is not None else '?'} ({answer.p:.0%})")
+        print(f"{path}: answer {answer.label if answer.label is not None else '?'} ({answer.p:.0%})")
         for name, p in probs.items():
             top = np.argsort(-p)[:3]
             print(f"  {name}: " + ", ".join(f"{d} {p[d]:.1%}" for d in top))

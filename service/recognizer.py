@@ -41,7 +41,7 @@ class Recognition:
             name: [{**named(int(c)), "p": round(float(p[c]), 4)} for c in np.argsort(-p)[:TOP_K]]
             for name, p in self.probs.items()
         }
-        answer = {**named(self.answer.digit), "p": round(self.answer.p, 4), "agree": self.answer.agree,
+        answer = {**named(self.answer.label), "p": round(self.answer.p, 4), "agree": self.answer.agree,
                   "reason": self.answer.reason, "personalised_by": self.answer.personalised_by}
         out = {"models": top, "answer": answer, "versions": self.versions}
         if include_input:
