@@ -46,6 +46,12 @@ class Alphabet:
         return len(self.glyphs)
 
     @property
+    def ensemble_weights(self) -> dict[str, float] | None:
+        """The weights of the four models in the answer (``"ensemble"`` in the file); None: the digits' own
+        (:data:`models.ensemble.DEFAULT_WEIGHTS`, measured on digits)."""
+        return self.extra.get("ensemble")
+
+    @property
     def is_digits(self) -> bool:
         """Answers for the digits also carry ``digit`` (the API's first field), so old clients keep working."""
         return self.glyphs == tuple("0123456789")
@@ -72,6 +78,10 @@ class Alphabet:
         if len(set(glyphs)) != len(glyphs) or not glyphs:
             raise ValueError(f"{path}: glyphs must be distinct and not empty")
         rows = tuple(tuple(cell for cell in row) for row in d["rows"]) if d.get("rows") else None
+        ensemble = d.get("ensemble")
+        if ensemble is not None and (sorted(ensemble) != sorted(f"{k}_{v}" for k in KINDS for v in ("original", "online"))
+                                     or any(not isinstance(w, (int, float)) or w < 0 for w in ensemble.values())):
+            raise ValueError(f"{path}: ensemble must give each of the four models a weight >= 0")
         if rows and sorted(c for row in rows for c in row if c is not None) != list(range(len(glyphs))):
             raise ValueError(f"{path}: rows must place every label exactly once")
         return cls(name=d["name"], title=d.get("title", d["name"]), glyphs=glyphs,

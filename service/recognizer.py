@@ -9,7 +9,7 @@ import numpy as np
 
 from models.alphabets import DIGITS, Alphabet, load_alphabet
 from models.base import Predictor
-from models.ensemble import Answer, combine
+from models.ensemble import DEFAULT_WEIGHTS, Answer, combine
 from models.prototypes import PrototypeMemory
 
 from .online import OnlineModel
@@ -75,7 +75,7 @@ class Recognizer:
                 probs[name], embedding = p[0], e[0]
             else:
                 probs[name] = self.originals[name].predict_proba(batch)[0]
-        answer = combine(probs, memory=memory, embedding=embedding,
+        answer = combine(probs, self.alphabet.ensemble_weights or DEFAULT_WEIGHTS, memory=memory, embedding=embedding,
                          glyphs=None if self.alphabet.is_digits else self.alphabet.glyphs)
         return Recognition(probs, answer, versions, x28, embedding, self.alphabet)
 

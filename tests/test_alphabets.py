@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,30 @@ def test_the_shipped_hiragana_models_meet_their_model_card():
         accuracy = np.mean(load_original(kind, serving=True, alphabet=hiragana).predict_proba(X).argmax(1) == y)
         assert accuracy >= card[kind]["heldout_writers_accuracy"] - 0.03, (kind, accuracy)
     assert card["cnn"]["heldout_writers_accuracy"] >= 0.97  # the issue's target, on all 40 writers
+
+
+def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path):
+    """``"ensemble"`` in the file sets the four models' weights in the answer (here: the original FNN alone)."""
+    from models import load_original
+    from service.online import OnlineModel
+    from service.recognizer import Recognizer
+    from service.storage import LocalObjects, WeightStore
+
+    spec = json.loads(open(shapes_alphabet, encoding="utf-8").read())
+    folder = str(Path(shapes_alphabet).parent)
+    spec["weights"] = {kind: f"{folder}/{name}" for kind, name in spec["weights"].items()}
+    spec["sample"] = f"{folder}/{spec['sample']}"
+    spec["ensemble"] = {"fnn_original": 1.0, "fnn_online": 0.0, "cnn_original": 0.0, "cnn_online": 0.0}
+    (tmp_path / "fnn-only.json").write_text(json.dumps(spec, ensure_ascii=False))
+    alphabet = load_alphabet(str(tmp_path / "fnn-only.json"))
+    originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
+    store = WeightStore(LocalObjects(tmp_path))
+    online = {f"{kind}_online": OnlineModel(f"{kind}_online", model, store) for kind, model in originals.items()}
+    recognizer = Recognizer(originals, online, alphabet)
+    for x in np.random.default_rng(0).random((5, 28, 28), dtype=np.float32):
+        recognition = recognizer.recognize(x)
+        np.testing.assert_allclose(recognition.answer.probs, recognition.probs["fnn_original"], rtol=1e-5, atol=1e-6)
+    spec["ensemble"] = {"fnn_original": -1.0}
+    (tmp_path / "bad.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="ensemble"):
+        load_alphabet(str(tmp_path / "bad.json"))
