@@ -672,6 +672,18 @@ def axe_violations(page) -> list[dict]:
     return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
+def assert_accessible(page, **steps) -> None:
+    """axe-core finds nothing serious after each step (name=callable), then in teach mode and in stats."""
+    found = {}
+    for name, step in {**steps, "teach": lambda: page.get_by_test_id("tab-teach").click(),
+                       "stats": lambda: (page.get_by_test_id("tab-stats").click(),
+                                         page.get_by_test_id("stats").wait_for(state="visible"))}.items():
+        step()
+        found[name] = axe_violations(page)
+    assert not any(found.values()), found
+    assert not page.js_errors, page.js_errors
+
+
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_no_serious_accessibility_violations(browser, service, requests_seen, chosen, viewport):
     """axe-core (the engine of Lighthouse's audit) over the draw, answer, teach and stats states."""
@@ -680,17 +692,8 @@ def test_no_serious_accessibility_violations(browser, service, requests_seen, ch
     page = open_page(browser, service, requests_seen, viewport=DESKTOP if viewport == "desktop" else PHONE,
                      has_touch=viewport == "phone")
     try:
-        found = {"draw": axe_violations(page)}
-        draw_with_mouse(page, chosen["good"][0])
-        wait_for_prediction(page)
-        found["answer"] = axe_violations(page)
-        page.get_by_test_id("tab-teach").click()
-        found["teach"] = axe_violations(page)
-        page.get_by_test_id("tab-stats").click()
-        page.get_by_test_id("stats").wait_for(state="visible")
-        found["stats"] = axe_violations(page)
-        assert not any(found.values()), found
-        assert not page.js_errors, page.js_errors
+        assert_accessible(page, draw=lambda: None,
+                          answer=lambda: (draw_with_mouse(page, chosen["good"][0]), wait_for_prediction(page)))
     finally:
         page.context.close()
 

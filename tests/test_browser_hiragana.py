@@ -31,7 +31,7 @@ from tests.browser_pages import DESKTOP, PHONE, open_page, replay_with_mouse, re
 from tests.test_browser import (  # after the importorskips: that module needs Playwright too
     AXE_PATHS,
     MODELS,
-    axe_violations,
+    assert_accessible,
     shot,
     wait_for_prediction,
 )
@@ -372,17 +372,10 @@ def test_no_serious_accessibility_violations(browser, service, requests_seen, co
     page = open_page(browser, service, requests_seen, viewport=DESKTOP if viewport == "desktop" else PHONE,
                      has_touch=viewport == "phone")
     try:
-        draw_with_mouse(page, kana().clean_drawing(chosen["good"]), config["canvas"]["size"])
-        wait_for_prediction(page)
-        found = {"answer": axe_violations(page)}
-        page.get_by_test_id("feedback-wrong").click()
-        found["picker"] = axe_violations(page)
-        page.get_by_test_id("tab-teach").click()
-        found["teach"] = axe_violations(page)
-        page.get_by_test_id("tab-stats").click()
-        page.get_by_test_id("stats").wait_for(state="visible")
-        found["stats"] = axe_violations(page)
-        assert not any(found.values()), found
-        assert not page.js_errors, page.js_errors
+        assert_accessible(
+            page,
+            answer=lambda: (draw_with_mouse(page, kana().clean_drawing(chosen["good"]), config["canvas"]["size"]),
+                            wait_for_prediction(page)),
+            picker=lambda: page.get_by_test_id("feedback-wrong").click())
     finally:
         page.context.close()
