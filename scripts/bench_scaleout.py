@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -60,6 +61,38 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent on anything but idling and waiting, so far."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, open("/proc/stat").readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuAccount:
+    """Cores each process used over a phase: where the machine's 2 cores went."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.pids = {**pids, "clients (this script)": [os.getpid()]}
+
+    def __enter__(self) -> "CpuAccount":
+        self.start = time.perf_counter(), machine_busy_seconds(), self._per_role()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall, busy, per_role = self.start
+        wall = time.perf_counter() - wall
+        self.cores = {role: round((used - per_role[role]) / wall, 2) for role, used in self._per_role().items()}
+        self.cores["whole machine"] = round((machine_busy_seconds() - busy) / wall, 2)
+
+    def _per_role(self) -> dict[str, float]:
+        return {role: sum(cpu_seconds(pid) for pid in pids) for role, pids in self.pids.items()}
 
 
 def record_time(created: str) -> float:
@@ -146,11 +179,14 @@ def learned(store: WeightStore, posts: Posts, posted_for: float) -> dict:
             "post_p99_ms": round(pct(posts.latency, 99), 1)}
 
 
-def measure(name: str, urls: list[str], store: WeightStore, bodies: list[dict], seconds: float, rate: float) -> dict:
+def measure(name: str, urls: list[str], store: WeightStore, bodies: list[dict], seconds: float, rate: float,
+            pids: dict[str, list[int]]) -> dict:
     print(f"\n== {name}")
     out: dict = {"setup": name}
     # 1. capacity: a steady `rate` drawings/s from 16 connections, wait: false
-    out["capacity"] = {"offered_per_s": rate, **learned(store, open_loop(urls, bodies, rate, seconds), seconds)}
+    with CpuAccount(pids) as cpu:
+        posts = open_loop(urls, bodies, rate, seconds)
+    out["capacity"] = {"offered_per_s": rate, **learned(store, posts, seconds), "cpu_cores": cpu.cores}
     print(f"  {rate:g} drawings/s offered, wait false: {out['capacity']}")
     # 2. learn lag at 20 drawings/s
     out["lag_at_20_per_s"] = learned(store, open_loop(urls, bodies, 20, seconds), seconds)
@@ -194,16 +230,19 @@ def main() -> None:
                     WeightStore(S3Objects(weed.client(), bucket, "bench")))
 
         env, store = fresh()
+        servers = {"seaweedfs": [weed.pid], "redis": [redis.process.pid]}
         with LiveService(Path(tmp) / "embedded", env) as one:
             results.append(measure("embedded: 1 process (web + learner), in-process queue", [one.base_url], store,
-                                   bodies, args.seconds, args.rate))
+                                   bodies, args.seconds, args.rate, {"web + learner": [one.process.pid], **servers}))
         env, store = fresh()
         env = {**env, "INKLING_QUEUE_URL": redis.url, "INKLING_QUEUE_NAME": "bench-" + secrets.token_hex(4)}
         web = {**env, "INKLING_ROLE": "web"}
-        with LiveLearner(Path(tmp) / "learner", env), LiveService(Path(tmp) / "a", web) as a, \
+        with LiveLearner(Path(tmp) / "learner", env) as learner, LiveService(Path(tmp) / "a", web) as a, \
                 LiveService(Path(tmp) / "b", web) as b:
             results.append(measure("scale-out: 2 web workers + 1 learner, Redis", [a.base_url, b.base_url], store,
-                                   bodies, args.seconds, args.rate))
+                                   bodies, args.seconds, args.rate,
+                                   {"learner": [learner.process.pid],
+                                    "web workers": [a.process.pid, b.process.pid], **servers}))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

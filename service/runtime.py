@@ -228,6 +228,22 @@ def configure_tensorflow(threads: int) -> None:
         pass
 
 
+def learn_dtype(settings: Settings) -> str:
+    """The CNN's online step precision: ``settings.learn_dtype``, where "auto" means bfloat16 if the CPU has it."""
+    if settings.learn_dtype != "auto":
+        return settings.learn_dtype
+    return "bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (x86 AVX512-BF16 or AMX; Linux only, else False)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=None, queue=None,
                   guard=None, replay=None) -> Learner:
     """The learner role: loaded, migrated, reconciled and warmed up, ready for ``run_forever``.
@@ -247,7 +263,8 @@ def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=
     if guard is None or replay is None:
         guard, replay = load_guard(originals, settings)
     learner = Learner(originals, weights, drawings, queue or make_learn_queue(settings), replay, guard,
-                      lrs={"fnn": settings.fnn_online_lr, "cnn": settings.cnn_online_lr},
+                      tuning={"fnn": {"online_lr": settings.fnn_online_lr},
+                              "cnn": {"online_lr": settings.cnn_online_lr, "step_dtype": learn_dtype(settings)}},
                       batch_max=settings.learn_batch_max, batch_seconds=settings.learn_batch_seconds,
                       keep_versions=settings.keep_versions, prune_every=settings.prune_every,
                       reconcile_seconds=settings.reconcile_seconds,

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     learner_threads: int = Field(2, ge=0, description="TensorFlow threads per operation in `python -m "
                                                       "service.learner` (0 = all cores): one step is one big "
                                                       "operation, and the learner does nothing else.")
+    learn_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="What the CNN's online steps compute in: bfloat16 (float32 weights) takes 40% less "
+                            "CPU where the CPU has it; auto = bfloat16 on AVX512-BF16 or AMX, else float32.")
     replay_mnist: int = Field(16, ge=0, description="MNIST digits mixed into each learning step.")
     replay_drawings: int = Field(8, ge=0, description="Earlier stored drawings mixed into each step.")
     guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")

@@ -124,6 +124,11 @@ class SeaweedFS:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (for a benchmark's CPU account), or None when stopped."""
+        return self._process.pid if self.running else None
+
     def start(self) -> "SeaweedFS":
         """Start and wait until a bucket can be created and written to (the port answers ~1 s before that)."""
         if self.running:

@@ -44,7 +44,7 @@ def make_learner(tmp_path, originals, mnist, queue, *, lr=0.05, every=10, **opti
     guard.original_accuracy = {f"{k}_online": guard.accuracy(m) for k, m in originals.items()}
     replay = ReplayBuffer((X[5000:5500] * 255).astype(np.uint8), y[5000:5500], n_mnist=8, n_drawings=4)
     learner = Learner(originals, WeightStore(LocalObjects(tmp_path)), LocalDrawingStore(tmp_path), queue, replay,
-                      guard, lrs={"fnn": lr, "cnn": lr}, **options)
+                      guard, tuning={"fnn": {"online_lr": lr}, "cnn": {"online_lr": lr}}, **options)
     learner.start()
     return learner
 

@@ -11,7 +11,16 @@ from models.drawn import load_drawn_pendigits
 from models.fnn import FNN
 from models.registry import WEIGHTS_DIR
 
-FACTORIES = {"fnn": lambda: FNN(n_hidden=32, seed=1), "cnn": lambda: CNN(seed=1)}
+
+
+def cnn_learning_in(step_dtype: str, **options) -> CNN:
+    model = CNN(seed=1, **options)
+    model.step_dtype = step_dtype
+    return model
+
+
+FACTORIES = {"fnn": lambda: FNN(n_hidden=32, seed=1), "cnn": lambda: CNN(seed=1),
+             "cnn-bfloat16": lambda: cnn_learning_in("bfloat16")}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +74,39 @@ def test_cnn_partial_fit_is_one_step_scaled_by_online_lr(batch):
         model.partial_fit(X, y)
         moves.append(np.concatenate([(a - b).ravel() for a, b in zip(model.get_weights(), start)]))
     np.testing.assert_allclose(moves[1], 2 * moves[0], rtol=1e-2, atol=1e-6)
+
+
+def test_cnn_step_forward_is_the_keras_network(batch):
+    """The forward pass a bfloat16 step differentiates is the served network's, layer for layer."""
+    import tensorflow as tf
+
+    model = CNN(seed=1)
+    model.partial_fit(*batch)  # not the initial weights only
+    np.testing.assert_array_equal(model._logits(batch[0], tf.float32, training=False).numpy(),
+                                  model.network(batch[0], training=False).numpy())
+
+
+def test_cnn_bfloat16_step_is_the_float32_step_rounded(batch):
+    """Mixed precision moves the float32 weights the way float32 does, to bfloat16's precision."""
+    X, y = batch
+    moves = {}
+    for step_dtype in ("float32", "bfloat16"):
+        model = cnn_learning_in(step_dtype, online_lr=0.05, dropout=0.0)
+        start = model.get_weights()
+        model.partial_fit(X, y)
+        assert all(w.dtype == np.float32 for w in model.get_weights())
+        moves[step_dtype] = np.concatenate([(a - b).ravel() for a, b in zip(model.get_weights(), start)])
+    fp32, bf16 = moves["float32"], moves["bfloat16"]
+    cosine = fp32 @ bf16 / np.linalg.norm(fp32) / np.linalg.norm(bf16)
+    assert cosine > 0.99 and abs(np.linalg.norm(bf16) / np.linalg.norm(fp32) - 1) < 0.05, cosine
+
+
+def test_cnn_step_dtype_is_how_it_learns_not_what_it_learned(batch):
+    model = cnn_learning_in("bfloat16")
+    assert model.to_bytes() == CNN(seed=1).to_bytes()  # not in the archive: weights are float32 either way
+    assert CNN.from_bytes(model.to_bytes()).step_dtype == "float32"
+    with pytest.raises(ValueError, match="bfloat16"):
+        model.step_dtype = "float16"
 
 
 def test_to_bytes_round_trips_exactly(model, batch):
