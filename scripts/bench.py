@@ -162,6 +162,7 @@ def stage_costs(body: bytes, repeats: int = 500) -> dict[str, float]:
     from models.preprocess import decode_image_payload, fit_and_center, load_ink
     from service import schemas
     from service.recognizer import MODEL_ORDER, Recognition
+    from models.alphabets import load_alphabet
     from models.ensemble import combine
 
     def cpu(fn) -> float:
@@ -178,7 +179,9 @@ def stage_costs(body: bytes, repeats: int = 500) -> dict[str, float]:
     x = fit_and_center(ink)
     models = {"fnn": load_original("fnn", serving=True), "cnn": load_original("cnn", serving=True)}
     probs = {name: models[name.split("_")[0]].predict_proba(x[None])[0] for name in MODEL_ORDER}
-    recognition = Recognition(probs, combine(probs), {"fnn_online": 0, "cnn_online": 0}, x)
+    _, embedding = models["cnn"].predict_and_embed(x[None])
+    recognition = Recognition(probs, combine(probs), {"fnn_online": 0, "cnn_online": 0}, x, embedding[0],
+                              load_alphabet("digits"))
     out = schemas.PredictOut.model_validate(recognition.to_json())
     batch = np.repeat(x[None], 16, axis=0)
     costs = {
