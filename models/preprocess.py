@@ -130,7 +130,7 @@ def load_ink(png: bytes | str | Image.Image) -> np.ndarray:
     if max(image.size) > SHRINK_ABOVE:
         image = image.reduce(-(-max(image.size) // SHRINK_ABOVE))
     alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
-    if alpha is not None and np.median(LEVELS[_border(alpha)]) < 0.5:
+    if alpha is not None and _median_level(_border(alpha)) < 0.5:
         # Transparent background: whatever was painted is ink, whatever its colour.
         return LEVELS[alpha]
     gray = np.asarray(image.convert("L"))
@@ -139,10 +139,24 @@ def load_ink(png: bytes | str | Image.Image) -> np.ndarray:
         return _ink(LEVELS[gray] * a + (1.0 - a))  # flattened onto white, as a browser would show it
     # Opaque (a canvas always is): the same arithmetic on the 256 gray levels, then looked up
     # per pixel, instead of done per pixel: the same numbers in a third of the time.
-    return _ink(LEVELS, background=float(np.median(LEVELS[_border(gray)])))[gray]
+    return _ink(LEVELS, background=float(_median_level(_border(gray))))[gray]
 
 
 LEVELS = np.arange(256, dtype=np.float32) / np.float32(255.0)  # an 8-bit level as a float in [0,1]
+# (`LEVELS.take(levels)` is `LEVELS[levels]` in half the time: 60 instead of 120 us for a canvas.)
+
+
+def _median_level(levels: np.ndarray) -> np.float32:
+    """``np.median(LEVELS[levels])`` for 8-bit ``levels``, in a quarter of its time (it is on every request).
+
+    >>> border = np.array([255, 255, 0, 255, 7, 255], np.uint8)
+    >>> bool(_median_level(border) == np.median(LEVELS[border])), float(_median_level(border))
+    (True, 1.0)
+    """
+    at_or_below = np.cumsum(np.bincount(levels, minlength=256))  # how many levels are <= each of the 256
+    n = len(levels)
+    lower, upper = np.searchsorted(at_or_below, [(n - 1) // 2, n // 2], side="right")
+    return (LEVELS[lower] + LEVELS[upper]) / 2
 
 
 def _ink(gray: np.ndarray, background: float | None = None) -> np.ndarray:

@@ -151,3 +151,15 @@ def test_jpeg_is_refused():
     Image.fromarray(canvas_with_box(40, 100, 150, 60)).save(out, format="JPEG")
     with pytest.raises(InvalidImageError):
         preprocess_drawing(out.getvalue())
+
+
+def test_the_border_median_is_numpys_median():
+    """The background level every request computes, without np.median: the same number, odd or even, any mix."""
+    from models.preprocess import LEVELS, _median_level
+
+    rng = np.random.default_rng(0)
+    for n in [1, 2, 3, 1116, 1120, *rng.integers(1, 1200, 200)]:
+        levels = rng.integers(0, 256, n).astype(np.uint8)
+        if rng.random() < 0.5:  # mostly one colour, as a canvas border is
+            levels[rng.random(n) < 0.9] = rng.integers(0, 256)
+        assert _median_level(levels) == np.float32(np.median(LEVELS[levels])), n
