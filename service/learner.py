@@ -82,7 +82,7 @@ class Track:
 class Learner:
     def __init__(self, originals: dict[str, DigitClassifier], store: WeightStore, drawings: DrawingStore,
                  queue: LearnQueue, replay: ReplayBuffer, guard: HoldoutGuard, *, tuning: dict[str, dict],
-                 batch_max: int = 32, batch_seconds: float = 0.5, keep_versions: int = 50, prune_every: int = 10,
+                 batch_max: int = 32, batch_seconds: float = 1.0, keep_versions: int = 50, prune_every: int = 10,
                  reconcile_seconds: float = 60.0, metrics=None) -> None:
         self.store, self.drawings, self.queue, self.replay, self.guard = store, drawings, queue, replay, guard
         self.batch_max, self.batch_seconds = batch_max, batch_seconds
