@@ -553,6 +553,12 @@ def _render_in_subprocesses(split: str, writers: int, per_writer: int, processes
                     proc.wait()
 
 
+# How many synthetic writers the shipped hiragana weights were trained and evaluated on
+# (scripts/train.py, scripts/evaluate.py): the evaluation writers and the guard's holdout
+# writers are "test" writers, whose seeds training never uses.
+TRAIN_WRITERS, TEST_WRITERS, HOLDOUT_WRITERS = 800, 40, 15
+
+
 def load_drawn_hiragana(
     split: str, writers: int, per_writer: int = 1, cache: bool = True, processes: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

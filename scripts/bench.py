@@ -42,16 +42,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the service runs (service/__init__.py), before numpy loads
 
 import numpy as np  # noqa: E402
 
 from models.data import load_pendigits  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
-from tests.live_service import LiveService  # noqa: E402
-from tests.load_client import UNLIMITED  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+from service.testing.live_service import LiveService  # noqa: E402
+from service.testing.load_client import UNLIMITED  # noqa: E402
+from service.testing.redis_server import RedisServer  # noqa: E402
 
 BASELINE = "9c9b687"  # the last commit whose workers serve with TensorFlow
 PREDICTIONS_BEFORE_MEMORY = 1000

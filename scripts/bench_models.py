@@ -12,18 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the service runs (service/__init__.py), before numpy loads
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from models import augment, load_mnist, load_original  # noqa: E402
-from models.drawn import load_drawn_pendigits  # noqa: E402
-from models.registry import WEIGHTS_DIR  # noqa: E402
+from models import augment, load_mnist, load_original
+from models.drawn import load_drawn_pendigits
+from models.registry import WEIGHTS_DIR
 
 
 def timed(fn, repeats: int, warmup: int = 10) -> tuple[float, float]:

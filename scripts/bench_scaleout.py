@@ -26,7 +26,6 @@ import base64
 import json
 import os
 import secrets
-import sys
 import tempfile
 import threading
 import time
@@ -35,18 +34,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for the test helpers that start the servers (tests/ is not installed)
+import httpx
 
-import httpx  # noqa: E402
-
-from models.data import load_pendigits  # noqa: E402
-from models.render import render_pendigit  # noqa: E402
-from service.storage import S3Objects, WeightStore  # noqa: E402
-from tests.live_service import LiveLearner, LiveService  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
-from tests.load_client import UNLIMITED  # noqa: E402
-from tests.seaweedfs import SeaweedFS  # noqa: E402
+from models.data import load_pendigits
+from models.render import render_pendigit
+from service.storage import S3Objects, WeightStore
+from service.testing.live_service import LiveLearner, LiveService
+from service.testing.redis_server import RedisServer
+from service.testing.load_client import UNLIMITED
+from service.testing.seaweedfs import SeaweedFS
 
 MODELS = ("fnn_online", "cnn_online")
 

@@ -18,17 +18,15 @@ beside them, and the confusions that remain.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from models import load_mnist, load_original  # noqa: E402
-from models.drawn import load_drawn_pendigits  # noqa: E402
-from models.ensemble import DEFAULT_WEIGHTS, combine_probs  # noqa: E402
-from models.linear import SoftmaxRegression  # noqa: E402
+from models import load_mnist, load_original
+from models.drawn import load_drawn_pendigits
+from models.ensemble import DEFAULT_WEIGHTS, combine_probs
+from models.linear import SoftmaxRegression
 
 
 def arithmetic_mean(probs: dict[str, np.ndarray]) -> np.ndarray:
@@ -80,12 +78,11 @@ def evaluate_kana(name: str) -> None:
     from models.kana import drawn_strokes, load_drawn_hiragana
     from models.zinnia import zinnia_available, zinnia_top1, zinnia_unknown
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from train import HIRAGANA_TEST_WRITERS, HIRAGANA_TRAIN_WRITERS
+    from models.kana import TEST_WRITERS, TRAIN_WRITERS
 
     alphabet = load_alphabet(name)
     glyphs = alphabet.glyphs
-    X, y, _ = load_drawn_hiragana("train", HIRAGANA_TRAIN_WRITERS)
+    X, y, _ = load_drawn_hiragana("train", TRAIN_WRITERS)
     voiced = np.array([g in "がぎぐげござじずぜぞだぢづでどばびぶべぼぱぴぷぺぽ" for g in glyphs])  # dakuten, handakuten
     baseline = SoftmaxRegression(n_classes=alphabet.n_classes).fit(X, y, epochs=5)
     models = {"softmax regression (baseline)": baseline,
@@ -93,10 +90,10 @@ def evaluate_kana(name: str) -> None:
     # Held-out writers have habits in the training ranges; "unseen" writers habits outside them
     # (stronger slant, shakier, narrower, odder pens): the harder, and the more honest, test.
     for split, title in (("test", "held-out synthetic writers"), ("unseen", "synthetic writers of unseen styles")):
-        Xt, yt, writers = load_drawn_hiragana(split, HIRAGANA_TEST_WRITERS)
+        Xt, yt, writers = load_drawn_hiragana(split, TEST_WRITERS)
         predictions = {model_name: m.predict_proba(Xt).argmax(1) for model_name, m in models.items()}
-        print(f"\n{alphabet.title}: {len(yt):,} drawings by {HIRAGANA_TEST_WRITERS} {title} "
-              f"({alphabet.n_classes} classes; trained on {HIRAGANA_TRAIN_WRITERS} others)\n")
+        print(f"\n{alphabet.title}: {len(yt):,} drawings by {TEST_WRITERS} {title} "
+              f"({alphabet.n_classes} classes; trained on {TRAIN_WRITERS} others)\n")
         print("| model | top-1, 71 classes | worst writer | 46 basic kana | 25 with (han)dakuten |\n"
               "|---|---|---|---|---|")
         for model_name, pred in predictions.items():
@@ -105,7 +102,7 @@ def evaluate_kana(name: str) -> None:
             print(f"| {model_name} | {right.mean():.2%} | {worst:.2%} | {right[~voiced[yt]].mean():.2%} "
                   f"| {right[voiced[yt]].mean():.2%} |")
         if zinnia_available():
-            strokes, labels, _ = drawn_strokes(split, HIRAGANA_TEST_WRITERS)
+            strokes, labels, _ = drawn_strokes(split, TEST_WRITERS)
             _, answers = zinnia_top1(strokes, labels, glyphs)
             right = np.array([a == glyphs[label] for a, label in zip(answers, labels)])
             worst = min(np.mean(right[writers == w]) for w in np.unique(writers))

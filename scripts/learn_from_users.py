@@ -30,28 +30,24 @@ import argparse
 import base64
 import json
 import random
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
+import numpy as np
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-
-from models import load_mnist  # noqa: E402
-from models.data import load_pendigits  # noqa: E402
-from models.ensemble import combine  # noqa: E402
-from models.prototypes import PrototypeMemory  # noqa: E402
-from models.registry import model_class  # noqa: E402
-from models.render import render_pendigit  # noqa: E402
-from service.storage import LocalObjects, WeightStore  # noqa: E402
-from tests.live_service import LiveService  # noqa: E402
-from tests.load_client import UNLIMITED, metric_value  # noqa: E402
+from models import load_mnist
+from models.data import load_pendigits
+from models.ensemble import combine
+from models.prototypes import PrototypeMemory
+from models.registry import model_class
+from models.render import render_pendigit
+from service.storage import LocalObjects, WeightStore
+from service.testing.live_service import LiveService
+from service.testing.load_client import UNLIMITED, metric_value
 
 KS = (1, 3, 5)
 MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")

@@ -11,15 +11,12 @@ Seeded, so it is reproducible: ``python scripts/make_replay_sample.py``.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from models import load_mnist  # noqa: E402
-from models.registry import WEIGHTS_DIR  # noqa: E402
+from models import load_mnist
+from models.registry import WEIGHTS_DIR
 
 
 def stratified(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:

@@ -13,12 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from models import DrawingError, load_original, preprocess_drawing  # noqa: E402
-from models.ensemble import combine  # noqa: E402
+from models import DrawingError, load_original, preprocess_drawing
+from models.ensemble import combine
 
 
 def show(path: Path, img: np.ndarray, probs: dict[str, np.ndarray], out_dir: Path) -> Path:

@@ -23,26 +23,25 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import keras  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import numpy as np
+import tensorflow as tf
+import keras
+from tqdm import tqdm
 
-from models import load_mnist  # noqa: E402
-from models.cnn import CNN, FEATURE_LAYERS  # noqa: E402
-from models.distort import random_distort  # noqa: E402
-from models.drawn import load_drawn_pendigits  # noqa: E402
-from models.fnn import FNN  # noqa: E402
-from models.model_card import write_model_card  # noqa: E402
-from models.alphabets import load_alphabet  # noqa: E402
+from models import load_mnist
+from models.cnn import CNN, FEATURE_LAYERS
+from models.distort import random_distort
+from models.drawn import load_drawn_pendigits
+from models.fnn import FNN
+from models.model_card import write_model_card
+from models import kana
+from models.alphabets import load_alphabet
 
 DEFAULT_EPOCHS = {"fnn": 30, "cnn": 15}
-# Hiragana: synthetic writers (models/kana.py), each drawing each of the 71 once. The evaluation
-# writers and the guard's holdout writers are "test" writers, whose seeds training never uses.
-HIRAGANA_TRAIN_WRITERS, HIRAGANA_TEST_WRITERS, HIRAGANA_HOLDOUT_WRITERS = 800, 40, 15
+# Hiragana: synthetic writers (models/kana.py), each drawing each of the 71 once: kana.TRAIN_WRITERS
+# of them to train, kana.TEST_WRITERS to evaluate and kana.HOLDOUT_WRITERS for the guard's holdout.
 HIRAGANA_REPLAY_PER_CLASS = 40
 
 
@@ -159,13 +158,13 @@ def hiragana_data(args, out: Path) -> tuple[tuple, dict]:
     """Synthetic writers' hiragana; evaluated on held-out writers. Writes the service's sample.npz too."""
     from models.kana import load_drawn_hiragana
 
-    X, y, _ = load_drawn_hiragana("train", HIRAGANA_TRAIN_WRITERS)
-    Xt, yt, writers = load_drawn_hiragana("test", HIRAGANA_TEST_WRITERS + HIRAGANA_HOLDOUT_WRITERS)
-    evaluation = writers < writers.min() + HIRAGANA_TEST_WRITERS
+    X, y, _ = load_drawn_hiragana("train", kana.TRAIN_WRITERS)
+    Xt, yt, writers = load_drawn_hiragana("test", kana.TEST_WRITERS + kana.HOLDOUT_WRITERS)
+    evaluation = writers < writers.min() + kana.TEST_WRITERS
     rng = np.random.default_rng(args.seed)
     replay = np.concatenate([rng.choice(np.flatnonzero(y == c), HIRAGANA_REPLAY_PER_CLASS, replace=False)
                              for c in range(args.n_classes)])
-    as_uint8 = lambda images: np.round(images * 255).astype(np.uint8)  # noqa: E731
+    as_uint8 = lambda images: np.round(images * 255).astype(np.uint8)
     np.savez_compressed(out / "sample.npz", replay_x=as_uint8(X[replay]), replay_y=y[replay],
                         holdout_x=as_uint8(Xt[~evaluation]), holdout_y=yt[~evaluation])
     Xe, ye = Xt[evaluation], yt[evaluation]

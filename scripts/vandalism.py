@@ -23,18 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
+import numpy as np
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-
-from models.data import load_pendigits  # noqa: E402
-from models.registry import WEIGHTS_DIR, load_original, model_class  # noqa: E402
-from models.render import render_pendigit  # noqa: E402
-from service.storage import LocalObjects, WeightStore  # noqa: E402
-from tests.live_service import LiveService  # noqa: E402
-from tests.load_client import UNLIMITED  # noqa: E402
+from models.data import load_pendigits
+from models.registry import WEIGHTS_DIR, load_original, model_class
+from models.render import render_pendigit
+from service.storage import LocalObjects, WeightStore
+from service.testing.live_service import LiveService
+from service.testing.load_client import UNLIMITED
 
 SYSTEMATIC = {0: 6, 1: 7, 2: 5, 3: 8, 4: 9, 5: 2, 6: 0, 7: 1, 8: 3, 9: 4}
 

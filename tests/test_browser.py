@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import fresh_queue_env
 from tests.browser_pages import DESKTOP, PHONE, open_page, replay_with_mouse, replay_with_touch  # the fixtures: tests/conftest.py registers them
-from tests.live_service import PROJECT_ROOT, LiveLearner, LiveService
+from service.testing.live_service import PROJECT_ROOT, LiveLearner, LiveService
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
 

@@ -20,7 +20,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tests.live_service import LiveService
+from service.testing.live_service import LiveService
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
 

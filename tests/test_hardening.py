@@ -24,8 +24,8 @@ from models.render import render_pendigit
 from models import load_original
 from service.storage import LocalObjects, WeightStore
 from service.edge import SERVER_ARGS
-from tests.live_service import PROJECT_ROOT, LiveService, ServiceStartError
-from tests.load_client import rss_kb
+from service.testing.live_service import PROJECT_ROOT, LiveService, ServiceStartError
+from service.testing.load_client import rss_kb
 from tests.test_bad_input import make_png
 
 httpx = pytest.importorskip("httpx")

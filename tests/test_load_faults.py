@@ -27,8 +27,8 @@ import httpx
 import pytest
 
 from service.storage import LocalObjects, S3Objects, WeightStore
-from tests.live_service import LiveLearner, LiveService
-from tests.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
+from service.testing.live_service import LiveLearner, LiveService
+from service.testing.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
                                assert_accepted_drawings_intact, assert_learned_exactly_once, drawings_only,
                                healthz_versions, learn_steps, list_all_drawings, mixed_workload, pendigit_drawings,
                                request, rss_kb, run_clients, same_pixels, summarize)

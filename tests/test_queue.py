@@ -10,7 +10,7 @@ import pytest
 
 from service.limits import RateLimiter
 from service.queue import Lesson, MemoryQueue, QueueUnavailable, RedisQueue
-from tests.live_service import free_port
+from service.testing.live_service import free_port
 
 
 def lesson(n: int) -> Lesson:

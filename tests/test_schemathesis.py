@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from service.app import create_app
 from service.settings import Settings
-from tests.live_service import LiveService
-from tests.load_client import UNLIMITED, pendigit_drawings
+from service.testing.live_service import LiveService
+from service.testing.load_client import UNLIMITED, pendigit_drawings
 
 TOKEN = "schemathesis-admin-token"
 EXAMPLES = int(os.environ.get("INKLING_SCHEMATHESIS_EXAMPLES", "25"))

@@ -13,8 +13,8 @@ import pytest
 from models.data import load_pendigits
 from models.render import render_pendigit
 from service.storage import LocalObjects, S3Objects, WeightStore
-from tests.live_service import LiveLearner, LiveService
-from tests.load_client import UNLIMITED, assert_learned_exactly_once
+from service.testing.live_service import LiveLearner, LiveService
+from service.testing.load_client import UNLIMITED, assert_learned_exactly_once
 
 MODELS = ("fnn_online", "cnn_online")
 

@@ -20,7 +20,7 @@ from models import augment, load_mnist, load_original
 from models.cnn import CNN
 from models.cnn_numpy import NumpyCNN, random_weights
 from models.drawn import load_drawn_pendigits
-from tests.live_service import PROJECT_ROOT
+from service.testing.live_service import PROJECT_ROOT
 
 TOLERANCE = 1e-5  # max abs difference of probabilities and feature maps
 

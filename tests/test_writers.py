@@ -20,8 +20,8 @@ from service.app import create_app
 from service.settings import Settings
 from service.storage import LocalDrawingStore
 from service.writers import writer_key
-from tests.live_service import LiveService
-from tests.load_client import UNLIMITED, Drawing
+from service.testing.live_service import LiveService
+from service.testing.load_client import UNLIMITED, Drawing
 
 PENDIGITS_WRITER = 3  # any test writer; their drawings, in their order
 

@@ -23,7 +23,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from ..settings import PROJECT_ROOT
+
 HOST = "127.0.0.1"
 
 

@@ -1,6 +1,6 @@
 """Load generation and checks shared by the load, crash and outage tests (tests/test_load_faults.py).
 
-Everything here talks to a real service over HTTP (``tests.live_service.LiveService``):
+Everything here talks to a real service over HTTP (``service.testing.live_service.LiveService``):
 
 >>> drawings = pendigit_drawings(40)                                        # doctest: +SKIP
 >>> outcomes = run_clients(base_url, 20, seconds=15, pick=mixed_workload(drawings), seed=1)  # doctest: +SKIP
