@@ -214,3 +214,16 @@ def test_an_admin_rollback_meanwhile_is_read_on_from(tmp_path, originals, mnist)
     drain(learner)
     assert learned_drawings(store, "cnn_online") == [i.drawing_id for i in items]
     assert [r.meta.get("reason") for r in store.history("cnn_online")] == ["learn", "rollback", "learn"]
+
+
+@pytest.mark.parametrize("learn_dtype", ["float32", "bfloat16"])
+def test_the_learner_steps_the_cnn_in_the_configured_precision(tmp_path, learn_dtype):
+    """INKLING_LEARN_DTYPE reaches the online CNN's training copy (and only its step: the weights stay float32)."""
+    from service.runtime import build_learner
+    from service.settings import Settings
+
+    learner = build_learner(Settings(data_dir=tmp_path, learn_dtype=learn_dtype), queue=MemoryQueue())
+    cnn = learner.tracks["cnn_online"].model
+    assert cnn.step_dtype == learn_dtype
+    assert cnn.online_lr == Settings().cnn_online_lr
+    assert all(w.dtype == np.float32 for w in cnn.get_weights())
