@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     tf_threads: int = Field(1, ge=0, description="TensorFlow threads per operation; 0 = its default (all cores).")
     learner_threads: int = Field(2, ge=0, description="TensorFlow threads per operation in `python -m "
                                                       "service.learner` (0 = all cores): one step is one big "
-                                                      "operation, and the learner does nothing else.")
+                                                      "operation (augmentation runs beside it on a thread).")
     learn_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="What the CNN's online steps compute in: bfloat16 (float32 weights) takes 40% less "
                             "CPU where the CPU has it; auto = bfloat16 on AVX512-BF16 or AMX, else float32.")
