@@ -50,6 +50,7 @@ from models.data import load_pendigits  # noqa: E402
 from models.render import render_pendigit  # noqa: E402
 from service.testing.live_service import LiveService  # noqa: E402
 from service.testing.load_client import UNLIMITED  # noqa: E402
+from service.testing.processes import cpu_seconds, rss_mb  # noqa: E402
 from service.testing.redis_server import RedisServer  # noqa: E402
 
 BASELINE = "9c9b687"  # the last commit whose workers serve with TensorFlow
@@ -115,18 +116,6 @@ def load(ports: list[int], bodies: list[bytes], clients: int, seconds: float = 3
     return asyncio.run(_load(ports, bodies, clients, seconds, max_requests))
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(services: list[LiveService], startup_s: float, bodies: list[bytes], seconds: float) -> dict:
     ports, pids = [s.port for s in services], [s.process.pid for s in services]
     load(ports, bodies, 1, max_requests=100)  # warm-up
@@ -134,9 +123,9 @@ def measure(services: list[LiveService], startup_s: float, bodies: list[bytes], 
     for port in ports:
         r["c1"] = load([port], bodies, 1, max_requests=PREDICTIONS_BEFORE_MEMORY)
     r["rss_mb"] = max(rss_mb(pid) for pid in pids)
-    before, generator = sum(cpu_s(pid) for pid in pids), time.process_time()
+    before, generator = sum(cpu_seconds(pid) for pid in pids), time.process_time()
     r["c16"] = load(ports, bodies, 16, seconds)
-    r["server_cpu_ms"] = (sum(cpu_s(pid) for pid in pids) - before) / r["c16"]["requests"] * 1000
+    r["server_cpu_ms"] = (sum(cpu_seconds(pid) for pid in pids) - before) / r["c16"]["requests"] * 1000
     r["generator_cpu_ms"] = (time.process_time() - generator) / r["c16"]["requests"] * 1000
     r["rss_after_load_mb"] = max(rss_mb(pid) for pid in pids)
     return r

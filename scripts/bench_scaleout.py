@@ -40,6 +40,7 @@ from models.data import load_pendigits
 from models.render import render_pendigit
 from service.storage import S3Objects, WeightStore
 from service.testing.live_service import LiveLearner, LiveService
+from service.testing.processes import cpu_seconds, machine_busy_seconds
 from service.testing.redis_server import RedisServer
 from service.testing.load_client import UNLIMITED
 from service.testing.seaweedfs import SeaweedFS
@@ -57,18 +58,6 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent on anything but idling and waiting, so far."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, open("/proc/stat").readline().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuAccount:

@@ -22,20 +22,16 @@ from PIL.PngImagePlugin import PngInfo
 from models.data import load_pendigits
 from models.render import render_pendigit
 from models import load_original
-from service.storage import LocalObjects, WeightStore
+from service.storage import LocalObjects, VersionConflict, WeightStore
 from service.edge import SERVER_ARGS
 from service.testing.live_service import PROJECT_ROOT, LiveService, ServiceStartError
-from service.testing.load_client import rss_kb
+from service.testing.processes import rss_mb
 from tests.test_bad_input import make_png
 
 httpx = pytest.importorskip("httpx")
 
 ADMIN_TOKEN = "hardening-admin-token-0123456789"
 FULLWIDTH_ID = "２０２６１１３０T１２０００００００Z-0123456789"  # \d matches these; [0-9] does not
-
-
-def rss_mb(pid: int) -> float:
-    return rss_kb(pid) / 1024
 
 
 def data_url(png: bytes) -> str:
@@ -256,11 +252,17 @@ def corrupt_archive() -> bytes:
 
 
 def publish_from_outside(service, model: str, data: bytes):
+    """Publish ``data`` as the next version, as a second writer would: on a lost race with the learner, again."""
     store = WeightStore(LocalObjects(service.data_dir))
-    head = store.current(model)
-    carried = {k: head.meta.get(k) for k in ("position", "reconciled_to")} if head else {}
-    return store.publish(model, data, head.version if head else 0,
-                         {"reason": "outside", "drawings": [], "steps": head.steps if head else 0, **carried})
+    for _ in range(10):
+        head = store.current(model)
+        carried = {k: head.meta.get(k) for k in ("position", "reconciled_to")} if head else {}
+        try:
+            return store.publish(model, data, head.version if head else 0,
+                                 {"reason": "outside", "drawings": [], "steps": head.steps if head else 0, **carried})
+        except VersionConflict:  # the learner published in between
+            continue
+    raise AssertionError(f"{model}: the learner kept publishing")
 
 
 def served_version(client, model: str) -> int:

@@ -31,7 +31,8 @@ from service.testing.live_service import LiveLearner, LiveService
 from service.testing.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
                                assert_accepted_drawings_intact, assert_learned_exactly_once, drawings_only,
                                healthz_versions, learn_steps, list_all_drawings, mixed_workload, pendigit_drawings,
-                               request, rss_kb, run_clients, same_pixels, summarize)
+                               request, run_clients, same_pixels, summarize)
+from service.testing.processes import rss_kb
 
 pytestmark = pytest.mark.slow
 

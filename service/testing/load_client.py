@@ -212,15 +212,6 @@ def summarize(outcomes: list[Outcome], seconds: float) -> str:
 # --- reading the service ------------------------------------------------------------------
 
 
-def rss_kb(pid: int) -> int:
-    """Resident memory of a process, from /proc/<pid>/status (Linux)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float:
     """A sample's value from Prometheus text; 0.0 if the sample is absent (counters start absent)."""
     label_text = ",".join(f'{k}="{v}"' for k, v in sorted((labels or {}).items()))
