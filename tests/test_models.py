@@ -12,7 +12,6 @@ from models.fnn import FNN
 from models.registry import WEIGHTS_DIR
 
 
-
 def cnn_learning_in(step_dtype: str, **options) -> CNN:
     model = CNN(seed=1, **options)
     model.step_dtype = step_dtype
