@@ -17,7 +17,9 @@ Measures, on this machine:
   real Redis, a shared local store). For each: start-up to ``/healthz`` ready,
   resident memory after warm-up and 1,000 predictions, 1 client (server time
   from ``Server-Timing``), 16 clients (requests/s, p50, p99) for ``--seconds``,
-  and the servers' CPU per request.
+  and the servers' CPU per request. Each is sent the drawings as its page sends them:
+  8-bit gray PNGs (``frontend/js/png.js``), the baseline the canvas's own RGBA PNG;
+  2 web workers are also measured with RGBA PNGs, as other clients may send.
 
 The load generator runs in this process: asyncio, raw HTTP/1.1 on keep-alive
 connections, ~0.1 ms of CPU a request, its clients spread evenly over the
@@ -57,8 +59,27 @@ BASELINE = "9c9b687"  # the last commit whose workers serve with TensorFlow
 PREDICTIONS_BEFORE_MEMORY = 1000
 
 
-def predict_bodies(n: int = 200) -> list[bytes]:
-    """Pen digits of the pendigits test writers, drawn as the page draws them (RGBA PNG)."""
+def page_png(rgba_png: bytes) -> bytes:
+    """The PNG the page sends for a canvas (frontend/js/png.js): 8-bit gray, unfiltered rows, zlib's default level."""
+    import struct
+    import zlib
+    from io import BytesIO
+
+    from PIL import Image
+
+    gray = np.asarray(Image.open(BytesIO(rgba_png)).convert("L"))
+    rows = np.concatenate([np.zeros((len(gray), 1), np.uint8), gray], axis=1).tobytes()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", gray.shape[1], gray.shape[0], 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b""))
+
+
+def predict_bodies(n: int = 200, gray: bool = True) -> list[bytes]:
+    """Pen digits of the pendigits test writers as the page sends them (``gray``: png.js's PNG), or as a
+    canvas's own PNG (RGBA: what the page sent before png.js, and what other clients may send)."""
     from io import BytesIO
 
     from PIL import Image
@@ -67,8 +88,8 @@ def predict_bodies(n: int = 200) -> list[bytes]:
     for digit in load_pendigits("test")[:n]:
         png = BytesIO()
         Image.open(BytesIO(render_pendigit(digit))).convert("RGBA").save(png, format="PNG")
-        bodies.append(json.dumps({"image": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()})
-                      .encode())
+        png = page_png(png.getvalue()) if gray else png.getvalue()
+        bodies.append(json.dumps({"image": "data:image/png;base64," + base64.b64encode(png).decode()}).encode())
     return bodies
 
 
@@ -144,8 +165,9 @@ def start(services: list[LiveService]) -> float:
 # --- stages --------------------------------------------------------------------------------
 
 
-def stage_costs(body: bytes, repeats: int = 500) -> dict[str, float]:
-    """CPU ms of each stage of one predict request, in this process on one thread."""
+def stage_costs(body: bytes, rgba_body: bytes, repeats: int = 500) -> dict[str, float]:
+    """CPU ms of each stage of one predict request (``body`` as the page sends it), in this process on
+    one thread; and the decoding of ``rgba_body``, the same drawing as the canvas's own PNG."""
     from models import load_original
     from models.preprocess import decode_image_payload, fit_and_center, load_ink
     from service import schemas
@@ -163,6 +185,7 @@ def stage_costs(body: bytes, repeats: int = 500) -> dict[str, float]:
 
     url = json.loads(body)["image"]
     png = decode_image_payload(url)
+    rgba_png = decode_image_payload(json.loads(rgba_body)["image"])
     ink = load_ink(png)
     x = fit_and_center(ink)
     models = {"fnn": load_original("fnn", serving=True), "cnn": load_original("cnn", serving=True)}
@@ -176,6 +199,7 @@ def stage_costs(body: bytes, repeats: int = 500) -> dict[str, float]:
         "body: JSON + validation": cpu(lambda: schemas.ImageIn.model_validate_json(body)),
         "base64": cpu(lambda: decode_image_payload(url)),
         "PNG decode and ink": cpu(lambda: load_ink(png)),
+        "(the same from the canvas's own RGBA PNG)": cpu(lambda: load_ink(rgba_png)),
         "crop, fit, centre": cpu(lambda: fit_and_center(ink)),
         "FNN (x2: original, online)": 2 * cpu(lambda: models["fnn"].predict_proba(x[None])),
         "CNN (x2: original, online)": 2 * cpu(lambda: models["cnn"].predict_proba(x[None])),
@@ -216,30 +240,34 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("artifacts/bench.json"))
     args = parser.parse_args()
 
-    bodies = predict_bodies()
-    results: dict = {"stages_ms": stage_costs(bodies[0])}
+    bodies, rgba_bodies = predict_bodies(), predict_bodies(gray=False)
+    results: dict = {"stages_ms": stage_costs(bodies[0], rgba_bodies[0])}
     unlimited = UNLIMITED
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis:
         tmp = Path(tmp)
         web = {**unlimited, "INKLING_ROLE": "web", "INKLING_QUEUE_URL": redis.url, "INKLING_QUEUE_NAME": "bench"}
         with worktree(args.baseline) as before:
+            # Each set-up is sent what its page sends: the baseline's page sent the canvas's own RGBA PNG.
             setups = {
-                f"before ({args.baseline}): 1 TensorFlow worker": [LiveService(tmp / "before", unlimited, cwd=before)],
-                "embedded default (serves and learns)": [LiveService(tmp / "embedded", unlimited)],
-                "1 web worker": [LiveService(tmp / "web1", web)],
-                "2 web workers": [LiveService(tmp / "web2", web), LiveService(tmp / "web2", web)],
+                f"before ({args.baseline}): 1 TensorFlow worker": ([LiveService(tmp / "before", unlimited, cwd=before)],
+                                                                   rgba_bodies),
+                "embedded default (serves and learns)": ([LiveService(tmp / "embedded", unlimited)], bodies),
+                "1 web worker": ([LiveService(tmp / "web1", web)], bodies),
+                "2 web workers": ([LiveService(tmp / "web2", web), LiveService(tmp / "web2", web)], bodies),
+                "2 web workers, sent RGBA PNGs": ([LiveService(tmp / "rgba", web), LiveService(tmp / "rgba", web)],
+                                                  rgba_bodies),
             }
-            for name, services in setups.items():
+            for name, (services, sent) in setups.items():
                 with contextlib.ExitStack() as stack:
                     startup = start(services)
                     for service in services:
                         stack.callback(service.stop)
-                    results[name] = measure(services, startup, bodies, args.seconds)
+                    results[name] = measure(services, startup, sent, args.seconds)
                     print(f"measured: {name}", file=sys.stderr)
 
     stages = results["stages_ms"]
     print("| stage of one predict | CPU ms |\n|---|---|")
-    for stage, ms in stages.items():
+    for stage, ms in stages.items():  # (the RGBA line is an alternative to the one above it, not a stage)
         print(f"| {stage} | {ms:.3f} |")
     models_ms = stages["FNN (x2: original, online)"] + stages["CNN (x2: original, online)"]
     print(f"\nIf only the models' arithmetic remained: {models_ms:.2f} ms a request, "

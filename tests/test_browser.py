@@ -136,7 +136,7 @@ def wait_for_prediction(page) -> dict:
     """The predict response the page is showing, once it describes what is on the pad now."""
     page.wait_for_function(
         "() => { const a = window.inkling; return a.prediction && !a.pad.isDrawing"
-        " && a.prediction.image === a.pad.toDataURL(); }",
+        " && a.prediction.revision === a.pad.revision; }",
         polling=100,
         timeout=20_000,
     )
@@ -231,6 +231,33 @@ def test_pen_digits_are_recognised_live(fresh, chosen, client):
             page.wait_for_timeout(300)  # let the feature maps arrive for the picture
             shot(page, "desktop-answer")
             shot(page, "desktop-answer-full", full_page=True)
+
+
+def test_the_page_sends_a_gray_png_of_the_canvas(fresh, chosen, client):
+    """The page sends its drawing as an 8-bit gray PNG (png.js), which must hold exactly the levels the
+    server makes from the canvas's own RGBA PNG, and so get exactly its answer."""
+    from PIL import Image
+
+    page = fresh
+    with page.expect_request(lambda r: r.url.endswith("/api/predict")) as asked:
+        draw_with_mouse(page, chosen["good"][1])
+    response = wait_for_prediction(page)
+    sent = asked.value.post_data_json["image"]
+    assert sent == page.evaluate("() => window.inkling.prediction.image")
+    own = page.evaluate("() => window.inkling.pad.canvas.toDataURL('image/png')")
+    gray, rgba = (Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) for url in (sent, own))
+    assert (gray.mode, rgba.mode) == ("L", "RGBA")
+    assert np.array_equal(np.asarray(gray), np.asarray(rgba.convert("L")))
+    assert len(sent) < 0.75 * len(own)
+    same = client.post("/api/predict", json={"image": own}).json()
+    assert same["models"] == response["models"] and same["answer"] == response["answer"]
+    # where the canvas is not opaque, gray would lose the alpha: the canvas's own PNG goes instead
+    see_through = page.evaluate("""async () => {
+        const {canvasPNG} = await import('/js/png.js');
+        const c = document.createElement('canvas'); c.width = c.height = 8;
+        c.getContext('2d').fillRect(0, 0, 4, 4);
+        return canvasPNG(c); }""")
+    assert Image.open(io.BytesIO(base64.b64decode(see_through.split(",", 1)[1]))).mode == "RGBA"
 
 
 def test_undo_and_clear(fresh, chosen):

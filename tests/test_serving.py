@@ -140,3 +140,41 @@ def test_the_versions_reported_are_the_versions_used(tmp_path):
     assert online["fnn_online"].version == 1  # served from the middle of the recognition on
     used = originals["fnn"] if recognition.versions["fnn_online"] == 0 else moved
     np.testing.assert_allclose(recognition.probs["fnn_online"], used.predict_proba(x[None])[0], rtol=1e-6)
+
+
+FAULTS_PROBE = textwrap.dedent("""
+    import json, resource
+    from concurrent.futures import ThreadPoolExecutor
+    from io import BytesIO
+    from PIL import Image
+    from models import load_original
+    from models.data import load_pendigits
+    from models.preprocess import preprocess_drawing
+    from models.render import render_pendigit
+    from service.runtime import tune_malloc_for_serving
+    tune_malloc_for_serving()
+    rgba = BytesIO()  # a canvas's own PNG: the largest temporaries a drawing makes
+    Image.open(BytesIO(render_pendigit(load_pendigits("test")[0]))).convert("RGBA").save(rgba, format="PNG")
+    models = [load_original(kind, serving=True) for kind in ("fnn", "fnn", "cnn", "cnn")]
+    def predict():
+        x = preprocess_drawing(rgba.getvalue())[None]
+        return [m.predict_proba(x) for m in models]
+    inference = ThreadPoolExecutor(1)  # as a web worker predicts: off the main thread, in an arena of its own
+    for _ in range(50):
+        inference.submit(predict).result()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(200):
+        inference.submit(predict).result()
+    print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 200))
+""")
+
+
+def test_a_serving_process_reuses_its_memory_between_predictions():
+    """With glibc tuned to give memory back (service.runtime.tune_malloc_for_serving), the heap must still
+    keep what one prediction needs: trimming it after each one made the next fault its pages back in
+    (~270 page faults a prediction, a third of a web worker's CPU)."""
+    out = subprocess.run([sys.executable, "-c", FAULTS_PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    faults_per_prediction = json.loads(out.stdout.strip().splitlines()[-1])
+    assert faults_per_prediction < 5, faults_per_prediction

@@ -202,7 +202,7 @@ class App {
     this.predictTimer = 0;
     this.predictSeq = 0;
     this.predictAbort = null;
-    this.prediction = null; // {image, response} for the drawing now on the pad, or null
+    this.prediction = null; // {image, revision, response} for the drawing now on the pad, or null
     this.actTimer = 0;
     this.actSeq = 0;
     this.actAbort = null;
@@ -394,12 +394,13 @@ class App {
     const seq = ++this.predictSeq;
     this.predictAbort?.abort();
     const abort = (this.predictAbort = new AbortController());
-    const image = this.pad.toDataURL();
+    const revision = this.pad.revision;
     this.results.setBusy(true);
     try {
+      const image = await this.pad.toDataURL();
       const response = await api.predict(image, abort.signal);
       if (seq !== this.predictSeq) return; // a newer drawing has been sent since
-      this.prediction = { image, response };
+      this.prediction = { image, revision, response };
       this.results.showPrediction(response);
       this.showMemory(response.answer?.personalised_by);
       this.errors.hide("predict");
@@ -418,7 +419,7 @@ class App {
     this.actAbort?.abort();
     const abort = (this.actAbort = new AbortController());
     try {
-      const response = await api.activations(this.pad.toDataURL(), abort.signal);
+      const response = await api.activations(await this.pad.toDataURL(), abort.signal);
       if (seq !== this.actSeq) return;
       this.activations.render(response);
       this.activationsStatus.hidden = true;
@@ -459,9 +460,10 @@ class App {
   /** POST the drawing now on the pad with `label`; onStored runs once it is stored (after any retries). */
   async store(label, { onStored }) {
     if (this.saving) return;
-    const image = this.pad.toDataURL();
+    this.saving = true; // from the click on: a second click must not send the drawing twice
+    const before = this.prediction?.revision === this.pad.revision ? this.prediction.response : null;
     const train = this.consent.checked;
-    const before = this.prediction?.image === image ? this.prediction.response : null;
+    const image = await this.pad.toDataURL();
     const attempt = async () => {
       this.saving = true;
       this.updateButtons();

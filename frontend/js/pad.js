@@ -3,6 +3,8 @@
 // Rendering follows the canvas spec from GET /api/config exactly, because the server's stroke
 // renderer uses the same numbers: background fill, round caps and joins, one line width, one ink.
 
+import { canvasPNG } from "./png.js";
+
 export class DrawingPad extends EventTarget {
   /**
    * @param {HTMLCanvasElement} canvas
@@ -17,6 +19,8 @@ export class DrawingPad extends EventTarget {
     this.pointerId = null;
     this.frame = 0;
     this.enabled = true;
+    this.revision = 0; // counts redraws: the PNG of a revision is made once, whoever asks for it
+    this.png = null; // {revision, dataURL: Promise<string>}
     canvas.width = spec.size;
     canvas.height = spec.size;
     this.ctx = canvas.getContext("2d", { willReadFrequently: false });
@@ -98,6 +102,7 @@ export class DrawingPad extends EventTarget {
 
   redraw() {
     const { ctx, spec } = this;
+    this.revision++;
     ctx.save();
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.globalCompositeOperation = "source-over";
@@ -141,8 +146,9 @@ export class DrawingPad extends EventTarget {
     return true;
   }
 
-  /** The drawing as the PNG data URL the API takes. */
+  /** The drawing now on the pad as the PNG data URL the API takes (png.js); the same string for the same revision. */
   toDataURL() {
-    return this.canvas.toDataURL("image/png");
+    if (this.png?.revision !== this.revision) this.png = { revision: this.revision, dataURL: canvasPNG(this.canvas) };
+    return this.png.dataURL;
   }
 }
