@@ -397,7 +397,7 @@ class App {
     const revision = this.pad.revision;
     this.results.setBusy(true);
     try {
-      const image = await this.pad.toDataURL();
+      const image = await this.pad.toPNG();
       const response = await api.predict(image, abort.signal);
       if (seq !== this.predictSeq) return; // a newer drawing has been sent since
       this.prediction = { image, revision, response };
@@ -419,7 +419,7 @@ class App {
     this.actAbort?.abort();
     const abort = (this.actAbort = new AbortController());
     try {
-      const response = await api.activations(await this.pad.toDataURL(), abort.signal);
+      const response = await api.activations(await this.pad.toPNG(), abort.signal);
       if (seq !== this.actSeq) return;
       this.activations.render(response);
       this.activationsStatus.hidden = true;
@@ -463,7 +463,7 @@ class App {
     this.saving = true; // from the click on: a second click must not send the drawing twice
     const before = this.prediction?.revision === this.pad.revision ? this.prediction.response : null;
     const train = this.consent.checked;
-    const image = await this.pad.toDataURL();
+    const image = await this.pad.toPNG();
     const attempt = async () => {
       this.saving = true;
       this.updateButtons();

@@ -20,7 +20,7 @@ export class DrawingPad extends EventTarget {
     this.frame = 0;
     this.enabled = true;
     this.revision = 0; // counts redraws: the PNG of a revision is made once, whoever asks for it
-    this.png = null; // {revision, dataURL: Promise<string>}
+    this.encoded = null; // {revision, png: Promise<string>}: the newest revision's PNG, once asked for
     canvas.width = spec.size;
     canvas.height = spec.size;
     this.ctx = canvas.getContext("2d", { willReadFrequently: false });
@@ -146,9 +146,9 @@ export class DrawingPad extends EventTarget {
     return true;
   }
 
-  /** The drawing now on the pad as the PNG data URL the API takes (png.js); the same string for the same revision. */
-  toDataURL() {
-    if (this.png?.revision !== this.revision) this.png = { revision: this.revision, dataURL: canvasPNG(this.canvas) };
-    return this.png.dataURL;
+  /** Promise of the drawing now on the pad as the PNG data URL the API takes (png.js), made once a revision. */
+  toPNG() {
+    if (this.encoded?.revision !== this.revision) this.encoded = { revision: this.revision, png: canvasPNG(this.canvas) };
+    return this.encoded.png;
   }
 }
