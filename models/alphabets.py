@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .canvas import CanvasSpec
+from .prototypes import SHARPNESS
 
 ALPHABETS_DIR = Path(__file__).resolve().parent / "weights"
 KINDS = ("fnn", "cnn")
@@ -50,6 +51,13 @@ class Alphabet:
         """The weights of the four models in the answer (``"ensemble"`` in the file); None: the digits' own
         (:data:`models.ensemble.DEFAULT_WEIGHTS`, measured on digits)."""
         return self.extra.get("ensemble")
+
+    @property
+    def memory_sharpness(self) -> float:
+        """How strongly a writer's memory speaks in their answer (``"memory": {"sharpness": ...}`` in the
+        file): nats per unit of cosine distance in the original CNN's embedding, at full trust. Default
+        the digits' (:data:`models.prototypes.SHARPNESS`, measured on digits)."""
+        return float(self.extra.get("memory", {}).get("sharpness", SHARPNESS))
 
     @property
     def is_digits(self) -> bool:
@@ -82,6 +90,9 @@ class Alphabet:
         if ensemble is not None and (sorted(ensemble) != sorted(f"{k}_{v}" for k in KINDS for v in ("original", "online"))
                                      or any(not isinstance(w, (int, float)) or w < 0 for w in ensemble.values())):
             raise ValueError(f"{path}: ensemble must give each of the four models a weight >= 0")
+        sharpness = d.get("memory", {}).get("sharpness", SHARPNESS)
+        if set(d.get("memory", {})) - {"sharpness", "note"} or not isinstance(sharpness, (int, float)) or sharpness < 0:
+            raise ValueError(f"{path}: memory may give a sharpness >= 0 (and a note), nothing else")
         if rows and sorted(c for row in rows for c in row if c is not None) != list(range(len(glyphs))):
             raise ValueError(f"{path}: rows must place every label exactly once")
         return cls(name=d["name"], title=d.get("title", d["name"]), glyphs=glyphs,

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .prototypes import SHARPNESS
+
 DEFAULT_WEIGHTS = {"fnn_original": 0.1, "fnn_online": 0.5, "cnn_original": 0.25, "cnn_online": 1.0}
 MIN_CONFIDENCE = 0.5
 
@@ -55,16 +57,17 @@ def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFA
 
 def combine(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
             min_confidence: float = MIN_CONFIDENCE, memory=None, embedding: np.ndarray | None = None,
-            glyphs=None) -> Answer:
+            glyphs=None, memory_sharpness: float = SHARPNESS) -> Answer:
     """The ensemble's answer for one drawing; ``label`` (the class) is None when it is not confident.
 
     With a writer's ``memory`` (a :class:`models.prototypes.PrototypeMemory`) and the
-    drawing's ``embedding``, the memory's evidence joins the product. ``glyphs``
+    drawing's ``embedding``, the memory's evidence joins the product (``memory_sharpness``:
+    the alphabet's, default the digits'). ``glyphs``
     name the classes in the reason given when unsure (default: their numbers).
     """
     evidence, personalised_by = None, 0
     if memory is not None and len(memory):
-        evidence, personalised_by = memory.evidence(embedding), len(memory)
+        evidence, personalised_by = memory.evidence(embedding, memory_sharpness), len(memory)
     combined = combine_probs(probs, weights, evidence)
     best = int(combined.argmax())
     p = float(combined[best])

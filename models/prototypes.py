@@ -130,8 +130,12 @@ class PrototypeMemory:
         accuracy = (self.hits + PRIOR_HITS) / (self.judged + PRIOR_HITS)
         return max(0.0, 2.0 * accuracy - 1.0)
 
-    def evidence(self, embedding: np.ndarray) -> np.ndarray:
-        """float32[classes]: log-evidence for each class, zero for an empty memory (which then changes nothing)."""
+    def evidence(self, embedding: np.ndarray, sharpness: float = SHARPNESS) -> np.ndarray:
+        """float32[classes]: log-evidence for each class, zero for an empty memory (which then changes nothing).
+
+        ``sharpness``: nats per unit of cosine distance at full trust; an alphabet may carry its own
+        (:attr:`models.alphabets.Alphabet.memory_sharpness`), the digits' is :data:`SHARPNESS`.
+        """
         if not len(self):
             return np.zeros(len(self.counts_), np.float32)
-        return (-SHARPNESS * self.trust) * self.distances(embedding)
+        return (-sharpness * self.trust) * self.distances(embedding)

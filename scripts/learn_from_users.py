@@ -41,7 +41,8 @@ import numpy as np
 
 from models import load_mnist
 from models.data import load_pendigits
-from models.ensemble import combine
+from models.ensemble import DEFAULT_WEIGHTS, combine
+from models.preprocess import preprocess_drawing
 from models.prototypes import PrototypeMemory
 from models.registry import model_class
 from models.render import render_pendigit
@@ -145,11 +146,15 @@ def run_isolated(writers: dict[int, list], env: dict, X, y, seed: int) -> list[d
     return results
 
 
-def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: str) -> tuple[list[dict], dict]:
+def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: str,
+              sharpness_grid: list[float] = ()) -> tuple[list[dict], dict]:
     rng = random.Random(seed)
     split = {writer: split_writer(drawings) for writer, drawings in writers.items()}
     results = {w: {"writer": w, "held_out": len(held), "errors": {}, "mnist": {}} for w, (_, held) in split.items()}
-    extra = {}
+    extra, by_sharpness = {}, {}
+    if sharpness_grid:
+        preprocessed = {writer_id(w, seed): [(preprocess_drawing(image), label) for image, label in held]
+                        for w, (_, held) in split.items()}
     with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
             httpx.Client(base_url=service.base_url, timeout=60) as client:
         def score_all(k: int, untaught: bool = False) -> None:
@@ -171,12 +176,17 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: st
             score_all(k, untaught=k == max(KS))
             print(f"crowd k={k}: " + ", ".join(f"{c} {sum(r['errors'][str(k)][c] for r in results.values())}"
                                                 for c in COLUMNS) + " errors", flush=True)
+            if sharpness_grid:
+                by_sharpness[str(k)] = personal_by_sharpness(Path(tmp), client.get("/healthz").json()["versions"],
+                                                             preprocessed, alphabet, sharpness_grid)
+                print(f"crowd k={k}, personal errors by memory sharpness: {by_sharpness[str(k)]}", flush=True)
         versions = client.get("/healthz").json()["versions"]
         mnist = online_mnist(Path(tmp), versions, X, y)
         for r in results.values():
             r["mnist"] = mnist
         extra = {"untaught_answers_differing": int(sum(extra.values())),
-                 "mnist_personal_empty_memory": personal_mnist(Path(tmp), versions, X, y, alphabet)}
+                 "mnist_personal_empty_memory": personal_mnist(Path(tmp), versions, X, y, alphabet),
+                 **({"personal_by_memory_sharpness": by_sharpness} if sharpness_grid else {})}
     return list(results.values()), extra
 
 
@@ -200,6 +210,37 @@ def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray
         differ += g.label != p.label or g.p != p.p
     return {"global": float(right_global / len(y)), "personal": float(right_personal / len(y)),
             "answers_differing": int(differ)}
+
+
+def personal_by_sharpness(store_dir: Path, versions: dict, held: dict[str, list[tuple[np.ndarray, int]]],
+                          alphabet: str, grid: list[float]) -> dict[str, int]:
+    """Errors of the personal answer on every writer's held-out drawings (``held``: writer id -> preprocessed
+    drawings and labels) for each memory sharpness in ``grid``, re-scored in-process from the weights and the
+    memories the service holds now: one learning run for every value, so the comparison is paired."""
+    from models import load_original
+    from models.alphabets import load_alphabet
+    from service.writers import WriterMemories
+
+    spec = load_alphabet(alphabet)
+    store = WeightStore(LocalObjects(store_dir))
+    originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
+    models = {f"{kind}_original": model for kind, model in originals.items()}
+    for name, version in versions.items():
+        models[name] = originals[name.split("_")[0]] if version == 0 else \
+            model_class(name.split("_")[0], serving=True).from_bytes(store.load(name, version))
+    memories = WriterMemories(store.objects, n_classes=spec.n_classes)
+    errors = dict.fromkeys(map(str, grid), 0)
+    for writer, drawings in held.items():
+        X, y = np.stack([x for x, _ in drawings]), [label for _, label in drawings]
+        probs = {name: model.predict_proba(X) for name, model in models.items()}
+        _, embeddings = originals["cnn"].predict_and_embed(X)
+        memory = memories.read(writer)
+        for sharpness in grid:
+            errors[str(sharpness)] += sum(
+                combine({name: p[i] for name, p in probs.items()}, spec.ensemble_weights or DEFAULT_WEIGHTS,
+                        memory=memory, embedding=embeddings[i], memory_sharpness=sharpness).label != y[i]
+                for i in range(len(y)))
+    return errors
 
 
 def errors_of(hits: dict, n: int) -> dict[str, int]:
@@ -257,23 +298,25 @@ def plot(summaries: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def pendigits_writers(n: int) -> dict[int, list[tuple[str, int]]]:
+def pendigits_writers(n: int, first: int = 0) -> dict[int, list[tuple[str, int]]]:
     by_writer = defaultdict(list)
     for d in load_pendigits("test"):
         by_writer[d.writer].append((data_url(render_pendigit(d)), d.label))
-    return {w: by_writer[w] for w in sorted(by_writer)[:n]}
+    return {w: by_writer[w] for w in sorted(by_writer)[first:first + n]}
 
 
-def kana_writers(n: int, held_out: int = 3) -> dict[int, list[tuple[str, int]]]:
+def kana_writers(n: int, first: int = 0, held_out: int = 3) -> dict[int, list[tuple[str, int]]]:
     """Synthetic writers with habits outside the training ranges (``models/kana.py``, "unseen"), each drawing
-    every character 5 times to teach and ``held_out`` more times to be scored on."""
+    every character 5 times to teach and ``held_out`` more times to be scored on; the ``first`` are skipped."""
     from models.kana import drawn_strokes, render_kana, synthetic_writers
 
-    styles = dict(synthetic_writers("unseen", n))
-    strokes, labels, ids = drawn_strokes("unseen", n, per_writer=max(KS) + held_out)
+    styles = dict(synthetic_writers("unseen", first + n))
+    strokes, labels, ids = drawn_strokes("unseen", first + n, per_writer=max(KS) + held_out)
+    chosen = sorted(styles)[first:]
     by_writer = defaultdict(list)
     for s, label, w in zip(strokes, labels, ids):
-        by_writer[int(w)].append((data_url(render_kana(s, styles[int(w)].canvas())), int(label)))
+        if int(w) in chosen:
+            by_writer[int(w)].append((data_url(render_kana(s, styles[int(w)].canvas())), int(label)))
     return dict(by_writer)
 
 
@@ -283,6 +326,10 @@ def main() -> None:
     parser.add_argument("--alphabet", default="digits",
                         help="digits: the 14 pendigits test writers; hiragana: synthetic writers of unseen styles")
     parser.add_argument("--writers", type=int, default=None, help="default: 14 (digits), 5 (hiragana)")
+    parser.add_argument("--first-writer", type=int, default=0,
+                        help="skip this many writers (hiragana: 5 gives the writers its memory sharpness was chosen on)")
+    parser.add_argument("--sharpness-grid", type=lambda text: [float(v) for v in text.split(",")], default=[],
+                        help="crowd: also re-score the personal answer for each of these memory sharpnesses, e.g. 0,10,20,40")
     parser.add_argument("--seed", type=int, default=0, help="order of the crowd's drawings")
     parser.add_argument("--out", type=Path, default=Path("artifacts/learn_from_users"))
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
@@ -293,17 +340,17 @@ def main() -> None:
     if args.alphabet == "digits":
         X, y = load_mnist("test")
         X = X.astype(np.float32) / 255
-        writers = pendigits_writers(args.writers or 14)
+        writers = pendigits_writers(args.writers or 14, args.first_writer)
     else:  # the general knowledge the online models must keep: the held-out synthetic writers
         from models.kana import load_drawn_hiragana
 
         X, y, _ = load_drawn_hiragana("test", 40)
-        writers = kana_writers(args.writers or 5)
+        writers = kana_writers(args.writers or 5, args.first_writer)
 
     out: dict = {"env": env, "seed": args.seed}
     summaries = {}
     if args.mode in ("both", "crowd"):
-        results, extra = run_crowd(writers, env, X, y, args.seed, args.alphabet)
+        results, extra = run_crowd(writers, env, X, y, args.seed, args.alphabet, args.sharpness_grid)
         summaries["crowd"] = summarise(results)
         out["crowd"] = {"summary": summaries["crowd"], **extra, "writers": results}
     if args.mode in ("both", "isolated"):

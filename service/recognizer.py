@@ -76,7 +76,8 @@ class Recognizer:
             else:
                 probs[name] = self.originals[name].predict_proba(batch)[0]
         answer = combine(probs, self.alphabet.ensemble_weights or DEFAULT_WEIGHTS, memory=memory, embedding=embedding,
-                         glyphs=None if self.alphabet.is_digits else self.alphabet.glyphs)
+                         glyphs=None if self.alphabet.is_digits else self.alphabet.glyphs,
+                         memory_sharpness=self.alphabet.memory_sharpness)
         return Recognition(probs, answer, versions, x28, embedding, self.alphabet)
 
     def activations(self, x28: np.ndarray) -> list[dict]:

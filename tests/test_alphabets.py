@@ -139,3 +139,40 @@ def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path)
     (tmp_path / "bad.json").write_text(json.dumps(spec))
     with pytest.raises(ValueError, match="ensemble"):
         load_alphabet(str(tmp_path / "bad.json"))
+
+
+def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, tmp_path):
+    """``"memory": {"sharpness": s}`` in the file scales a writer's memory in their answer: at 0 it is
+    silent (the answer is everyone's), without the key it speaks with the digits' sharpness."""
+    from models import load_original
+    from models.prototypes import SHARPNESS, PrototypeMemory
+    from service.online import OnlineModel
+    from service.recognizer import Recognizer
+    from service.storage import LocalObjects, WeightStore
+
+    spec = json.loads(open(shapes_alphabet, encoding="utf-8").read())
+    folder = str(Path(shapes_alphabet).parent)
+    spec["weights"] = {kind: f"{folder}/{name}" for kind, name in spec["weights"].items()}
+    spec["sample"] = f"{folder}/{spec['sample']}"
+
+    def recognizer(name: str, memory: dict | None) -> Recognizer:
+        (tmp_path / f"{name}.json").write_text(json.dumps({**spec, **({"memory": memory} if memory else {})}))
+        alphabet = load_alphabet(str(tmp_path / f"{name}.json"))
+        originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
+        store = WeightStore(LocalObjects(tmp_path / name))
+        online = {f"{kind}_online": OnlineModel(f"{kind}_online", model, store) for kind, model in originals.items()}
+        return Recognizer(originals, online, alphabet)
+
+    silent, default = recognizer("silent", {"sharpness": 0}), recognizer("default", None)
+    assert (silent.alphabet.memory_sharpness, default.alphabet.memory_sharpness) == (0.0, SHARPNESS)
+    X = np.random.default_rng(1).random((6, 28, 28), dtype=np.float32)
+    taught = [default.recognize(x).embedding for x in X[:3]]
+    memory = PrototypeMemory.from_entries(np.stack(taught), [2, 2, 2], n_classes=3)  # "everything is a ✕"
+    for x in X[3:]:
+        everyone = silent.recognize(x).answer
+        assert np.array_equal(silent.recognize(x, memory).answer.probs, everyone.probs)
+        mine = default.recognize(x, memory).answer
+        assert mine.probs[2] > everyone.probs[2] and mine.personalised_by == 3
+    (tmp_path / "bad.json").write_text(json.dumps({**spec, "memory": {"sharpness": "high"}}))
+    with pytest.raises(ValueError, match="sharpness"):
+        load_alphabet(str(tmp_path / "bad.json"))
