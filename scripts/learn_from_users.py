@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Does Inkling learn a person's handwriting? Simulated with the 14 pendigits test writers.
 
-    python scripts/learn_from_users.py [--mode both|isolated|crowd] [--writers 14] [--out artifacts/learn_from_users]
+    python scripts/learn_from_users.py [--mode both|isolated|crowd] [--alphabet digits|hiragana] [--writers 14]
+        [--first-writer 0] [--sharpness-grid 0,10,20,40] [--out artifacts/learn_from_users]
 
 The writers are people none of the models saw. Their drawings are rendered
 exactly as the page would send them; each writer's first 5 drawings of each
@@ -20,7 +21,10 @@ writer's own memory) and without one (the *global* answer everyone gets). At
 k = 5 (crowd) each is asked a third time with the id of a writer who taught
 nothing, which must give the global answer exactly. The online models' MNIST
 test accuracy is measured on the weights the service persisted, and (crowd)
-the personalised path's MNIST accuracy with an empty memory in-process.
+the personalised path's MNIST accuracy with an empty memory in-process. With ``--sharpness-grid``
+(crowd) the personal answer is also re-scored in-process for each memory sharpness, on the same
+learned weights and memories: how an alphabet's ``"memory"`` sharpness is chosen, on writers
+(``--first-writer``) other than those it is then scored on.
 Prints tables, writes JSON and a plot.
 """
 
