@@ -77,20 +77,23 @@ def page_png(rgba_png: bytes) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b""))
 
 
-def predict_bodies(n: int = 200, gray: bool = True) -> list[bytes]:
-    """Pen digits of the pendigits test writers as the page sends them (``gray``: png.js's PNG), or as a
+def predict_bodies(n: int = 200) -> tuple[list[bytes], list[bytes]]:
+    """Pen digits of the pendigits test writers as the page sends them (png.js's gray PNG), and the same as a
     canvas's own PNG (RGBA: what the page sent before png.js, and what other clients may send)."""
     from io import BytesIO
 
     from PIL import Image
 
-    bodies = []
+    def body(png: bytes) -> bytes:
+        return json.dumps({"image": "data:image/png;base64," + base64.b64encode(png).decode()}).encode()
+
+    gray, rgba = [], []
     for digit in load_pendigits("test")[:n]:
         png = BytesIO()
         Image.open(BytesIO(render_pendigit(digit))).convert("RGBA").save(png, format="PNG")
-        png = page_png(png.getvalue()) if gray else png.getvalue()
-        bodies.append(json.dumps({"image": "data:image/png;base64," + base64.b64encode(png).decode()}).encode())
-    return bodies
+        gray.append(body(page_png(png.getvalue())))
+        rgba.append(body(png.getvalue()))
+    return gray, rgba
 
 
 # --- load ----------------------------------------------------------------------------------
@@ -240,7 +243,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("artifacts/bench.json"))
     args = parser.parse_args()
 
-    bodies, rgba_bodies = predict_bodies(), predict_bodies(gray=False)
+    bodies, rgba_bodies = predict_bodies()
     results: dict = {"stages_ms": stage_costs(bodies[0], rgba_bodies[0])}
     unlimited = UNLIMITED
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis") as redis:

@@ -2,7 +2,7 @@
 //
 // Why: a canvas's own PNG (toDataURL) carries four channels of which the recogniser reads one.
 // Inflating and unfiltering the other three was the largest single cost of a prediction on the
-// server (0.62 of ~2.8 ms CPU; scripts/bench.py prints the stages). The gray PNG of the same
+// server (decoding it and finding the ink: 0.85 of ~2.8 ms CPU; scripts/bench.py prints the stages). The gray PNG of the same
 // drawing reads in a third of the time, is ~45% smaller on the wire, and gives the server
 // exactly the pixels it would have made from the RGBA one (the same integer luma as Pillow's
 // "L", tests/test_browser.py checks it). Rows are left unfiltered ("None"): on a drawing that is
@@ -47,7 +47,7 @@ function chunk(type, data) {
  * or null when a pixel is not fully opaque. Luma as Pillow's RGB -> "L": (R 19595 + G 38470 +
  * B 7471 + 2^15) >> 16, so the server sees the same levels either way.
  */
-export function grayScanlines({ width, height, data }) {
+function grayScanlines({ width, height, data }) {
   const rows = new Uint8Array(height * (width + 1));
   for (let y = 0, i = 0, o = 0; y < height; y++) {
     rows[o++] = 0;
