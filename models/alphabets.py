@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .canvas import CanvasSpec
+from .preprocess import BOX, FIELD
 from .prototypes import SHARPNESS
 
 ALPHABETS_DIR = Path(__file__).resolve().parent / "weights"
@@ -60,6 +61,13 @@ class Alphabet:
         return float(self.extra.get("memory", {}).get("sharpness", SHARPNESS))
 
     @property
+    def box(self) -> int:
+        """The pixels a drawing's longer side is fitted into, in the 28x28 field the models read
+        (``"preprocess": {"box": ...}`` in the file); default MNIST's 20 (:data:`models.preprocess.BOX`).
+        Its original weights were trained on drawings fitted so, and every drawing is fitted the same way."""
+        return int(self.extra.get("preprocess", {}).get("box", BOX))
+
+    @property
     def is_digits(self) -> bool:
         """Answers for the digits also carry ``digit`` (the API's first field), so old clients keep working."""
         return self.glyphs == tuple("0123456789")
@@ -93,6 +101,11 @@ class Alphabet:
         sharpness = d.get("memory", {}).get("sharpness", SHARPNESS)
         if set(d.get("memory", {})) - {"sharpness", "note"} or not isinstance(sharpness, (int, float)) or sharpness < 0:
             raise ValueError(f"{path}: memory may give a sharpness >= 0 (and a note), nothing else")
+        box = d.get("preprocess", {}).get("box", BOX)
+        if (set(d.get("preprocess", {})) - {"box", "note"} or isinstance(box, bool) or not isinstance(box, int)
+                or not 8 <= box <= FIELD):
+            raise ValueError(f"{path}: preprocess may give a box, whole pixels from 8 to {FIELD} (and a note), "
+                             "nothing else")
         if rows and sorted(c for row in rows for c in row if c is not None) != list(range(len(glyphs))):
             raise ValueError(f"{path}: rows must place every label exactly once")
         return cls(name=d["name"], title=d.get("title", d["name"]), glyphs=glyphs,

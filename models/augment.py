@@ -8,7 +8,9 @@ into a box, centre of mass at the centre), so variants look like inputs the
 models will really see, not shifted copies.
 
 Sizes are the digit's longer side in pixels: MNIST's own 20, and 16, 18, 22
-for people who draw small or large strokes relative to the digit. Angles
+for people who draw small or large strokes relative to the digit (0.8-1.1x
+the box; an alphabet fitted into a larger box scales them, never beyond the
+28-pixel field: 21, 23, 26, 28 for hiragana's 26). Angles
 (degrees, counter-clockwise) cover the slant people give digits, +-15 at
 most: beyond that a 6 starts to look like a 9-ish blob and a 1 like a 7.
 
@@ -23,18 +25,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from .preprocess import fit_and_center
+from .preprocess import BOX, FIELD, fit_and_center
 
-SIZES = (16, 18, 20, 22)
+SCALES = (0.8, 0.9, 1.0, 1.1)
 ANGLES = (-15.0, -9.0, -3.0, 3.0, 9.0, 15.0)
-N_VARIANTS = len(SIZES) * len(ANGLES)
+N_VARIANTS = len(SCALES) * len(ANGLES)
 
 
-def augment(img28: np.ndarray) -> np.ndarray:
-    """float32[24,28,28]: ``img28`` at each size in :data:`SIZES` and angle in :data:`ANGLES`.
+def sizes(box: int = BOX) -> tuple[int, ...]:
+    """The variants' longer sides for drawings fitted into ``box`` px: :data:`SCALES` of it, at most the field.
+
+    >>> sizes(), sizes(26)
+    ((16, 18, 20, 22), (21, 23, 26, 28))
+    """
+    return tuple(min(FIELD, round(box * scale)) for scale in SCALES)
+
+
+SIZES = sizes()
+
+
+def augment(img28: np.ndarray, box: int = BOX) -> np.ndarray:
+    """float32[24,28,28]: ``img28`` at each of :func:`sizes` ``(box)`` and each angle in :data:`ANGLES`.
 
     Deterministic: the same input always gives the same 24 images, ordered
-    size-major (``out[i * 6 + j]`` is ``SIZES[i]``, ``ANGLES[j]``).
+    size-major (``out[i * 6 + j]`` is ``sizes(box)[i]``, ``ANGLES[j]``).
     """
     from skimage.transform import rotate  # the learner's package: a web worker imports this module, never calls it
 
@@ -45,6 +59,6 @@ def augment(img28: np.ndarray) -> np.ndarray:
     for j, angle in enumerate(ANGLES):
         # resize=True keeps the corners a rotation would otherwise cut off.
         rotated = rotate(img, angle, resize=True, order=1, mode="constant", cval=0.0)
-        for i, size in enumerate(SIZES):
+        for i, size in enumerate(sizes(box)):
             out[i * len(ANGLES) + j] = fit_and_center(rotated, box=size)
     return out

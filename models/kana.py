@@ -60,6 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .alphabets import load_alphabet
 from .canvas import CanvasSpec
 from .data import default_mnist_dir
 from .errors import MissingDataError
@@ -476,12 +477,17 @@ def drawn_strokes(
     return strokes, labels, ids
 
 
-def _render_writer(args: tuple[tuple[int, WriterStyle], int]) -> np.ndarray:
-    writer, per_writer = args
+def hiragana_box() -> int:
+    """The box the shipped hiragana weights were trained with (``hiragana.json``): images default to it."""
+    return load_alphabet("hiragana").box
+
+
+def _render_writer(args: tuple[tuple[int, WriterStyle], int, int]) -> np.ndarray:
+    writer, per_writer, box = args
     canvas = writer[1].canvas()
     return np.stack(
         [
-            preprocess_drawing(render_kana(draw(writer, label, rep), canvas))
+            preprocess_drawing(render_kana(draw(writer, label, rep), canvas), box)
             for rep in range(per_writer)
             for label in range(len(HIRAGANA))
         ]
@@ -505,20 +511,20 @@ def _cache_key_material() -> bytes:
     return b"\0".join(parts)
 
 
-def _cache_path(split: str, writers: int, per_writer: int) -> Path:
+def _cache_path(split: str, writers: int, per_writer: int, box: int) -> Path:
     key = hashlib.sha256(
-        repr((split, writers, per_writer, kanjivg_version())).encode() + _cache_key_material()
+        repr((split, writers, per_writer, box, kanjivg_version())).encode() + _cache_key_material()
     ).hexdigest()[:16]
     return Path(default_mnist_dir()).parent / "drawn" / f"hiragana-{split}-{writers}x{per_writer}-{key}.npz"
 
 
-def _render_range(split: str, start: str, stop: str, per_writer: str, out: str) -> None:
+def _render_range(split: str, start: str, stop: str, per_writer: str, box: str, out: str) -> None:
     """Worker entry point: render writers ``start:stop`` of ``split`` into the .npy file ``out``."""
     writers = synthetic_writers(split, int(stop))[int(start) :]
-    np.save(out, np.concatenate([_render_writer((w, int(per_writer))) for w in writers]))
+    np.save(out, np.concatenate([_render_writer((w, int(per_writer), int(box))) for w in writers]))
 
 
-def _render_in_subprocesses(split: str, writers: int, per_writer: int, processes: int) -> np.ndarray:
+def _render_in_subprocesses(split: str, writers: int, per_writer: int, box: int, processes: int) -> np.ndarray:
     """Render in ``processes`` fresh Python processes, each a contiguous block of writers.
 
     Plain subprocesses rather than a multiprocessing pool: nothing is forked from a caller that may
@@ -539,7 +545,7 @@ def _render_in_subprocesses(split: str, writers: int, per_writer: int, processes
             for k, (a, b) in enumerate(itertools.pairwise(bounds)):
                 out, log = Path(tmp) / f"{k}.npy", Path(tmp) / f"{k}.log"
                 with log.open("wb") as err:
-                    cmd = [sys.executable, "-c", code, split, str(a), str(b), str(per_writer), str(out)]
+                    cmd = [sys.executable, "-c", code, split, str(a), str(b), str(per_writer), str(box), str(out)]
                     jobs.append((subprocess.Popen(cmd, env=env, cwd=root, stdout=err, stderr=err), out, log))
             for proc, _, log in jobs:
                 if proc.wait() != 0:
@@ -560,18 +566,21 @@ TRAIN_WRITERS, TEST_WRITERS, HOLDOUT_WRITERS = 800, 40, 15
 
 
 def load_drawn_hiragana(
-    split: str, writers: int, per_writer: int = 1, cache: bool = True, processes: int | None = None
+    split: str, writers: int, per_writer: int = 1, cache: bool = True, processes: int | None = None,
+    box: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(float32[N,28,28] images, int64[N] labels, int32[N] writer ids)``: each of ``split``'s first
     ``writers`` writers draws each of the 71 hiragana ``per_writer`` times, rendered with the writer's
-    pen on the hiragana canvas and preprocessed like a digit from the page.
+    pen on the hiragana canvas and preprocessed like a drawing from the page, fitted into ``box`` px
+    (default :func:`hiragana_box`, what the shipped weights read).
 
     Order: writer, then repetition, then label (as :func:`drawn_strokes`). Cached as .npz beside the
     pendigits cache (``<MNIST cache>/../drawn/``), keyed by the parameters, the KanjiVG version and
     the code that defines the images. Large sets are rendered in ``processes`` worker processes
     (default: all CPUs when there are more than 2,000 drawings); the images do not depend on it.
     """
-    path = _cache_path(split, writers, per_writer)
+    box = box or hiragana_box()
+    path = _cache_path(split, writers, per_writer, box)
     if cache and path.is_file():
         with np.load(path) as archive:
             return archive["images"], archive["labels"], archive["writers"]
@@ -580,9 +589,9 @@ def load_drawn_hiragana(
     if processes is None:
         processes = (os.cpu_count() or 1) if n > 2000 else 1
     if processes > 1 and writers > 1:
-        images = _render_in_subprocesses(split, writers, per_writer, processes)
+        images = _render_in_subprocesses(split, writers, per_writer, box, processes)
     else:
-        images = np.concatenate([_render_writer((w, per_writer)) for w in styles]) if styles else None
+        images = np.concatenate([_render_writer((w, per_writer, box)) for w in styles]) if styles else None
     if images is None:
         images = np.zeros((0, 28, 28), np.float32)
     labels = np.tile(np.arange(len(HIRAGANA), dtype=np.int64), writers * per_writer)
@@ -600,9 +609,10 @@ def time_per_drawing(n: int = 200) -> float:
     plan = list(_plan("train", max(1, -(-n // len(HIRAGANA))), 1))[:n]
     for char in HIRAGANA:
         load_strokes(char)  # parsing the SVGs once per process is not per-drawing work
+    box = hiragana_box()
     start = time.perf_counter()
     for writer, label, rep in plan:
-        preprocess_drawing(render_kana(draw(writer, label, rep), writer[1].canvas()))
+        preprocess_drawing(render_kana(draw(writer, label, rep), writer[1].canvas()), box)
     return (time.perf_counter() - start) / len(plan)
 
 
@@ -619,6 +629,7 @@ __all__ = [
     "draw",
     "drawn_strokes",
     "kanjivg_version",
+    "hiragana_box",
     "load_drawn_hiragana",
     "load_strokes",
     "parse_svg_path",

@@ -22,6 +22,8 @@ _HIRAGANA_INTRO = [
     "rotation, proportions, size, pen width) and per-stroke jitter of position, angle and length",
     "with a wobble along each stroke (`models/kana.py`), rendered on the hiragana canvas and",
     "preprocessed like any drawing from the page, with the digits' random distortions each epoch.",
+    "Each drawing's longer side is fitted into {box} of the 28 pixels (the alphabet's `preprocess.box`;",
+    "MNIST's is 20): a handakuten ring or a dakuten's two ticks is then a few pixels larger.",
     "They are evaluated on 40 held-out synthetic writers, whose seeds training never used",
     "(the guard's holdout is 15 more). Intended use: recognising one of the 71 hiragana (46",
     "basic, 25 with dakuten or handakuten) drawn on Inkling's canvas; how well it reads real",
@@ -36,7 +38,7 @@ _HIRAGANA_INTRO = [
 
 def write_model_card(record: dict, path: Path, alphabet=None) -> None:
     if alphabet is not None and not alphabet.is_digits:
-        lines = list(_HIRAGANA_INTRO)
+        lines = [line.format(box=alphabet.box) for line in _HIRAGANA_INTRO]
         for name, r in record.items():
             lines.append(f"| {name} | {r['heldout_writers_accuracy']:.2%} | {r['epochs']} | {r['seed']} "
                          f"| {r['training_seconds'] / 60:.1f} min | {r['weights_bytes'] / 1e6:.2f} MB |")

@@ -208,8 +208,10 @@ def place_by_center_of_mass(small: np.ndarray) -> np.ndarray:
     return field
 
 
-def preprocess_drawing(png: bytes | str | Image.Image) -> np.ndarray:
-    """A canvas drawing (PNG bytes or data URL) as float32[28,28] in [0,1], white ink on black.
+def preprocess_drawing(png: bytes | str | Image.Image, box: int = BOX) -> np.ndarray:
+    """A canvas drawing (PNG bytes or data URL) as float32[28,28] in [0,1], white ink on black, its longer
+    side fitted into ``box`` px (MNIST's 20 by default; an alphabet may choose its own, see
+    :attr:`models.alphabets.Alphabet.box`).
 
     Raises :class:`InvalidImageError` for anything that is not a PNG up to
     2048x2048, and :class:`BlankDrawingError` when nothing is drawn.
@@ -217,11 +219,11 @@ def preprocess_drawing(png: bytes | str | Image.Image) -> np.ndarray:
     ink = load_ink(png)
     if ink.sum() < MIN_INK_PIXELS:
         raise BlankDrawingError(_BLANK_MESSAGE)
-    return fit_and_center(ink)
+    return fit_and_center(ink, box)
 
 
-def read_drawing(png: bytes | str) -> tuple[np.ndarray, bytes]:
+def read_drawing(png: bytes | str, box: int = BOX) -> tuple[np.ndarray, bytes]:
     """A labelled drawing from one decode: what the models see (:func:`preprocess_drawing`) and what is
     stored (:func:`clean_png`)."""
     image = open_png(png)
-    return preprocess_drawing(image), clean_png(image)
+    return preprocess_drawing(image, box), clean_png(image)

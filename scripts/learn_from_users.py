@@ -44,6 +44,7 @@ import httpx
 import numpy as np
 
 from models import load_mnist
+from models.alphabets import load_alphabet
 from models.data import load_pendigits
 from models.ensemble import DEFAULT_WEIGHTS, combine
 from models.preprocess import preprocess_drawing
@@ -157,7 +158,7 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: st
     results = {w: {"writer": w, "held_out": len(held), "errors": {}, "mnist": {}} for w, (_, held) in split.items()}
     extra, by_sharpness = {}, {}
     if sharpness_grid:
-        preprocessed = {writer_id(w, seed): [(preprocess_drawing(image), label) for image, label in held]
+        preprocessed = {writer_id(w, seed): [(preprocess_drawing(image, load_alphabet(alphabet).box), label) for image, label in held]
                         for w, (_, held) in split.items()}
     with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
             httpx.Client(base_url=service.base_url, timeout=60) as client:
@@ -222,7 +223,6 @@ def personal_by_sharpness(store_dir: Path, versions: dict, held: dict[str, list[
     drawings and labels) for each memory sharpness in ``grid``, re-scored in-process from the weights and the
     memories the service holds now: one learning run for every value, so the comparison is paired."""
     from models import load_original
-    from models.alphabets import load_alphabet
     from service.writers import WriterMemories
 
     spec = load_alphabet(alphabet)

@@ -158,8 +158,8 @@ def hiragana_data(args, out: Path) -> tuple[tuple, dict]:
     """Synthetic writers' hiragana; evaluated on held-out writers. Writes the service's sample.npz too."""
     from models.kana import load_drawn_hiragana
 
-    X, y, _ = load_drawn_hiragana("train", kana.TRAIN_WRITERS)
-    Xt, yt, writers = load_drawn_hiragana("test", kana.TEST_WRITERS + kana.HOLDOUT_WRITERS)
+    X, y, _ = load_drawn_hiragana("train", kana.TRAIN_WRITERS, box=args.box)
+    Xt, yt, writers = load_drawn_hiragana("test", kana.TEST_WRITERS + kana.HOLDOUT_WRITERS, box=args.box)
     evaluation = writers < writers.min() + kana.TEST_WRITERS
     rng = np.random.default_rng(args.seed)
     replay = np.concatenate([rng.choice(np.flatnonzero(y == c), HIRAGANA_REPLAY_PER_CLASS, replace=False)
@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--logdir", type=Path, default=Path("runs"))
     args = parser.parse_args()
     alphabet = load_alphabet(args.alphabet)
-    args.n_classes = alphabet.n_classes
+    args.n_classes, args.box = alphabet.n_classes, alphabet.box
     out = args.out or alphabet.weights["cnn"].parent
     out.mkdir(parents=True, exist_ok=True)
 
@@ -208,6 +208,7 @@ def main() -> None:
             "seed": args.seed,
             "epochs": args.epochs or DEFAULT_EPOCHS[name],
             "training_images": len(X),
+            "box": alphabet.box,
             "training_seconds": round(seconds, 1),
             **{f"{set_name}_accuracy": round(accuracy(model, *xy), 4) for set_name, xy in evaluations.items()},
             "weights_bytes": weights.stat().st_size,

@@ -85,7 +85,7 @@ async def limit_predictions(request: Request, runtime: RuntimeDep) -> None:
 async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
     """Top-3 of the four models and one answer for a drawing (with ``writer``, using that writer's memory)."""
     memory = await runtime.memory_of(body.writer)
-    recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image), memory))
+    recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image, runtime.alphabet.box), memory))
     return recognition.to_json()
 
 
@@ -93,7 +93,7 @@ async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
              dependencies=[Depends(limit_predictions)])
 async def activations(body: schemas.ImageIn, runtime: RuntimeDep):
     """The online CNN's hidden feature maps (conv1, pool1, conv2, pool2) for one drawing."""
-    layers = await runtime.infer(lambda: runtime.recognizer.activations(preprocess_drawing(body.image)))
+    layers = await runtime.infer(lambda: runtime.recognizer.activations(preprocess_drawing(body.image, runtime.alphabet.box)))
     return {"layers": layers}
 
 

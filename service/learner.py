@@ -26,6 +26,7 @@ default run it on a thread beside the web role.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -38,6 +39,7 @@ import numpy as np
 
 from models.augment import augment
 from models.base import DigitClassifier
+from models.preprocess import BOX
 
 from .guard import HoldoutGuard
 from .queue import LearnQueue, Lesson, QueueUnavailable
@@ -83,10 +85,11 @@ class Learner:
     def __init__(self, originals: dict[str, DigitClassifier], store: WeightStore, drawings: DrawingStore,
                  queue: LearnQueue, replay: ReplayBuffer, guard: HoldoutGuard, *, tuning: dict[str, dict],
                  batch_max: int = 32, batch_seconds: float = 1.0, keep_versions: int = 50, prune_every: int = 10,
-                 reconcile_seconds: float = 60.0, metrics=None) -> None:
+                 reconcile_seconds: float = 60.0, box: int = BOX, metrics=None) -> None:
         self.store, self.drawings, self.queue, self.replay, self.guard = store, drawings, queue, replay, guard
         self.batch_max, self.batch_seconds = batch_max, batch_seconds
         self.keep_versions, self.prune_every, self.reconcile_seconds = keep_versions, prune_every, reconcile_seconds
+        self.box = box  # the alphabet's: a drawing's variants are fitted as its drawings are
         self.metrics = metrics
         self._judge = originals["cnn"]  # finds implausible labels
         self.tracks = {}
@@ -208,7 +211,7 @@ class Learner:
         plausibility = self._judge.predict_proba(images)[np.arange(len(lessons)), [x.label for x in lessons]]
         # The next drawings' variants are made on a thread while this one's step runs: a third of
         # a drawing's time was augmentation, and the step leaves the interpreter free.
-        variants = self._augmenting.map(augment, images)
+        variants = self._augmenting.map(functools.partial(augment, box=self.box), images)
         consumed = 0
         for lesson, x28, x24, p in zip(lessons, images, variants, plausibility):
             self._learn(lesson, x28, x24, suspicious=float(p) < SUSPICIOUS_BELOW)

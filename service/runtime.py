@@ -267,7 +267,7 @@ def build_learner(settings: Settings, metrics: Metrics | None = None, *, stores=
                               "cnn": {"online_lr": settings.cnn_online_lr, "step_dtype": learn_dtype(settings)}},
                       batch_max=settings.learn_batch_max, batch_seconds=settings.learn_batch_seconds,
                       keep_versions=settings.keep_versions, prune_every=settings.prune_every,
-                      reconcile_seconds=settings.reconcile_seconds,
+                      reconcile_seconds=settings.reconcile_seconds, box=load_alphabet(settings.alphabet).box,
                       metrics=metrics)
     learner.start()
     learner.warm_up(guard.X[:48], guard.y[:48])

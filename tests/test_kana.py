@@ -15,6 +15,7 @@ from models.kana import (
     clean_drawing,
     draw,
     drawn_strokes,
+    hiragana_box,
     load_drawn_hiragana,
     load_strokes,
     parse_svg_path,
@@ -129,12 +130,16 @@ def test_load_drawn_hiragana_matches_strokes_and_caches(tmp_path, monkeypatch):
     assert len(list((tmp_path / "drawn").glob("hiragana-test-*.npz"))) == 1
     again = load_drawn_hiragana("test", 2, per_writer=1)
     assert all(np.array_equal(a, b) for a, b in zip((images, labels, writers), again))
+    mnist_box = load_drawn_hiragana("test", 2, per_writer=1, box=20)[0]  # another box is another cache
+    assert len(list((tmp_path / "drawn").glob("hiragana-test-*.npz"))) == 2
+    assert (images > 0.1).sum() > 1.3 * (mnist_box > 0.1).sum()  # (26/20)^2 = 1.69 the area, thinner pens
     strokes, s_labels, s_writers = drawn_strokes("test", 2, per_writer=1)
     assert np.array_equal(s_labels, labels) and np.array_equal(s_writers, writers)
     style = synthetic_writers("test", 2)[1][1]
     for i in (0, 100, 141):
         assert np.array_equal(preprocess_drawing(render_kana(strokes[i], style.canvas() if i >= 71 else
-                                                             synthetic_writers("test", 1)[0][1].canvas())),
+                                                             synthetic_writers("test", 1)[0][1].canvas()),
+                                                 hiragana_box()),  # what the shipped weights read
                               images[i])
 
 
