@@ -158,7 +158,8 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: st
     results = {w: {"writer": w, "held_out": len(held), "errors": {}, "mnist": {}} for w, (_, held) in split.items()}
     extra, by_sharpness = {}, {}
     if sharpness_grid:
-        preprocessed = {writer_id(w, seed): [(preprocess_drawing(image, load_alphabet(alphabet).box), label) for image, label in held]
+        box = load_alphabet(alphabet).box
+        preprocessed = {writer_id(w, seed): [(preprocess_drawing(image, box), label) for image, label in held]
                         for w, (_, held) in split.items()}
     with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
             httpx.Client(base_url=service.base_url, timeout=60) as client:

@@ -84,8 +84,8 @@ async def limit_predictions(request: Request, runtime: RuntimeDep) -> None:
              dependencies=[Depends(limit_predictions)])
 async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
     """Top-3 of the four models and one answer for a drawing (with ``writer``, using that writer's memory)."""
-    memory = await runtime.memory_of(body.writer)
-    recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image, runtime.alphabet.box), memory))
+    memory, box = await runtime.memory_of(body.writer), runtime.alphabet.box
+    recognition = await runtime.infer(lambda: runtime.recognizer.recognize(preprocess_drawing(body.image, box), memory))
     return recognition.to_json()
 
 
@@ -93,7 +93,8 @@ async def predict(body: schemas.ImageIn, runtime: RuntimeDep):
              dependencies=[Depends(limit_predictions)])
 async def activations(body: schemas.ImageIn, runtime: RuntimeDep):
     """The online CNN's hidden feature maps (conv1, pool1, conv2, pool2) for one drawing."""
-    layers = await runtime.infer(lambda: runtime.recognizer.activations(preprocess_drawing(body.image, runtime.alphabet.box)))
+    box = runtime.alphabet.box
+    layers = await runtime.infer(lambda: runtime.recognizer.activations(preprocess_drawing(body.image, box)))
     return {"layers": layers}
 
 

@@ -35,7 +35,8 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
     preprocessing errors before storing anything, and ``StorageUnavailable``
     when the drawing could not be stored (nothing was accepted).
     """
-    x28, png = await runtime.infer(read_drawing, png, runtime.alphabet.box)  # what the models see; what is stored: pixels only
+    # What the models see (fitted into the alphabet's box); what is stored: pixels only.
+    x28, png = await runtime.infer(read_drawing, png, runtime.alphabet.box)
     memory = await runtime.memory_of(writer)
     before = await runtime.infer(runtime.recognizer.recognize, x28, memory)
     drawing_id = new_drawing_id()

@@ -112,7 +112,7 @@ def test_the_shipped_hiragana_models_meet_their_model_card():
         accuracy = np.mean(load_original(kind, serving=True, alphabet=hiragana).predict_proba(X).argmax(1) == y)
         assert accuracy >= card[kind]["heldout_writers_accuracy"] - 0.03, (kind, accuracy)
     assert card["cnn"]["heldout_writers_accuracy"] >= 0.97  # the target, on all 40 writers
-    assert card["cnn"]["box"] == card["fnn"]["box"] == hiragana.box  # trained on drawings fitted as the service fits them
+    assert card["cnn"]["box"] == card["fnn"]["box"] == hiragana.box  # trained on drawings fitted as served
 
 
 def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path):
