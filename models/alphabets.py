@@ -3,7 +3,7 @@
 One JSON file describes an alphabet: its labels (the glyph shown for each
 class index), the canvas it is drawn on, its original weights, the sample
 the online models replay and are guarded with, how the picker lays it out,
-and where its figures come from. ``INKLING_ALPHABET`` names one shipped
+where its figures come from and, optionally, how each glyph is written. ``INKLING_ALPHABET`` names one shipped
 here (``models/weights/<name>.json``) or gives the path of any such file:
 a third alphabet needs that file and its weights, no code. Paths inside it
 are relative to the file.
@@ -41,6 +41,10 @@ class Alphabet:
     rows: tuple[tuple[int | None, ...], ...] | None = None  # the picker's layout; None: label order, flowing
     # extra keys, e.g. "lang": the glyphs' language (BCP 47, "ja"), so the page picks fonts that have them
     source: str = ""  # where the training and evaluation data come from, for people
+    # How each glyph is written, for the page's stroke-order guide ("strokes": a JSON file of
+    # {"paths": [[SVG path data of each stroke, in order], ...one list a label], "box": the paths'
+    # square viewBox side, "source": their credit}); None: no guide.
+    strokes: dict | None = field(default=None, compare=False, repr=False)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -84,7 +88,7 @@ class Alphabet:
         """What the page needs: labels with their glyphs, the layout of the picker."""
         return {"name": self.name, "title": self.title, "lang": self.extra.get("lang"),
                 "labels": [{"label": i, "glyph": g} for i, g in enumerate(self.glyphs)],
-                "rows": [list(row) for row in self.rows] if self.rows else None}
+                "rows": [list(row) for row in self.rows] if self.rows else None, "strokes": self.strokes}
 
     @classmethod
     def from_file(cls, path: Path) -> "Alphabet":
@@ -108,12 +112,17 @@ class Alphabet:
                              "nothing else")
         if rows and sorted(c for row in rows for c in row if c is not None) != list(range(len(glyphs))):
             raise ValueError(f"{path}: rows must place every label exactly once")
+        strokes = json.loads((folder / d["strokes"]).read_text(encoding="utf-8")) if d.get("strokes") else None
+        if strokes is not None and not (
+                len(strokes.get("paths", ())) == len(glyphs) and isinstance(strokes.get("box"), (int, float))
+                and all(paths and all(isinstance(p, str) and p[:1] in "Mm" for p in paths) for paths in strokes["paths"])):
+            raise ValueError(f"{path}: strokes must give a box and, for each label, its strokes as SVG path data")
         return cls(name=d["name"], title=d.get("title", d["name"]), glyphs=glyphs,
                    canvas=CanvasSpec(**d.get("canvas", {})),
                    weights={kind: folder / d["weights"][kind] for kind in KINDS},
-                   sample=folder / d["sample"], rows=rows, source=d.get("source", ""),
+                   sample=folder / d["sample"], rows=rows, source=d.get("source", ""), strokes=strokes,
                    extra={k: v for k, v in d.items() if k not in {"name", "title", "glyphs", "canvas", "weights",
-                                                                   "sample", "rows", "source"}})
+                                                                   "sample", "rows", "source", "strokes"}})
 
 
 @functools.lru_cache(maxsize=8)

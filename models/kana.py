@@ -263,6 +263,21 @@ def load_strokes(char: str) -> list[np.ndarray]:
     return list(_load_strokes(char))
 
 
+def stroke_paths(char: str) -> list[str]:
+    """KanjiVG's SVG path data for each stroke of ``char``, in writing order, in its 109x109 box."""
+    return _PATH_D.findall(_svg_path(char).read_text(encoding="utf-8"))
+
+
+def write_stroke_guide(path: Path) -> None:
+    """The hiragana alphabet's stroke-order guide (``"strokes"`` in its file): each label's stroke paths,
+    for the page to show a learner how a character is written, with KanjiVG's credit (CC BY-SA 3.0)."""
+    import json
+
+    guide = {"source": f"KanjiVG {kanjivg_version()} (Ulrich Apel), CC BY-SA 3.0, https://kanjivg.tagaini.net",
+             "box": TEMPLATE_BOX, "paths": [stroke_paths(char) for char in HIRAGANA]}
+    path.write_text(json.dumps(guide, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
 # --- writers --------------------------------------------------------------------------------------
 
 TRAIN_RANGES: dict[str, tuple[float, float]] = {
@@ -634,7 +649,9 @@ __all__ = [
     "load_strokes",
     "parse_svg_path",
     "render_kana",
+    "stroke_paths",
     "synthetic_writers",
     "time_per_drawing",
     "vary",
+    "write_stroke_guide",
 ]

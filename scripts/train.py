@@ -155,8 +155,11 @@ def digits_data(args) -> tuple[tuple, dict]:
 
 
 def hiragana_data(args, out: Path) -> tuple[tuple, dict]:
-    """Synthetic writers' hiragana; evaluated on held-out writers. Writes the service's sample.npz too."""
-    from models.kana import load_drawn_hiragana
+    """Synthetic writers' hiragana; evaluated on held-out writers. Writes the service's sample.npz and the
+    page's stroke-order guide (strokes.json, from KanjiVG) too."""
+    from models.kana import load_drawn_hiragana, write_stroke_guide
+
+    write_stroke_guide(out / "strokes.json")
 
     X, y, _ = load_drawn_hiragana("train", kana.TRAIN_WRITERS, box=args.box)
     Xt, yt, writers = load_drawn_hiragana("test", kana.TEST_WRITERS + kana.HOLDOUT_WRITERS, box=args.box)

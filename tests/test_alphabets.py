@@ -217,3 +217,27 @@ def test_an_alphabet_file_may_fit_its_drawings_into_a_box_of_its_own(shapes_alph
         (tmp_path / "bad.json").write_text(json.dumps({**spec, "preprocess": {"box": bad}}))
         with pytest.raises(ValueError, match="box"):
             load_alphabet.__wrapped__(str(tmp_path / "bad.json"))
+
+
+def test_an_alphabet_file_may_show_how_each_glyph_is_written(shapes_alphabet, tmp_path, client):
+    """``"strokes"``: the page's stroke-order guide, served with the labels; checked on load (one list of SVG
+    paths a label). Without it there is no guide."""
+    assert client.get("/api/config").json()["alphabet"]["strokes"] is None
+    spec = json.loads(open(shapes_alphabet, encoding="utf-8").read())
+    folder = str(Path(shapes_alphabet).parent)
+    spec["weights"] = {kind: f"{folder}/{name}" for kind, name in spec["weights"].items()}
+    spec["sample"] = f"{folder}/{spec['sample']}"
+    guide = {"box": 100, "source": "drawn for this test",
+             "paths": [["M50,10c22,0,40,18,40,40s-18,40-40,40s-40-18-40-40s18-40,40-40"],
+                       ["M50,10L90,90", "m90,90H10", "M10,90L50,10"], ["M10,10L90,90", "M90,10L10,90"]]}
+    (tmp_path / "strokes.json").write_text(json.dumps(guide))
+    (tmp_path / "guided.json").write_text(json.dumps({**spec, "strokes": "strokes.json"}))
+    guided = load_alphabet.__wrapped__(str(tmp_path / "guided.json"))
+    assert guided.as_dict()["strokes"] == guide and len(guided.strokes["paths"][1]) == 3
+    for bad in ({**guide, "paths": guide["paths"][:2]}, {**guide, "paths": [["L0,0"]] * 3}, {**guide, "box": None}):
+        (tmp_path / "strokes.json").write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match="strokes"):
+            load_alphabet.__wrapped__(str(tmp_path / "guided.json"))
+    hiragana = load_alphabet("hiragana")
+    assert [len(paths) for paths in hiragana.strokes["paths"][:5]] == [3, 2, 2, 2, 3]  # あいうえお
+    assert "KanjiVG" in hiragana.strokes["source"] and "CC BY-SA" in hiragana.strokes["source"]

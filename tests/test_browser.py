@@ -427,6 +427,7 @@ def test_teach_mode_saves_each_drawing(fresh, chosen, client):
     teach = page.get_by_test_id("teach")
     assert teach.is_visible() and not page.get_by_test_id("activations").is_visible()
     page.get_by_test_id(f"teach-digit-{TEACH_LABEL}").click()
+    assert not page.get_by_test_id("stroke-guide").is_visible()  # the digits' file has no "strokes"
     for n, digit in enumerate(chosen["teach"], start=1):
         draw_with_mouse(page, digit)
         with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:

@@ -223,6 +223,19 @@ def test_teach_mode_shows_the_kana_table(fresh, config, chosen, client):
     page.get_by_test_id(f"teach-digit-{label}").click()
     assert page.get_by_test_id("teach-save").inner_text() == "Save this ゆ"
     assert page.get_by_test_id("teach-badge").inner_text() == "Teaching: ゆ"
+    # how ゆ is written: KanjiVG's strokes, drawn one after another and numbered
+    guide = page.get_by_test_id("stroke-guide")
+    strokes = config["alphabet"]["strokes"]["paths"][label]
+    assert guide.is_visible() and len(strokes) == 2
+    assert guide.locator("path.drawn").evaluate_all("ps => ps.map(p => p.getAttribute('d'))") == strokes
+    assert guide.locator("text.number").all_text_contents() == ["1", "2"]
+    assert guide.locator("svg").get_attribute("aria-label") == "How to write ゆ: 2 strokes, in the order numbered"
+    assert "ゆ is written in 2 strokes" in guide.inner_text() and "KanjiVG" in guide.inner_text()
+    offsets = "() => [...document.querySelectorAll('[data-testid=stroke-guide] path.drawn')]" \
+              ".map(p => parseFloat(getComputedStyle(p).strokeDashoffset))"
+    page.wait_for_function(f"() => ({offsets})().every(o => o < 0.01)", timeout=5000)  # both drawn in the end
+    page.get_by_test_id("stroke-guide-replay").click()
+    assert page.evaluate(offsets)[1] > 0.99  # drawn again from the start: the second stroke waits its turn
     draw_with_mouse(page, kana().clean_drawing("ゆ"), config["canvas"]["size"])
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
         page.get_by_test_id("teach-save").click()

@@ -22,6 +22,7 @@ from models.kana import (
     render_kana,
     synthetic_writers,
     vary,
+    write_stroke_guide,
 )
 from models.preprocess import preprocess_drawing
 from models.zinnia import zinnia_available, zinnia_top1
@@ -174,3 +175,17 @@ def test_missing_kanjivg_names_the_install_command(monkeypatch):
             kana._svg_path("あ")
     finally:
         kana._kanji_dir.cache_clear()
+
+
+def test_the_shipped_stroke_guide_is_kanjivgs(tmp_path):
+    """``strokes.json`` (the page's stroke-order guide) is what ``write_stroke_guide`` makes from the installed
+    KanjiVG, and each glyph's paths are the strokes the synthetic writers draw."""
+    from models.alphabets import load_alphabet
+
+    write_stroke_guide(tmp_path / "strokes.json")
+    shipped = load_alphabet("hiragana").strokes
+    assert (tmp_path / "strokes.json").read_text(encoding="utf-8") == \
+        (load_alphabet("hiragana").weights["cnn"].parent / "strokes.json").read_text(encoding="utf-8")
+    for label in (0, 25, 66):  # あ, は, ぱ
+        assert [len(s) for p in shipped["paths"][label] for s in parse_svg_path(p)] == \
+            [len(s) for s in load_strokes(HIRAGANA[label])]

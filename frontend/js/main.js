@@ -230,6 +230,7 @@ class App {
     this.teachButtons.forEach((b) => b.addEventListener("click", () => this.pickTeachDigit(Number(b.dataset.digit))));
     $("[data-role=teach-digits]").addEventListener("keydown", (e) => this.radioKeys(e, this.teachButtons));
     byTestId("teach").classList.toggle("long", Boolean(this.alphabet.rows));
+    byTestId("stroke-guide-replay").addEventListener("click", () => this.showStrokeGuide());
     this.teachSave = byTestId("teach-save");
     this.teachSave.addEventListener("click", () => this.saveTeach());
 
@@ -576,7 +577,41 @@ class App {
     this.teachSave.replaceChildren(words);
     this.updateTeachCount();
     this.updateTeachBadge();
+    this.showStrokeGuide();
     this.updateButtons();
+  }
+
+  /** How the picked glyph is written (alphabets whose file has "strokes"): each stroke drawn in turn, numbered. */
+  showStrokeGuide() {
+    const figure = byTestId("stroke-guide");
+    const guide = this.alphabet.strokes;
+    const paths = guide && this.teachDigit !== null ? guide.paths[this.teachDigit] : null;
+    figure.hidden = !paths;
+    if (!paths) return;
+    const glyph = this.alphabet.glyph(this.teachDigit);
+    const strokes = paths.length === 1 ? "1 stroke" : `${paths.length} strokes`;
+    const svg = figure.querySelector("svg");
+    svg.setAttribute("viewBox", `-6 -6 ${guide.box + 12} ${guide.box + 12}`); // room for the numbers at the edges
+    svg.setAttribute("aria-label", `How to write ${glyph}: ${strokes}, in the order numbered`);
+    const node = (name, attributes, text) => {
+      const element = document.createElementNS("http://www.w3.org/2000/svg", name);
+      for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+      if (text) element.textContent = text;
+      return element;
+    };
+    const ghosts = paths.map((d) => node("path", { d, class: "ghost" }));
+    const drawn = paths.map((d, i) => {
+      const path = node("path", { d, class: "drawn", pathLength: "1" });
+      path.style.setProperty("--i", String(i));
+      return path;
+    });
+    const numbers = paths.map((d, i) => {
+      const [, x, y] = d.match(/^[Mm]\s*(-?[\d.]+)[\s,]*(-?[\d.]+)/) || [];
+      return node("text", { x: String(Number(x) - 3), y: String(Number(y) - 3), class: "number" }, String(i + 1));
+    });
+    svg.replaceChildren(...ghosts, ...drawn, ...numbers);
+    const words = figure.querySelector("[data-role=stroke-guide-words]");
+    words.replaceChildren(glyphNode(this.alphabet, this.teachDigit), ` is written in ${strokes}`);
   }
 
   updateTeachCount(flash = false) {

@@ -26,6 +26,7 @@ export function alphabetOf(config = {}) {
     rows,
     columns: rows ? Math.max(...rows.map((row) => row.length)) : null,
     lang: isDigits ? null : info.lang || null, // the alphabet file says (hiragana: "ja")
+    strokes: info.strokes?.paths?.length === labels.length ? info.strokes : null, // how each glyph is written
     noun: isDigits ? "digit" : "character",
     /** The glyph of class `label` (the label itself if the config does not know it). */
     glyph(label) {
