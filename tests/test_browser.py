@@ -258,6 +258,24 @@ def test_the_page_sends_a_gray_png_of_the_canvas(fresh, chosen, client):
         c.getContext('2d').fillRect(0, 0, 4, 4);
         return canvasPNG(c); }""")
     assert Image.open(io.BytesIO(base64.b64decode(see_through.split(",", 1)[1]))).mode == "RGBA"
+    # where the browser's deflate fails mid-way, the fallback encodes the pixels it read, not a stroke drawn since
+    snapshot_kept = page.evaluate("""async () => {
+        const {canvasPNG} = await import('/js/png.js');
+        const c = document.createElement('canvas'); c.width = c.height = 28;
+        const ctx = c.getContext('2d');
+        ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 28, 28); ctx.fillStyle = '#111'; ctx.fillRect(4, 4, 8, 20);
+        const before = c.toDataURL('image/png');
+        const real = window.CompressionStream;
+        window.CompressionStream = class extends TransformStream {
+          constructor() { super({ async transform() { await new Promise((r) => setTimeout(r, 100)); throw new Error('no'); } }); }
+        };
+        try {
+          const sent = canvasPNG(c);
+          await new Promise((r) => setTimeout(r, 20));
+          ctx.fillRect(16, 4, 8, 20); // the next stroke, while the first drawing is being encoded
+          return (await sent) === before;
+        } finally { window.CompressionStream = real; } }""")
+    assert snapshot_kept
 
 
 def test_undo_and_clear(fresh, chosen):

@@ -85,16 +85,21 @@ export async function grayPNG(imageData) {
   return dataURL(png);
 }
 
-/** The canvas as the PNG data URL to send: gray where it can be, the canvas's own PNG otherwise. Never rejects. */
+/** The canvas as the PNG data URL to send: gray where it can be, the canvas's own PNG otherwise. Never rejects.
+ * Either way it is the pixels as they were at the call: a stroke drawn while this encodes is not in it. */
 export async function canvasPNG(canvas) {
-  if (typeof CompressionStream === "function") {
-    try {
-      const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-      const gray = await grayPNG(pixels);
-      if (gray) return gray;
-    } catch {
-      /* fall through to the canvas's own encoder */
-    }
+  if (typeof CompressionStream !== "function") return canvas.toDataURL("image/png");
+  let pixels;
+  try {
+    pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    const gray = await grayPNG(pixels);
+    if (gray) return gray;
+  } catch {
+    /* fall through to the canvas's own encoder */
   }
-  return canvas.toDataURL("image/png");
+  if (!pixels) return canvas.toDataURL("image/png");
+  const copy = document.createElement("canvas"); // the pixels read, not the canvas now
+  [copy.width, copy.height] = [pixels.width, pixels.height];
+  copy.getContext("2d").putImageData(pixels, 0, 0);
+  return copy.toDataURL("image/png");
 }
