@@ -22,6 +22,7 @@ Errors are pooled over writers, beside the original CNN's on the same drawings.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 from collections import defaultdict
 
@@ -59,6 +60,7 @@ def class_distances(queries, memory, memory_labels, *, prototype, absent=np.inf)
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     X, y, w = load_drawn_pendigits("test")
     cnn, fnn = load_original("cnn", serving=True), load_original("fnn", serving=True)
     p_cnn, raw = cnn.predict_and_embed(X)  # embeddings of unit length

@@ -11,7 +11,7 @@ Seeded, so it is reproducible: ``python scripts/make_replay_sample.py``.
 
 from __future__ import annotations
 
-
+import argparse
 
 import numpy as np
 
@@ -35,4 +35,6 @@ def main(seed: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0, help="the shipped sample's is 0")
+    main(parser.parse_args().seed)

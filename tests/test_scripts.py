@@ -1,0 +1,35 @@
+"""The measurement scripts stay runnable: each answers ``--help`` from any directory (they import the installed
+package, not the working directory), and the benchmark's in-process half runs on today's code. ``bench.py``
+was once broken for a whole session because nothing ran it; its load half needs servers and minutes."""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_each_script_answers_help_from_anywhere(script, tmp_path):
+    done = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("usage:") and script.name in done.stdout
+
+
+def test_the_benchmarks_stage_table_runs():
+    """What ``bench.py`` sends (the page's gray PNG and the canvas's own RGBA PNG of the same drawings) and
+    its table of what one prediction costs, stage by stage."""
+    bench = runpy.run_path(str(ROOT / "scripts" / "bench.py"), run_name="bench")
+    gray, rgba = bench["predict_bodies"](2)
+    assert len(gray) == len(rgba) == 2 and all(len(g) < len(r) for g, r in zip(gray, rgba))
+    costs = bench["stage_costs"](gray[0], rgba[0], repeats=2)
+    stages = {"body: JSON + validation", "base64", "PNG decode and ink", "crop, fit, centre", "ensemble",
+              "FNN (x2: original, online)", "CNN (x2: original, online)", "response: top-3 and JSON"}
+    assert stages <= set(costs) and all(ms >= 0 for ms in costs.values()), costs
