@@ -50,6 +50,15 @@ def client(shapes_alphabet, tmp_path_factory):
         yield client
 
 
+def movable(alphabet_file: str) -> dict:
+    """The alphabet file's contents with its paths made absolute, to write a variant of it elsewhere."""
+    spec = json.loads(Path(alphabet_file).read_text(encoding="utf-8"))
+    folder = Path(alphabet_file).parent
+    spec["weights"] = {kind: str(folder / name) for kind, name in spec["weights"].items()}
+    spec["sample"] = str(folder / spec["sample"])
+    return spec
+
+
 def drawing(size: int = 200) -> str:
     image = Image.new("RGB", (size, size), "white")
     ImageDraw.Draw(image).ellipse((40, 40, 160, 160), outline="black", width=10)
@@ -122,10 +131,7 @@ def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path)
     from service.recognizer import Recognizer
     from service.storage import LocalObjects, WeightStore
 
-    spec = json.loads(open(shapes_alphabet, encoding="utf-8").read())
-    folder = str(Path(shapes_alphabet).parent)
-    spec["weights"] = {kind: f"{folder}/{name}" for kind, name in spec["weights"].items()}
-    spec["sample"] = f"{folder}/{spec['sample']}"
+    spec = movable(shapes_alphabet)
     spec["ensemble"] = {"fnn_original": 1.0, "fnn_online": 0.0, "cnn_original": 0.0, "cnn_online": 0.0}
     (tmp_path / "fnn-only.json").write_text(json.dumps(spec, ensure_ascii=False))
     alphabet = load_alphabet(str(tmp_path / "fnn-only.json"))
@@ -151,10 +157,7 @@ def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, t
     from service.recognizer import Recognizer
     from service.storage import LocalObjects, WeightStore
 
-    spec = json.loads(open(shapes_alphabet, encoding="utf-8").read())
-    folder = str(Path(shapes_alphabet).parent)
-    spec["weights"] = {kind: f"{folder}/{name}" for kind, name in spec["weights"].items()}
-    spec["sample"] = f"{folder}/{spec['sample']}"
+    spec = movable(shapes_alphabet)
 
     def recognizer(name: str, memory: dict | None) -> Recognizer:
         (tmp_path / f"{name}.json").write_text(json.dumps({**spec, **({"memory": memory} if memory else {})}))
@@ -191,10 +194,7 @@ def test_an_alphabet_file_may_fit_its_drawings_into_a_box_of_its_own(shapes_alph
     from models.augment import ANGLES, sizes
     from service.storage import LocalDrawingStore
 
-    spec = json.loads(open(shapes_alphabet, encoding="utf-8").read())
-    folder = str(Path(shapes_alphabet).parent)
-    spec["weights"] = {kind: f"{folder}/{name}" for kind, name in spec["weights"].items()}
-    spec["sample"] = f"{folder}/{spec['sample']}"
+    spec = movable(shapes_alphabet)
     (tmp_path / "boxed.json").write_text(json.dumps({**spec, "preprocess": {"box": 14}}))
     real_augment, variants = service.learner.augment, []
 
@@ -223,10 +223,7 @@ def test_an_alphabet_file_may_show_how_each_glyph_is_written(shapes_alphabet, tm
     """``"strokes"``: the page's stroke-order guide, served with the labels; checked on load (one list of SVG
     paths a label). Without it there is no guide."""
     assert client.get("/api/config").json()["alphabet"]["strokes"] is None
-    spec = json.loads(open(shapes_alphabet, encoding="utf-8").read())
-    folder = str(Path(shapes_alphabet).parent)
-    spec["weights"] = {kind: f"{folder}/{name}" for kind, name in spec["weights"].items()}
-    spec["sample"] = f"{folder}/{spec['sample']}"
+    spec = movable(shapes_alphabet)
     guide = {"box": 100, "source": "drawn for this test",
              "paths": [["M50,10c22,0,40,18,40,40s-18,40-40,40s-40-18-40-40s18-40,40-40"],
                        ["M50,10L90,90", "m90,90H10", "M10,90L50,10"], ["M10,10L90,90", "M90,10L10,90"]]}
