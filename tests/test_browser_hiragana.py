@@ -236,6 +236,10 @@ def test_teach_mode_shows_the_kana_table(fresh, config, chosen, client):
     page.wait_for_function(f"() => ({offsets})().every(o => o < 0.01)", timeout=5000)  # both drawn in the end
     page.get_by_test_id("stroke-guide-replay").click()
     assert page.evaluate(offsets)[1] > 0.99  # drawn again from the start: the second stroke waits its turn
+    page.emulate_media(reduced_motion="reduce")  # no animation then: every stroke is there at once
+    page.get_by_test_id("stroke-guide-replay").click()
+    assert page.evaluate(offsets) == [0, 0]
+    page.emulate_media(reduced_motion="no-preference")
     draw_with_mouse(page, kana().clean_drawing("ゆ"), config["canvas"]["size"])
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
         page.get_by_test_id("teach-save").click()
