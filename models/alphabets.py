@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .canvas import CanvasSpec
 from .preprocess import BOX, FIELD
-from .prototypes import SHARPNESS
+from .prototypes import COMPLETE_SHARPNESS, SHARPNESS, Sharpness
 
 ALPHABETS_DIR = Path(__file__).resolve().parent / "weights"
 KINDS = ("fnn", "cnn")
@@ -58,11 +58,14 @@ class Alphabet:
         return self.extra.get("ensemble")
 
     @property
-    def memory_sharpness(self) -> float:
-        """How strongly a writer's memory speaks in their answer (``"memory": {"sharpness": ...}`` in the
-        file): nats per unit of cosine distance in the original CNN's embedding, at full trust. Default
-        the digits' (:data:`models.prototypes.SHARPNESS`, measured on digits)."""
-        return float(self.extra.get("memory", {}).get("sharpness", SHARPNESS))
+    def memory_sharpness(self) -> Sharpness:
+        """How loudly a writer's memory speaks in their answer (:class:`models.prototypes.Sharpness`), from
+        ``"memory"`` in the file: ``"sharpness"`` for both a partial and a complete memory, or
+        ``"complete_sharpness"`` for a complete one apart. Default the digits' (measured on digits)."""
+        memory = self.extra.get("memory", {})
+        partial = memory.get("sharpness", SHARPNESS)
+        return Sharpness(float(partial), float(memory.get("complete_sharpness",
+                                                          partial if "sharpness" in memory else COMPLETE_SHARPNESS)))
 
     @property
     def box(self) -> int:
@@ -102,9 +105,12 @@ class Alphabet:
         if ensemble is not None and (sorted(ensemble) != sorted(f"{k}_{v}" for k in KINDS for v in ("original", "online"))
                                      or any(not isinstance(w, (int, float)) or w < 0 for w in ensemble.values())):
             raise ValueError(f"{path}: ensemble must give each of the four models a weight >= 0")
-        sharpness = d.get("memory", {}).get("sharpness", SHARPNESS)
-        if set(d.get("memory", {})) - {"sharpness", "note"} or not isinstance(sharpness, (int, float)) or sharpness < 0:
-            raise ValueError(f"{path}: memory may give a sharpness >= 0 (and a note), nothing else")
+        memory = d.get("memory", {})
+        if set(memory) - {"sharpness", "complete_sharpness", "note"} or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+                for key, v in memory.items() if key != "note"):
+            raise ValueError(f"{path}: memory may give a sharpness and a complete_sharpness, each a number >= 0 "
+                             "(and a note), nothing else")
         box = d.get("preprocess", {}).get("box", BOX)
         if (set(d.get("preprocess", {})) - {"box", "note"} or isinstance(box, bool) or not isinstance(box, int)
                 or not 8 <= box <= FIELD):

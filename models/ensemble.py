@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .prototypes import SHARPNESS
+from .prototypes import Sharpness
 
 DEFAULT_WEIGHTS = {"fnn_original": 0.1, "fnn_online": 0.5, "cnn_original": 0.25, "cnn_online": 1.0}
 MIN_CONFIDENCE = 0.5
@@ -57,7 +57,7 @@ def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFA
 
 def combine(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
             min_confidence: float = MIN_CONFIDENCE, memory=None, embedding: np.ndarray | None = None,
-            glyphs=None, memory_sharpness: float = SHARPNESS) -> Answer:
+            glyphs=None, memory_sharpness: Sharpness = Sharpness()) -> Answer:
     """The ensemble's answer for one drawing; ``label`` (the class) is None when it is not confident.
 
     With a writer's ``memory`` (a :class:`models.prototypes.PrototypeMemory`) and the

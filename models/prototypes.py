@@ -23,11 +23,20 @@ original CNN makes 43 errors on them):
 * adding each drawing's 24 augmented variants (the learner's) does not pay
   ([23, 10, 13] alone), so the memory keeps the drawing alone: 200 drawings are
   51 KB of float16 (77 KB stored), and a web worker needs no augmentation code;
-* ``SHARPNESS`` chosen on 7 writers and scored on the other 7, both ways round:
-  40 (-> 13, 12, 11 errors where the original CNN makes 38) and 80 (-> 1, 0, 0 of 5);
 * ``ABSENT`` matters only for digits a writer never taught: with just 2 digits
   taught, 0.3 cut the four models' 46 errors to 38-40, and no writer got more
   than one more error (0.2: 43-46; 0.6: 82-86).
+
+How loudly the memory speaks depends on whether it knows the whole alphabet
+(:class:`Sharpness`). While some digit has no prototype, its distance is
+ABSENT's guess, and a loud memory pulls every drawing towards the few digits
+it knows: with 2, 5, 8 or 9 digits taught, 40 keeps every writer within 2
+errors of the four models, 60 or 70 costs one writer up to 9 more. Once
+every digit has a prototype, every distance is measured: in the crowd of
+``scripts/learn_from_users.py`` (three orders, the service's own learned
+weights and memories, paired) 70 makes 9 / 9 / 9 errors at k = 5 against
+40's 11 / 10 / 11, no writer worse, and leave-one-writer-out
+cross-validation chooses 70 for each of the 14 writers.
 
 Trust is earned: before a drawing joins the memory, the memory (if it knew
 that digit) guesses it; ``trust`` rises with those guesses' accuracy and
@@ -55,9 +64,12 @@ import numpy as np
 
 N_CLASSES = 10  # the digits; other alphabets pass their own count
 EMBEDDING_SIZE = 128
-# Nats of evidence per unit of cosine distance, at full trust. A drawing 0.05 nearer the writer's
-# prototype of one digit than of another moves the odds between them by e^2.
+# Nats of evidence per unit of cosine distance, at full trust, while some digit has no prototype (and
+# ABSENT stands in for its distance). A drawing 0.05 nearer the writer's prototype of one digit than of
+# another moves the odds between them by e^2.
 SHARPNESS = 40.0
+# ... and once every digit has one: e^3.5 for the same 0.05.
+COMPLETE_SHARPNESS = 70.0
 # The distance a digit the writer never taught counts as: twice as far as nearly all of a writer's drawings
 # are from their own prototype (median 0.03, 95th percentile 0.14 on the pendigits test writers), so
 # a taught digit gains only when a drawing really looks like the writer's own, and loses otherwise.
@@ -72,6 +84,25 @@ def normalise(e: np.ndarray) -> np.ndarray:
     e = np.asarray(e, dtype=np.float32)
     norm = np.linalg.norm(e, axis=-1, keepdims=True)
     return e / np.maximum(norm, 1e-6)
+
+
+@dataclass(frozen=True)
+class Sharpness:
+    """How loudly a memory speaks: nats per unit of cosine distance at full trust, ``partial`` while
+    some class has no prototype, ``complete`` once every class has one (measured on digits, above).
+
+    >>> taught_all, taught_one = PrototypeMemory.empty(2), PrototypeMemory.empty(2)
+    >>> taught_all = replace(taught_all, counts_=np.array([3, 1]))
+    >>> taught_one = replace(taught_one, counts_=np.array([4, 0]))
+    >>> Sharpness().of(taught_all), Sharpness().of(taught_one)
+    (70.0, 40.0)
+    """
+
+    partial: float = SHARPNESS
+    complete: float = COMPLETE_SHARPNESS
+
+    def of(self, memory: "PrototypeMemory") -> float:
+        return self.complete if memory.complete else self.partial
 
 
 @dataclass(frozen=True)
@@ -120,6 +151,11 @@ class PrototypeMemory:
         return int(d.argmin())
 
     @property
+    def complete(self) -> bool:
+        """Every class has a prototype."""
+        return bool((self.counts_ > 0).all())
+
+    @property
     def trust(self) -> float:
         """0..1: how far the memory's own guesses beat a coin, on the writer's drawings it was tested on.
 
@@ -130,12 +166,12 @@ class PrototypeMemory:
         accuracy = (self.hits + PRIOR_HITS) / (self.judged + PRIOR_HITS)
         return max(0.0, 2.0 * accuracy - 1.0)
 
-    def evidence(self, embedding: np.ndarray, sharpness: float = SHARPNESS) -> np.ndarray:
+    def evidence(self, embedding: np.ndarray, sharpness: Sharpness = Sharpness()) -> np.ndarray:
         """float32[classes]: log-evidence for each class, zero for an empty memory (which then changes nothing).
 
-        ``sharpness``: nats per unit of cosine distance at full trust; an alphabet may carry its own
-        (:attr:`models.alphabets.Alphabet.memory_sharpness`), the digits' is :data:`SHARPNESS`.
+        ``sharpness``: an alphabet may carry its own (:attr:`models.alphabets.Alphabet.memory_sharpness`);
+        the default is the digits'.
         """
         if not len(self):
             return np.zeros(len(self.counts_), np.float32)
-        return (-sharpness * self.trust) * self.distances(embedding)
+        return (-sharpness.of(self) * self.trust) * self.distances(embedding)

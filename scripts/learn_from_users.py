@@ -22,9 +22,11 @@ k = 5 (crowd) each is asked a third time with the id of a writer who taught
 nothing, which must give the global answer exactly. The online models' MNIST
 test accuracy is measured on the weights the service persisted, and (crowd)
 the personalised path's MNIST accuracy with an empty memory in-process. With ``--sharpness-grid``
-(crowd) the personal answer is also re-scored in-process for each memory sharpness, on the same
-learned weights and memories: how an alphabet's ``"memory"`` sharpness is chosen, on writers
-(``--first-writer``) other than those it is then scored on.
+(crowd) the personal answer is also re-scored in-process for each sharpness of a complete memory
+(every crowd writer teaches every class each round), on the same learned weights and memories:
+how an alphabet's ``"memory"`` sharpness is chosen, on writers (``--first-writer``) other than
+those it is then scored on, or by leave-one-writer-out cross-validation (printed: each writer
+scored at the sharpness the others choose).
 Prints tables, writes JSON and a plot.
 """
 
@@ -37,6 +39,7 @@ import random
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -185,15 +188,35 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: st
             if sharpness_grid:
                 by_sharpness[str(k)] = personal_by_sharpness(Path(tmp), client.get("/healthz").json()["versions"],
                                                              preprocessed, alphabet, sharpness_grid)
-                print(f"crowd k={k}, personal errors by memory sharpness: {by_sharpness[str(k)]}", flush=True)
+                print(f"crowd k={k}, personal errors by complete memory sharpness: "
+                      f"{ {s: sum(per.values()) for s, per in by_sharpness[str(k)].items()} }", flush=True)
         versions = client.get("/healthz").json()["versions"]
         mnist = online_mnist(Path(tmp), versions, X, y)
         for r in results.values():
             r["mnist"] = mnist
         extra = {"untaught_answers_differing": int(sum(extra.values())),
                  "mnist_personal_empty_memory": personal_mnist(Path(tmp), versions, X, y, alphabet),
-                 **({"personal_by_memory_sharpness": by_sharpness} if sharpness_grid else {})}
+                 **(sharpness_summary(by_sharpness) if sharpness_grid else {})}
     return list(results.values()), extra
+
+
+def sharpness_summary(by_sharpness: dict[str, dict[str, dict[str, int]]]) -> dict:
+    """The personal answer's errors pooled by complete memory sharpness at each k, and leave-one-writer-out
+    cross-validation: each writer scored at the sharpness with the fewest errors (summed over k; ties to
+    the quieter) on the other writers."""
+    ks, grid = list(by_sharpness), list(next(iter(by_sharpness.values())))
+    writers = list(by_sharpness[ks[0]][grid[0]])
+
+    def errors(sharpness: str, among) -> int:
+        return sum(by_sharpness[k][sharpness][w] for k in ks for w in among)
+
+    chosen = {w: min(grid, key=lambda s: (errors(s, [o for o in writers if o != w]), float(s))) for w in writers}
+    cross_validated = {k: sum(by_sharpness[k][chosen[w]][w] for w in writers) for k in ks}
+    print(f"leave-one-writer-out: chosen {chosen}; personal errors at k = {', '.join(ks)}: "
+          f"{list(cross_validated.values())}", flush=True)
+    return {"personal_by_memory_sharpness": {k: {s: sum(per.values()) for s, per in by_s.items()}
+                                             for k, by_s in by_sharpness.items()},
+            "leave_one_writer_out": {"chosen": chosen, "personal_errors": cross_validated}}
 
 
 def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray, alphabet: str) -> dict:
@@ -219,10 +242,11 @@ def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray
 
 
 def personal_by_sharpness(store_dir: Path, versions: dict, held: dict[str, list[tuple[np.ndarray, int]]],
-                          alphabet: str, grid: list[float]) -> dict[str, int]:
-    """Errors of the personal answer on every writer's held-out drawings (``held``: writer id -> preprocessed
-    drawings and labels) for each memory sharpness in ``grid``, re-scored in-process from the weights and the
-    memories the service holds now: one learning run for every value, so the comparison is paired."""
+                          alphabet: str, grid: list[float]) -> dict[str, dict[str, int]]:
+    """Errors of the personal answer on each writer's held-out drawings (``held``: writer id -> preprocessed
+    drawings and labels) for each complete memory sharpness in ``grid`` (sharpness -> writer -> errors),
+    re-scored in-process from the weights and the memories the service holds now: one learning run for
+    every value, so the comparison is paired."""
     from models import load_original
     from service.writers import WriterMemories
 
@@ -234,14 +258,15 @@ def personal_by_sharpness(store_dir: Path, versions: dict, held: dict[str, list[
         models[name] = originals[name.split("_")[0]] if version == 0 else \
             model_class(name.split("_")[0], serving=True).from_bytes(store.load(name, version))
     memories = WriterMemories(store.objects, n_classes=spec.n_classes)
-    errors = dict.fromkeys(map(str, grid), 0)
+    errors = {str(sharpness): {} for sharpness in grid}
     for writer, drawings in held.items():
         X, y = np.stack([x for x, _ in drawings]), [label for _, label in drawings]
         probs = {name: model.predict_proba(X) for name, model in models.items()}
         _, embeddings = originals["cnn"].predict_and_embed(X)
         memory = memories.read(writer)
-        for sharpness in grid:
-            errors[str(sharpness)] += sum(
+        for value in grid:
+            sharpness = replace(spec.memory_sharpness, complete=value)
+            errors[str(value)][writer] = sum(
                 combine({name: p[i] for name, p in probs.items()}, spec.ensemble_weights or DEFAULT_WEIGHTS,
                         memory=memory, embedding=embeddings[i], memory_sharpness=sharpness).label != y[i]
                 for i in range(len(y)))
@@ -334,7 +359,8 @@ def main() -> None:
     parser.add_argument("--first-writer", type=int, default=0,
                         help="skip this many writers (hiragana: 5 gives the writers its memory sharpness was chosen on)")
     parser.add_argument("--sharpness-grid", type=lambda text: [float(v) for v in text.split(",")], default=[],
-                        help="crowd: also re-score the personal answer for each of these memory sharpnesses, e.g. 0,10,20,40")
+                        help="crowd: also re-score the personal answer for each of these complete memory sharpnesses, "
+                             "e.g. 0,10,20,40")
     parser.add_argument("--seed", type=int, default=0, help="order of the crowd's drawings")
     parser.add_argument("--out", type=Path, default=Path("artifacts/learn_from_users"))
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",

@@ -150,9 +150,10 @@ def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path)
 
 def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, tmp_path):
     """``"memory": {"sharpness": s}`` in the file scales a writer's memory in their answer: at 0 it is
-    silent (the answer is everyone's), without the key it speaks with the digits' sharpness."""
+    silent (the answer is everyone's), without the key it speaks with the digits' sharpness.
+    ``"complete_sharpness"`` applies apart once the memory has every class."""
     from models import load_original
-    from models.prototypes import SHARPNESS, PrototypeMemory
+    from models.prototypes import PrototypeMemory, Sharpness
     from service.online import OnlineModel
     from service.recognizer import Recognizer
     from service.storage import LocalObjects, WeightStore
@@ -168,18 +169,26 @@ def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, t
         return Recognizer(originals, online, alphabet)
 
     silent, default = recognizer("silent", {"sharpness": 0}), recognizer("default", None)
-    assert (silent.alphabet.memory_sharpness, default.alphabet.memory_sharpness) == (0.0, SHARPNESS)
-    X = np.random.default_rng(1).random((6, 28, 28), dtype=np.float32)
+    quiet_when_complete = recognizer("quiet", {"complete_sharpness": 0})
+    assert silent.alphabet.memory_sharpness == Sharpness(0.0, 0.0)
+    assert default.alphabet.memory_sharpness == Sharpness()
+    assert quiet_when_complete.alphabet.memory_sharpness == Sharpness(complete=0.0)
+    X = np.random.default_rng(1).random((9, 28, 28), dtype=np.float32)
     taught = [default.recognize(x).embedding for x in X[:3]]
-    memory = PrototypeMemory.from_entries(np.stack(taught), [2, 2, 2], n_classes=3)  # "everything is a ✕"
+    partial = PrototypeMemory.from_entries(np.stack(taught), [2, 2, 2], n_classes=3)  # "everything is a ✕"
+    complete = PrototypeMemory.from_entries(np.stack(taught), [0, 1, 2], n_classes=3)
     for x in X[3:]:
         everyone = silent.recognize(x).answer
-        assert np.array_equal(silent.recognize(x, memory).answer.probs, everyone.probs)
-        mine = default.recognize(x, memory).answer
+        for memory in (partial, complete):
+            assert np.array_equal(silent.recognize(x, memory).answer.probs, everyone.probs)
+        mine = default.recognize(x, partial).answer
         assert mine.probs[2] > everyone.probs[2] and mine.personalised_by == 3
-    (tmp_path / "bad.json").write_text(json.dumps({**spec, "memory": {"sharpness": "high"}}))
-    with pytest.raises(ValueError, match="sharpness"):
-        load_alphabet(str(tmp_path / "bad.json"))
+        assert not np.allclose(quiet_when_complete.recognize(x, partial).answer.probs, everyone.probs)
+        assert np.array_equal(quiet_when_complete.recognize(x, complete).answer.probs, everyone.probs)
+    for memory in ({"sharpness": "high"}, {"complete_sharpness": -1}, {"sharpness": True}, {"loud": 3}):
+        (tmp_path / "bad.json").write_text(json.dumps({**spec, "memory": memory}))
+        with pytest.raises(ValueError, match="sharpness"):
+            load_alphabet(str(tmp_path / "bad.json"))
 
 
 def longer_side(image28) -> int:

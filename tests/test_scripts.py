@@ -33,3 +33,19 @@ def test_the_benchmarks_stage_table_runs():
     stages = {"body: JSON + validation", "base64", "PNG decode and ink", "crop, fit, centre", "ensemble",
               "FNN (x2: original, online)", "CNN (x2: original, online)", "response: top-3 and JSON"}
     assert stages <= set(costs) and all(ms >= 0 for ms in costs.values()), costs
+
+
+def test_learn_from_users_cross_validates_the_sharpness_leaving_each_writer_out():
+    """Each writer is scored at the sharpness that the *other* writers choose (summed over k; a tie goes to
+    the quieter), so the scored writer never picks their own."""
+    learn = runpy.run_path(str(ROOT / "scripts" / "learn_from_users.py"), run_name="learn_from_users")
+    # writer a is best at 40, b and c at 70; two ks
+    table = {"1": {"40": {"a": 0, "b": 3, "c": 3}, "70": {"a": 5, "b": 1, "c": 1}},
+             "5": {"40": {"a": 0, "b": 2, "c": 2}, "70": {"a": 4, "b": 0, "c": 0}}}
+    out = learn["sharpness_summary"](table)
+    assert out["personal_by_memory_sharpness"] == {"1": {"40": 6, "70": 7}, "5": {"40": 4, "70": 4}}
+    # a is left to b and c (70); b is left to a and c (40: 0+3+0+2 = 5 against 5+1+4+0 = 10), c likewise
+    assert out["leave_one_writer_out"]["chosen"] == {"a": "70", "b": "40", "c": "40"}
+    assert out["leave_one_writer_out"]["personal_errors"] == {"1": 5 + 3 + 3, "5": 4 + 2 + 2}
+    tie = {"1": {"70": {"a": 1, "b": 1}, "40": {"a": 1, "b": 1}}}
+    assert learn["sharpness_summary"](tie)["leave_one_writer_out"]["chosen"] == {"a": "40", "b": "40"}
