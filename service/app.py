@@ -201,7 +201,7 @@ async def forget_me(writer: WriterDep, runtime: RuntimeDep):
         await run_in_threadpool(runtime.memories.forget, writer)
     except StorageError:
         raise ApiError(503, "storage_unavailable", MEMORY_DOWN + " Nothing was forgotten yet.", {"Retry-After": "5"})
-    return describe_memory(PrototypeMemory.empty(), runtime)
+    return describe_memory(PrototypeMemory.empty(runtime.alphabet.n_classes), runtime)
 
 
 # --- models -----------------------------------------------------------------------

@@ -93,6 +93,8 @@ def test_labels_are_its_labels(client):
     assert client.get("/api/stats").json()["counts"] == [0, 0, 1]
     me = client.get("/api/me", headers={"Inkling-Writer": "shapes-writer-1"}).json()
     assert me["counts"] == [0, 0, 1]
+    forgotten = client.delete("/api/me", headers={"Inkling-Writer": "shapes-writer-1"}).json()
+    assert forgotten["counts"] == [0, 0, 0] and forgotten["drawings"] == 0
 
 
 def test_an_unknown_alphabet_stops_the_service_naming_the_choices(monkeypatch):
