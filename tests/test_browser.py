@@ -484,6 +484,14 @@ def test_your_handwriting_is_remembered_shown_and_forgotten(browser, service, re
         page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
                                ".includes('Personalised by 2 of your drawings')")
         assert memory.is_visible()
+        taught = page.get_by_test_id(f"teach-digit-{TEACH_LABEL}")  # marked as known to the memory, and said so
+        page.wait_for_function(f"() => document.querySelector('[data-testid=teach-digit-{TEACH_LABEL}]')"
+                               ".dataset.taught === '2'")
+        assert "2 in your memory" in taught.get_attribute("aria-label")
+        others = [d for d in range(10) if d != TEACH_LABEL]
+        assert all(page.get_by_test_id(f"teach-digit-{d}").get_attribute("data-taught") is None for d in others)
+        assert page.get_by_test_id("teach-memory").inner_text() == (
+            f"Your memory knows 1 of the 10 digits (marked with a dot). Not yet: {', '.join(map(str, others))}.")
 
         page.reload()  # the id, and so the memory, outlive the page
         page.wait_for_selector("html[data-ready=true]")
@@ -505,6 +513,7 @@ def test_your_handwriting_is_remembered_shown_and_forgotten(browser, service, re
         page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
                                ".startsWith('Forgotten')")
         assert page.get_by_test_id("forget").is_hidden()
+        assert taught.get_attribute("data-taught") is None and page.get_by_test_id("teach-memory").is_hidden()
         renewed = page.evaluate("() => localStorage.getItem('inkling.writer')")
         assert renewed != writer  # a new id from now on
         assert client.get("/api/me", headers={"Inkling-Writer": writer}).json()["drawings"] == 0

@@ -245,7 +245,8 @@ class App {
     this.memoryNote = byTestId("memory-note");
     this.forgetButton = byTestId("forget");
     this.forgetButton.addEventListener("click", () => this.forget());
-    api.me().then((me) => this.showMemory(me.drawings)).catch(() => {}); // without it, the next answer tells
+    this.teachMemory = byTestId("teach-memory");
+    this.refreshMemory();
 
     this.tabs = [...document.querySelectorAll("[role=tab]")];
     this.tabs.forEach((tab) => {
@@ -473,6 +474,7 @@ class App {
         const response = await api.saveDrawing(image, label, train);
         this.errors.hide();
         this.showMemory(response.personalised_by);
+        if (train) this.refreshMemory(); // which labels the memory now knows
         onStored({ image, label, train, response, before });
         this.lastSaveAt = performance.now();
         if (this.mode === "stats") this.refreshStats();
@@ -544,11 +546,51 @@ class App {
     }
   }
 
+  /** What the service remembers of this writer: the note, and which labels teach mode marks as known. */
+  refreshMemory() {
+    api
+      .me()
+      .then((me) => {
+        this.showMemory(me.drawings);
+        this.showTaught(me.counts);
+      })
+      .catch(() => {}); // without it, the next answer tells
+  }
+
+  /** Marks each label the memory holds drawings of, and says which are missing (a memory that knows every
+   * label counts for more in a digit's answer: models/prototypes.py, Sharpness). */
+  showTaught(counts) {
+    if (!Array.isArray(counts)) return;
+    const { noun } = this.alphabet;
+    this.teachButtons.forEach((b) => {
+      const label = Number(b.dataset.digit);
+      const n = counts[label] || 0;
+      if (n > 0) b.dataset.taught = String(n);
+      else delete b.dataset.taught;
+      const name = `Teach the ${noun} ${this.alphabet.glyph(label)}`;
+      b.setAttribute("aria-label", n > 0 ? `${name} (${n} in your memory)` : name);
+    });
+    const total = this.teachButtons.length;
+    const missing = this.teachButtons.map((b) => Number(b.dataset.digit)).filter((label) => !(counts[label] > 0));
+    const known = total - missing.length;
+    this.teachMemory.hidden = known === 0;
+    if (!known) return this.teachMemory.replaceChildren();
+    if (!missing.length) {
+      return this.teachMemory.replaceChildren(`Your memory knows all ${total} ${noun}s, marked with a dot.`);
+    }
+    const shown = missing.slice(0, 10);
+    const list = [];
+    shown.forEach((label, i) => list.push(...(i ? [", "] : []), glyphNode(this.alphabet, label)));
+    if (missing.length > shown.length) list.push(` and ${missing.length - shown.length} more`);
+    this.teachMemory.replaceChildren(`Your memory knows ${known} of the ${total} ${noun}s (marked with a dot). Not yet: `, ...list, ".");
+  }
+
   async forget() {
     this.forgetButton.disabled = true;
     try {
       await api.forgetMe();
       renewWriterId();
+      this.showTaught([]);
       this.memoryNote.textContent = "Forgotten. Answers are no longer personalised.";
       this.forgetButton.hidden = true;
       if (this.prediction && this.mode === "draw") {
