@@ -22,8 +22,8 @@ k = 5 (crowd) each is asked a third time with the id of a writer who taught
 nothing, which must give the global answer exactly. The online models' MNIST
 test accuracy is measured on the weights the service persisted, and (crowd)
 the personalised path's MNIST accuracy with an empty memory in-process. With ``--sharpness-grid``
-(crowd) the personal answer is also re-scored in-process for each sharpness of a complete memory
-(every crowd writer teaches every class each round), on the same learned weights and memories:
+the personal answer is also re-scored in-process for each sharpness of a complete memory
+(every writer teaches every class each round), on the same learned weights and memories:
 how an alphabet's ``"memory"`` sharpness is chosen, on writers (``--first-writer``) other than
 those it is then scored on, or by leave-one-writer-out cross-validation (printed: each writer
 scored at the sharpness the others choose).
@@ -131,8 +131,9 @@ def teach_round(client: httpx.Client, lessons: list[tuple[str, str, int]]) -> No
     wait_until_learned(client)
 
 
-def run_isolated(writers: dict[int, list], env: dict, X, y, seed: int) -> list[dict]:
-    results = []
+def run_isolated(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: str,
+                 sharpness_grid: list[float] = ()) -> tuple[list[dict], dict]:
+    results, by_sharpness = [], {str(k): {} for k in KS}
     for writer, drawings in writers.items():
         teach, held = split_writer(drawings)
         me = writer_id(writer, seed)
@@ -146,12 +147,17 @@ def run_isolated(writers: dict[int, list], env: dict, X, y, seed: int) -> list[d
                     teach_round(client, [(me, teach[label][i], label) for label in sorted(teach)])
                 taught = k
                 result["errors"][str(k)] = errors_of(score(client, held, me), len(held))
+                if sharpness_grid:
+                    by_writer = personal_by_sharpness(Path(tmp), client.get("/healthz").json()["versions"],
+                                                      {me: preprocessed(held, alphabet)}, alphabet, sharpness_grid)
+                    for sharpness, errors in by_writer.items():
+                        by_sharpness[str(k)].setdefault(sharpness, {}).update(errors)
             result["mnist"] = online_mnist(Path(tmp), client.get("/healthz").json()["versions"], X, y)
         results.append(result)
         e = result["errors"]
         print(f"isolated writer {writer:2d}: cnn_original {e['0']['cnn_original']} errors -> cnn_online "
               f"{e['5']['cnn_online']}, personal {e['5']['personal']} at k=5", flush=True)
-    return results
+    return results, (sharpness_summary(by_sharpness) if sharpness_grid else {})
 
 
 def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: str,
@@ -161,9 +167,7 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: st
     results = {w: {"writer": w, "held_out": len(held), "errors": {}, "mnist": {}} for w, (_, held) in split.items()}
     extra, by_sharpness = {}, {}
     if sharpness_grid:
-        box = load_alphabet(alphabet).box
-        preprocessed = {writer_id(w, seed): [(preprocess_drawing(image, box), label) for image, label in held]
-                        for w, (_, held) in split.items()}
+        held_in = {writer_id(w, seed): preprocessed(held, alphabet) for w, (_, held) in split.items()}
     with tempfile.TemporaryDirectory() as tmp, LiveService(Path(tmp), env) as service, \
             httpx.Client(base_url=service.base_url, timeout=60) as client:
         def score_all(k: int, untaught: bool = False) -> None:
@@ -187,7 +191,7 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: st
                                                 for c in COLUMNS) + " errors", flush=True)
             if sharpness_grid:
                 by_sharpness[str(k)] = personal_by_sharpness(Path(tmp), client.get("/healthz").json()["versions"],
-                                                             preprocessed, alphabet, sharpness_grid)
+                                                             held_in, alphabet, sharpness_grid)
                 print(f"crowd k={k}, personal errors by complete memory sharpness: "
                       f"{ {s: sum(per.values()) for s, per in by_sharpness[str(k)].items()} }", flush=True)
         versions = client.get("/healthz").json()["versions"]
@@ -198,6 +202,12 @@ def run_crowd(writers: dict[int, list], env: dict, X, y, seed: int, alphabet: st
                  "mnist_personal_empty_memory": personal_mnist(Path(tmp), versions, X, y, alphabet),
                  **(sharpness_summary(by_sharpness) if sharpness_grid else {})}
     return list(results.values()), extra
+
+
+def preprocessed(held: list, alphabet: str) -> list[tuple[np.ndarray, int]]:
+    """A writer's held-out drawings as the models read them, with their labels."""
+    box = load_alphabet(alphabet).box
+    return [(preprocess_drawing(image, box), label) for image, label in held]
 
 
 def sharpness_summary(by_sharpness: dict[str, dict[str, dict[str, int]]]) -> dict:
@@ -359,7 +369,7 @@ def main() -> None:
     parser.add_argument("--first-writer", type=int, default=0,
                         help="skip this many writers (hiragana: 5 gives the writers its memory sharpness was chosen on)")
     parser.add_argument("--sharpness-grid", type=lambda text: [float(v) for v in text.split(",")], default=[],
-                        help="crowd: also re-score the personal answer for each of these complete memory sharpnesses, "
+                        help="also re-score the personal answer for each of these complete memory sharpnesses, "
                              "e.g. 0,10,20,40")
     parser.add_argument("--seed", type=int, default=0, help="order of the crowd's drawings")
     parser.add_argument("--out", type=Path, default=Path("artifacts/learn_from_users"))
@@ -385,9 +395,9 @@ def main() -> None:
         summaries["crowd"] = summarise(results)
         out["crowd"] = {"summary": summaries["crowd"], **extra, "writers": results}
     if args.mode in ("both", "isolated"):
-        results = run_isolated(writers, env, X, y, args.seed)
+        results, extra = run_isolated(writers, env, X, y, args.seed, args.alphabet, args.sharpness_grid)
         summaries["isolated"] = summarise(results)
-        out["isolated"] = {"summary": summaries["isolated"], "writers": results}
+        out["isolated"] = {"summary": summaries["isolated"], **extra, "writers": results}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(out, indent=2))
     plot(summaries, args.out / "learn_from_users.png")

@@ -225,7 +225,7 @@ class App {
     this.teachButtons = glyphButtons($("[data-role=teach-digits]"), this.alphabet, {
       testid: "teach-digit-",
       role: "radio",
-      label: (label) => `Teach the ${this.alphabet.noun} ${this.alphabet.glyph(label)}`,
+      label: (label) => this.teachName(label),
     });
     this.teachButtons.forEach((b) => b.addEventListener("click", () => this.pickTeachDigit(Number(b.dataset.digit))));
     $("[data-role=teach-digits]").addEventListener("keydown", (e) => this.radioKeys(e, this.teachButtons));
@@ -557,6 +557,10 @@ class App {
       .catch(() => {}); // without it, the next answer tells
   }
 
+  teachName(label) {
+    return `Teach the ${this.alphabet.noun} ${this.alphabet.glyph(label)}`;
+  }
+
   /** Marks each label the memory holds drawings of, and says which are missing (a memory that knows every
    * label counts for more in a digit's answer: models/prototypes.py, Sharpness). */
   showTaught(counts) {
@@ -567,8 +571,7 @@ class App {
       const n = counts[label] || 0;
       if (n > 0) b.dataset.taught = String(n);
       else delete b.dataset.taught;
-      const name = `Teach the ${noun} ${this.alphabet.glyph(label)}`;
-      b.setAttribute("aria-label", n > 0 ? `${name} (${n} in your memory)` : name);
+      b.setAttribute("aria-label", n > 0 ? `${this.teachName(label)} (${n} in your memory)` : this.teachName(label));
     });
     const total = this.teachButtons.length;
     const missing = this.teachButtons.map((b) => Number(b.dataset.digit)).filter((label) => !(counts[label] > 0));
