@@ -35,9 +35,11 @@ it knows: with 2, 5, 8 or 9 digits taught, 40 keeps every writer within 2
 errors of the four models, 60 or 70 costs one writer up to 7 or 9 more. Once
 every digit has a prototype, every distance is measured: in the crowd of
 ``scripts/learn_from_users.py`` (three orders, the service's own learned
-weights and memories, paired) 70 makes 9 / 9 / 9 errors at k = 5 against
-40's 11 / 10 / 11, no writer worse, and leave-one-writer-out
-cross-validation chooses 70 for each of the 14 writers.
+weights and memories, paired) 70 makes 10 / 10 / 9 errors at k = 5 against
+40's 11 / 12 / 11 (k = 3: 10 / 8 / 9 against 12 / 12 / 12), no writer worse.
+Leave-one-writer-out cross-validation chooses 70 or 80 for 13 of the 14
+writers in every order; 70 is the quieter of the two, which a careless
+writer whose random labels cover every digit needs.
 
 Trust is earned: before a drawing joins the memory, the memory (if it knew
 that digit) guesses it; ``trust`` rises with those guesses' accuracy and
