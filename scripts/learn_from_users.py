@@ -39,8 +39,8 @@ import random
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
