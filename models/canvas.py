@@ -1,6 +1,6 @@
 """The drawing canvas, described once.
 
-The web page and the stroke renderer (:mod:`models.render`) must produce the
+The web page and the stroke renderer (:mod:`lab.render`) must produce the
 same pixels for the same strokes, otherwise accuracy measured on rendered
 pen data says nothing about the page. Both read this one spec: the service
 serves it at ``GET /api/config`` and the page sizes its canvas from it.

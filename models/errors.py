@@ -12,6 +12,3 @@ class InvalidImageError(DrawingError):
 class BlankDrawingError(DrawingError):
     """The image holds no ink."""
 
-
-class MissingDataError(FileNotFoundError):
-    """A data file is missing or corrupt; the message names the command that fixes it."""

@@ -6,8 +6,10 @@ with its centre of mass at the centre. A drawing from a canvas only looks
 like MNIST to a model after the same steps, so :func:`preprocess_drawing`
 does exactly those, after working out which pixels are ink.
 
->>> from models.render import render_strokes
->>> img = preprocess_drawing(render_strokes([np.array([[140, 40], [140, 240]])]))
+>>> from PIL import ImageDraw
+>>> canvas = Image.new("L", (280, 280), 255)  # a "1" drawn on the page's canvas
+>>> ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=0, width=24)
+>>> img = preprocess_drawing(canvas)
 >>> img.shape, img.dtype, float(img.max()) > 0.9
 ((28, 28), dtype('float32'), True)
 """
@@ -96,8 +98,10 @@ def clean_png(png: bytes | str | Image.Image) -> bytes:
     """The drawing's pixels as a fresh PNG: none of the sender's text, ICC, EXIF or other chunks, and
     nothing after its end, so what is stored and served back is an image and only an image.
 
-    >>> from models.render import render_strokes
-    >>> png = render_strokes([np.array([[140, 40], [140, 240]])])
+    >>> from PIL import ImageDraw
+    >>> canvas = Image.new("L", (280, 280), 255)
+    >>> ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=0, width=24)
+    >>> png = io.BytesIO(); canvas.save(png, format="PNG"); png = png.getvalue()
     >>> clean = clean_png(png + b"<script>alert(1)</script>")
     >>> b"script" in clean, clean[-8:-4]
     (False, b'IEND')

@@ -48,12 +48,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the service runs (servi
 
 import numpy as np  # noqa: E402
 
-from models.data import load_pendigits  # noqa: E402
-from models.render import render_pendigit  # noqa: E402
-from service.testing.live_service import LiveService  # noqa: E402
-from service.testing.load_client import UNLIMITED  # noqa: E402
-from service.testing.processes import cpu_seconds, rss_mb  # noqa: E402
-from service.testing.redis_server import RedisServer  # noqa: E402
+from inkling_testkit.live_service import LiveService  # noqa: E402
+from inkling_testkit.load_client import UNLIMITED  # noqa: E402
+from inkling_testkit.processes import cpu_seconds, rss_mb  # noqa: E402
+from inkling_testkit.redis_server import RedisServer  # noqa: E402
+from lab.data import load_pendigits  # noqa: E402
+from lab.render import render_pendigit  # noqa: E402
 
 BASELINE = "9c9b687"  # the last commit whose workers serve with TensorFlow
 PREDICTIONS_BEFORE_MEMORY = 1000
@@ -172,11 +172,11 @@ def stage_costs(body: bytes, rgba_body: bytes, repeats: int = 500) -> dict[str, 
     """CPU ms of each stage of one predict request (``body`` as the page sends it), in this process on
     one thread; and the decoding of ``rgba_body``, the same drawing as the canvas's own PNG."""
     from models import load_original
+    from models.alphabets import load_alphabet
+    from models.ensemble import combine
     from models.preprocess import decode_image_payload, fit_and_center, load_ink
     from service import schemas
     from service.recognizer import MODEL_ORDER, Recognition
-    from models.alphabets import load_alphabet
-    from models.ensemble import combine
 
     def cpu(fn) -> float:
         for _ in range(20):

@@ -19,8 +19,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the service runs (servi
 
 import numpy as np
 
-from models import augment, load_mnist, load_original
-from models.drawn import load_drawn_pendigits
+from lab.data import load_mnist
+from lab.drawn import load_drawn_pendigits
+from models import augment, load_original
 from models.registry import WEIGHTS_DIR
 
 

@@ -36,14 +36,14 @@ from pathlib import Path
 
 import httpx
 
-from models.data import load_pendigits
-from models.render import render_pendigit
+from inkling_testkit.live_service import LiveLearner, LiveService
+from inkling_testkit.load_client import UNLIMITED
+from inkling_testkit.processes import cpu_seconds, machine_busy_seconds
+from inkling_testkit.redis_server import RedisServer
+from inkling_testkit.seaweedfs import SeaweedFS
+from lab.data import load_pendigits
+from lab.render import render_pendigit
 from service.storage import S3Objects, WeightStore
-from service.testing.live_service import LiveLearner, LiveService
-from service.testing.processes import cpu_seconds, machine_busy_seconds
-from service.testing.redis_server import RedisServer
-from service.testing.load_client import UNLIMITED
-from service.testing.seaweedfs import SeaweedFS
 
 MODELS = ("fnn_online", "cnn_online")
 

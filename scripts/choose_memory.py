@@ -31,8 +31,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from lab.drawn import load_drawn_pendigits
 from models import augment, load_original
-from models.drawn import load_drawn_pendigits
 from models.ensemble import combine_probs
 from models.prototypes import ABSENT, COMPLETE_SHARPNESS, SHARPNESS, PrototypeMemory, Sharpness, normalise
 

@@ -10,7 +10,7 @@ shows what each step buys. The pendigits writers are people none of the
 models saw, drawing the way people draw on the page.
 
 For hiragana, the same rows on 40 held-out synthetic writers (seeds training
-never used; ``models/kana.py``), the baseline trained here on the training
+never used; ``lab/kana.py``), the baseline trained here on the training
 writers, with Debian's Zinnia recogniser reading the same drawings' strokes
 beside them, and the confusions that remain.
 """
@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from models import load_mnist, load_original
-from models.drawn import load_drawn_pendigits
+from lab.data import load_mnist
+from lab.drawn import load_drawn_pendigits
+from lab.linear import SoftmaxRegression
+from models import load_original
 from models.ensemble import DEFAULT_WEIGHTS, combine_probs
-from models.linear import SoftmaxRegression
 
 
 def arithmetic_mean(probs: dict[str, np.ndarray]) -> np.ndarray:
@@ -74,11 +75,11 @@ def main() -> None:
 
 
 def evaluate_kana(name: str) -> None:
+    from lab.kana import drawn_strokes, load_drawn_hiragana
+    from lab.zinnia import zinnia_available, zinnia_top1, zinnia_unknown
     from models.alphabets import load_alphabet
-    from models.kana import drawn_strokes, load_drawn_hiragana
-    from models.zinnia import zinnia_available, zinnia_top1, zinnia_unknown
 
-    from models.kana import TEST_WRITERS, TRAIN_WRITERS
+    from lab.kana import TEST_WRITERS, TRAIN_WRITERS
 
     alphabet = load_alphabet(name)
     glyphs = alphabet.glyphs

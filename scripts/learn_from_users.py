@@ -46,17 +46,17 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from models import load_mnist
+from inkling_testkit.live_service import LiveService
+from inkling_testkit.load_client import UNLIMITED, metric_value
+from lab.data import load_mnist
+from lab.data import load_pendigits
+from lab.render import render_pendigit
 from models.alphabets import load_alphabet
-from models.data import load_pendigits
 from models.ensemble import DEFAULT_WEIGHTS, combine
 from models.preprocess import preprocess_drawing
 from models.prototypes import PrototypeMemory
 from models.registry import model_class
-from models.render import render_pendigit
 from service.storage import LocalObjects, WeightStore
-from service.testing.live_service import LiveService
-from service.testing.load_client import UNLIMITED, metric_value
 
 KS = (1, 3, 5)
 MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
@@ -346,9 +346,9 @@ def pendigits_writers(n: int, first: int = 0) -> dict[int, list[tuple[str, int]]
 
 
 def kana_writers(n: int, first: int = 0, held_out: int = 3) -> dict[int, list[tuple[str, int]]]:
-    """Synthetic writers with habits outside the training ranges (``models/kana.py``, "unseen"), each drawing
+    """Synthetic writers with habits outside the training ranges (``lab/kana.py``, "unseen"), each drawing
     every character 5 times to teach and ``held_out`` more times to be scored on; the ``first`` are skipped."""
-    from models.kana import drawn_strokes, render_kana, synthetic_writers
+    from lab.kana import drawn_strokes, render_kana, synthetic_writers
 
     styles = dict(synthetic_writers("unseen", first + n))
     strokes, labels, ids = drawn_strokes("unseen", first + n, per_writer=max(KS) + held_out)
@@ -383,7 +383,7 @@ def main() -> None:
         X = X.astype(np.float32) / 255
         writers = pendigits_writers(args.writers or 14, args.first_writer)
     else:  # the general knowledge the online models must keep: the held-out synthetic writers
-        from models.kana import load_drawn_hiragana
+        from lab.kana import load_drawn_hiragana
 
         X, y, _ = load_drawn_hiragana("test", 40)
         writers = kana_writers(args.writers or 5, args.first_writer)

@@ -15,7 +15,7 @@ import argparse
 
 import numpy as np
 
-from models import load_mnist
+from lab.data import load_mnist
 from models.registry import WEIGHTS_DIR
 
 

@@ -2,7 +2,7 @@
 """Train the original FNN and CNN of an alphabet from scratch and write the shipped weights.
 
     python scripts/train.py                          # the digits, both models, seed 0 (the shipped weights)
-    python scripts/train.py --alphabet hiragana      # the 71 hiragana, from synthetic writers (models/kana.py)
+    python scripts/train.py --alphabet hiragana      # the 71 hiragana, from synthetic writers (lab/kana.py)
     python scripts/train.py --model cnn --epochs 2 --out /tmp/w   # a quick try
 
 Writes the alphabet's ``{fnn,cnn}`` weights (for the digits ``models/weights/{fnn,cnn}-original.npz``,
@@ -30,17 +30,17 @@ import tensorflow as tf
 import keras
 from tqdm import tqdm
 
-from models import load_mnist
-from models.cnn import CNN, FEATURE_LAYERS
-from models.distort import random_distort
-from models.drawn import load_drawn_pendigits
-from models.fnn import FNN
-from models.model_card import write_model_card
-from models import kana
+from lab import kana
+from lab.data import load_mnist
+from lab.distort import random_distort
+from lab.drawn import load_drawn_pendigits
+from lab.model_card import write_model_card
 from models.alphabets import load_alphabet
+from models.cnn import CNN, FEATURE_LAYERS
+from models.fnn import FNN
 
 DEFAULT_EPOCHS = {"fnn": 30, "cnn": 15}
-# Hiragana: synthetic writers (models/kana.py), each drawing each of the 71 once: kana.TRAIN_WRITERS
+# Hiragana: synthetic writers (lab/kana.py), each drawing each of the 71 once: kana.TRAIN_WRITERS
 # of them to train, kana.TEST_WRITERS to evaluate and kana.HOLDOUT_WRITERS for the guard's holdout.
 HIRAGANA_REPLAY_PER_CLASS = 40
 
@@ -157,7 +157,7 @@ def digits_data(args) -> tuple[tuple, dict]:
 def hiragana_data(args, out: Path) -> tuple[tuple, dict]:
     """Synthetic writers' hiragana; evaluated on held-out writers. Writes the service's sample.npz and the
     page's stroke-order guide (strokes.json, from KanjiVG) too."""
-    from models.kana import load_drawn_hiragana, write_stroke_guide
+    from lab.kana import load_drawn_hiragana, write_stroke_guide
 
     write_stroke_guide(out / "strokes.json")
 

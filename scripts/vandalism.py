@@ -26,12 +26,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from models.data import load_pendigits
+from inkling_testkit.live_service import LiveService
+from inkling_testkit.load_client import UNLIMITED
+from lab.data import load_pendigits
+from lab.render import render_pendigit
 from models.registry import WEIGHTS_DIR, load_original, model_class
-from models.render import render_pendigit
 from service.storage import LocalObjects, WeightStore
-from service.testing.live_service import LiveService
-from service.testing.load_client import UNLIMITED
 
 SYSTEMATIC = {0: 6, 1: 7, 2: 5, 3: 8, 4: 9, 5: 2, 6: 0, 7: 1, 8: 3, 9: 4}
 

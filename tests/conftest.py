@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from service.testing.seaweedfs import SeaweedFS, find_weed
+from inkling_testkit.seaweedfs import SeaweedFS, find_weed
 
 pytest_plugins = ("tests.browser_pages",)  # the browser tests' fixtures (they use each module's `service`)
 
@@ -45,7 +45,7 @@ def moto_server(aws_env):
 
 @pytest.fixture(scope="session")
 def seaweedfs(aws_env, tmp_path_factory):
-    """A SeaweedFS server (``service.testing.seaweedfs.SeaweedFS``) for the session, with the ``aws_env`` keys.
+    """A SeaweedFS server (``inkling_testkit.seaweedfs.SeaweedFS``) for the session, with the ``aws_env`` keys.
 
     Tests that stop or restart it must leave it running (``restart()`` keeps data and ports).
     """
@@ -70,8 +70,8 @@ def s3_bucket(seaweedfs) -> str:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
-    """A ``service.testing.redis_server.RedisServer`` for the session. Tests that stop it must start it again."""
-    from service.testing.redis_server import RedisServer, find_redis
+    """A ``inkling_testkit.redis_server.RedisServer`` for the session. Tests that stop it must start it again."""
+    from inkling_testkit.redis_server import RedisServer, find_redis
 
     if find_redis() is None:
         pytest.skip("redis-server not found (scripts/install --dev installs it)")

@@ -113,8 +113,8 @@ def test_the_shipped_alphabets():
 
 def test_the_shipped_hiragana_models_meet_their_model_card():
     """On the first 5 of the 40 held-out synthetic writers (355 drawings), within 3 points of the card's figure."""
+    from lab.kana import load_drawn_hiragana
     from models import load_original
-    from models.kana import load_drawn_hiragana
 
     hiragana = load_alphabet("hiragana")
     card = json.loads((hiragana.weights["cnn"].parent / "training.json").read_text())

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from models.data import load_pendigits
-from models.render import render_pendigit
+from lab.data import load_pendigits
+from lab.render import render_pendigit
 from service.app import create_app
 from service.settings import Settings
 from service.storage import LocalObjects, WeightStore

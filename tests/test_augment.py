@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from models import augment, load_mnist
+from lab.data import load_mnist
+from models import augment
 from models.augment import ANGLES, SIZES
 
 

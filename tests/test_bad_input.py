@@ -23,8 +23,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from service.testing.live_service import LiveService
-from service.testing.load_client import UNLIMITED, pendigit_drawings
+from inkling_testkit.live_service import LiveService
+from inkling_testkit.load_client import UNLIMITED, pendigit_drawings
 
 MAX_SECONDS = 10  # any bad request must be answered within this
 SECRET = b"SECRET-NOT-A-DRAWING"

@@ -2,7 +2,7 @@
 
 Pen strokes of UCI pendigits test digits are replayed onto the canvas with the
 mouse (and with touch on a phone-sized page), mapped onto the canvas's on-screen
-box the way :func:`models.render.render_pendigit` maps them onto the bitmap.
+box the way :func:`lab.render.render_pendigit` maps them onto the bitmap.
 Every request the page makes is recorded; none may leave the service's origin.
 
 Screenshots of the main states go to ``artifacts/screenshots/``.
@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import fresh_queue_env
 from tests.browser_pages import DESKTOP, PHONE, open_page, replay_with_mouse, replay_with_touch  # the fixtures: tests/conftest.py registers them
-from service.testing.live_service import PROJECT_ROOT, LiveLearner, LiveService
+from inkling_testkit.live_service import PROJECT_ROOT, LiveLearner, LiveService
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
 
@@ -59,7 +59,7 @@ def service(request, tmp_path_factory):
 
 
 def pen_digits():
-    from models.data import load_pendigits
+    from lab.data import load_pendigits
 
     try:
         return load_pendigits("test")
@@ -81,7 +81,7 @@ def chosen(client):
     ``misread``: one the original CNN gets wrong (for the "Wrong" path), else any;
     ``teach``: TEACH_COUNT digits labelled TEACH_LABEL.
     """
-    from models.render import render_pendigit
+    from lab.render import render_pendigit
 
     digits = pen_digits()
     good, misread, tried = [], None, 0
@@ -107,14 +107,14 @@ def chosen(client):
 
 @pytest.fixture(scope="module")
 def probe(chosen) -> bytes:
-    from models.render import render_pendigit
+    from lab.render import render_pendigit
 
     return render_pendigit(chosen["good"][0])
 
 
 def screen_strokes(page, digit) -> list[np.ndarray]:
     """The digit's strokes in page (CSS) pixels, centred on the pad as render_pendigit centres them."""
-    from models.render import PENDIGITS_VIEW
+    from lab.render import PENDIGITS_VIEW
 
     box = page.get_by_test_id("pad").bounding_box()
     points = np.concatenate(digit.strokes)

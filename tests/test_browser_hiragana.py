@@ -5,7 +5,7 @@ tests/test_browser.py, whose helpers it uses. The page builds itself from
 GET /api/config: a 71-glyph picker laid out like the kana table (5 columns,
 gaps in the や and わ rows), the answer and the model cards naming glyphs,
 the stats chart and gallery filter one entry per character. Characters are
-drawn from their KanjiVG strokes (models.kana.clean_drawing, in canvas
+drawn from their KanjiVG strokes (lab.kana.clean_drawing, in canvas
 pixels) mapped onto the pad's on-screen box and replayed with the mouse (and
 with touch on a phone-sized page). Every request is recorded; none may leave
 the service's origin, and the page may raise no JS error.
@@ -20,7 +20,7 @@ import itertools
 import numpy as np
 import pytest
 
-from service.testing.live_service import LiveService
+from inkling_testkit.live_service import LiveService
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
 
@@ -51,8 +51,8 @@ def missing_hiragana_files() -> list[str]:
 
 
 def kana():
-    from models import kana
-    from models.errors import MissingDataError
+    from lab import kana
+    from lab.data import MissingDataError
 
     try:
         kana.clean_drawing("あ")
@@ -69,7 +69,7 @@ def service(tmp_path_factory):
     missing = missing_hiragana_files()
     if missing:
         pytest.skip(f"the hiragana weights are not trained yet (missing {', '.join(missing)}): "
-                    "train them (models/kana.py) to run these tests")
+                    "train them (lab/kana.py) to run these tests")
     with LiveService(tmp_path_factory.mktemp("inkling-browser-hiragana"), env=ENV) as svc:
         yield svc
 

@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from models import MissingDataError, load_mnist, load_pendigits
-from models.data import MNIST_FILES, default_mnist_dir
+from lab.data import MissingDataError, load_mnist, load_pendigits
+from lab.data import MNIST_FILES, default_mnist_dir
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 from fastapi.testclient import TestClient
 
-from models.data import _parse_idx, load_pendigits
-from models.render import render_pendigit
+from lab.data import _parse_idx, load_pendigits
+from lab.render import render_pendigit
 from service.app import create_app
 from service.settings import Settings
 from service.storage import LocalDrawingStore

@@ -19,13 +19,13 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from models.data import load_pendigits
-from models.render import render_pendigit
+from inkling_testkit.live_service import PROJECT_ROOT, LiveService, ServiceStartError
+from inkling_testkit.processes import rss_mb
+from lab.data import load_pendigits
+from lab.render import render_pendigit
 from models import load_original
-from service.storage import LocalObjects, VersionConflict, WeightStore
 from service.edge import SERVER_ARGS
-from service.testing.live_service import PROJECT_ROOT, LiveService, ServiceStartError
-from service.testing.processes import rss_mb
+from service.storage import LocalObjects, VersionConflict, WeightStore
 from tests.test_bad_input import make_png
 
 httpx = pytest.importorskip("httpx")

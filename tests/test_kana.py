@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.kana import (
+from lab.kana import (
     HIRAGANA,
     HIRAGANA_CANVAS,
     HIRAGANA_ROWS,
@@ -24,8 +24,8 @@ from models.kana import (
     vary,
     write_stroke_guide,
 )
+from lab.zinnia import zinnia_available, zinnia_top1
 from models.preprocess import preprocess_drawing
-from models.zinnia import zinnia_available, zinnia_top1
 
 
 def test_71_distinct_hiragana_in_table_order_all_with_strokes():
@@ -165,8 +165,8 @@ def test_zinnia_reads_clean_renderings():
 
 
 def test_missing_kanjivg_names_the_install_command(monkeypatch):
-    from models import kana
-    from models.errors import MissingDataError
+    from lab import kana
+    from lab.data import MissingDataError
 
     monkeypatch.setattr(kana, "KANJIVG_DIST", "kanjivg-not-installed-here")
     kana._kanji_dir.cache_clear()

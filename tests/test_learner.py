@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from models import load_mnist
+from lab.data import load_mnist
 from models.fnn import FNN
 from service.guard import HoldoutGuard
 from service.learner import Learner

@@ -26,13 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from inkling_testkit.live_service import LiveLearner, LiveService
 from service.storage import LocalObjects, S3Objects, WeightStore
-from service.testing.live_service import LiveLearner, LiveService
-from service.testing.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
+from inkling_testkit.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
                                assert_accepted_drawings_intact, assert_learned_exactly_once, drawings_only,
                                healthz_versions, learn_steps, list_all_drawings, mixed_workload, pendigit_drawings,
                                request, run_clients, same_pixels, summarize)
-from service.testing.processes import rss_kb
+from inkling_testkit.processes import rss_kb
 
 pytestmark = pytest.mark.slow
 

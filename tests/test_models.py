@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from models import load_mnist, load_original
+from lab.data import load_mnist
+from lab.drawn import load_drawn_pendigits
+from models import load_original
 from models.cnn import CNN
-from models.drawn import load_drawn_pendigits
 from models.fnn import FNN
 from models.registry import WEIGHTS_DIR
 

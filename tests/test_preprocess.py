@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import BlankDrawingError, InvalidImageError, load_mnist, load_original, preprocess_drawing
+from lab.data import load_mnist
+from models import BlankDrawingError, InvalidImageError, load_original, preprocess_drawing
 from models.preprocess import MAX_SIDE
 
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from inkling_testkit.live_service import free_port
 from service.limits import RateLimiter
 from service.queue import Lesson, MemoryQueue, QueueUnavailable, RedisQueue
-from service.testing.live_service import free_port
 
 
 def lesson(n: int) -> Lesson:

@@ -5,8 +5,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from lab.render import render_strokes
 from models import CANVAS
-from models.render import render_strokes
 
 
 def pixels(png: bytes) -> np.ndarray:

@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from inkling_testkit.live_service import LiveService
+from inkling_testkit.load_client import UNLIMITED, pendigit_drawings
 from service.app import create_app
 from service.settings import Settings
-from service.testing.live_service import LiveService
-from service.testing.load_client import UNLIMITED, pendigit_drawings
 
 TOKEN = "schemathesis-admin-token"
 EXAMPLES = int(os.environ.get("INKLING_SCHEMATHESIS_EXAMPLES", "25"))

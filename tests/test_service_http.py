@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from models.data import load_pendigits
-from models.render import render_pendigit
+from inkling_testkit.live_service import LiveLearner, LiveService
+from inkling_testkit.load_client import UNLIMITED, assert_learned_exactly_once
+from lab.data import load_pendigits
+from lab.render import render_pendigit
 from service.storage import LocalObjects, S3Objects, WeightStore
-from service.testing.live_service import LiveLearner, LiveService
-from service.testing.load_client import UNLIMITED, assert_learned_exactly_once
 
 MODELS = ("fnn_online", "cnn_online")
 

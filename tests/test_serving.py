@@ -16,11 +16,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from models import augment, load_mnist, load_original
+from inkling_testkit.live_service import PROJECT_ROOT
+from lab.data import load_mnist
+from lab.drawn import load_drawn_pendigits
+from models import augment, load_original
 from models.cnn import CNN
 from models.cnn_numpy import NumpyCNN, random_weights
-from models.drawn import load_drawn_pendigits
-from service.testing.live_service import PROJECT_ROOT
 
 TOLERANCE = 1e-5  # max abs difference of probabilities and feature maps
 
@@ -77,8 +78,8 @@ def test_wrong_weights_are_refused():
 IMPORTS_PROBE = textwrap.dedent("""
     import json, sys
     from fastapi.testclient import TestClient
-    from models.data import load_pendigits
-    from models.render import render_pendigit
+    from lab.data import load_pendigits
+    from lab.render import render_pendigit
     from service.app import app
     import base64
     image = "data:image/png;base64," + base64.b64encode(render_pendigit(load_pendigits("test")[0])).decode()
@@ -147,10 +148,10 @@ FAULTS_PROBE = textwrap.dedent("""
     from concurrent.futures import ThreadPoolExecutor
     from io import BytesIO
     from PIL import Image
+    from lab.data import load_pendigits
+    from lab.render import render_pendigit
     from models import load_original
-    from models.data import load_pendigits
     from models.preprocess import preprocess_drawing
-    from models.render import render_pendigit
     from service.runtime import tune_malloc_for_serving
     tune_malloc_for_serving()
     rgba = BytesIO()  # a canvas's own PNG: the largest temporaries a drawing makes

@@ -14,14 +14,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from models.data import load_pendigits
-from models.render import render_pendigit
+from inkling_testkit.live_service import LiveService
+from inkling_testkit.load_client import UNLIMITED, Drawing
+from lab.data import load_pendigits
+from lab.render import render_pendigit
 from service.app import create_app
 from service.settings import Settings
 from service.storage import LocalDrawingStore
 from service.writers import writer_key
-from service.testing.live_service import LiveService
-from service.testing.load_client import UNLIMITED, Drawing
 
 PENDIGITS_WRITER = 3  # any test writer; their drawings, in their order
 

@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from service.testing.live_service import free_port
+from inkling_testkit.live_service import free_port
 
 
 def find_redis() -> str | None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .canvas import CANVAS
+from models.canvas import CANVAS
+from models.preprocess import preprocess_drawing
+
 from .data import PENDIGITS_FILES, default_mnist_dir, default_pendigits_dir, load_pendigits
-from .preprocess import preprocess_drawing
 from .render import PENDIGITS_VIEW, render_pendigit
 
 

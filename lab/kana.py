@@ -60,11 +60,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .alphabets import load_alphabet
-from .canvas import CanvasSpec
-from .data import default_mnist_dir
-from .errors import MissingDataError
-from .preprocess import preprocess_drawing
+from models.alphabets import load_alphabet
+from models.canvas import CanvasSpec
+from models.preprocess import preprocess_drawing
+
+from .data import MissingDataError, default_mnist_dir
 from .render import render_strokes
 
 # --- the classes ----------------------------------------------------------------------------------
@@ -514,7 +514,10 @@ def _cache_key_material() -> bytes:
     (Not this module's loading or caching code, so editing those keeps existing caches.)"""
     import inspect
 
-    here = Path(__file__).parent
+    from models import preprocess
+
+    from . import render
+
     parts = [inspect.getsource(f).encode() for f in (
         _sample_cubic, parse_svg_path, _load_strokes, WriterStyle, synthetic_writers, _rotation, _wobble, vary,
         _place, _drawing_rng, draw, _render_writer,
@@ -522,7 +525,7 @@ def _cache_key_material() -> bytes:
     constants = (HIRAGANA, HIRAGANA_CANVAS, SAMPLE_STEP, TRAIN_RANGES, UNSEEN_RANGES, DRAWING_NOISE,
                  WOBBLE_WAVELENGTH, WOBBLE_WAVES, REFERENCE_HEIGHT, CANVAS_MARGIN, WRITER_SEEDS)
     parts.append(repr(constants).encode())
-    parts += [(here / name).read_bytes() for name in ("render.py", "preprocess.py")]
+    parts += [Path(module.__file__).read_bytes() for module in (render, preprocess)]
     return b"\0".join(parts)
 
 
@@ -552,7 +555,7 @@ def _render_in_subprocesses(split: str, writers: int, per_writer: int, box: int,
 
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    code = "import sys; from models.kana import _render_range; _render_range(*sys.argv[1:])"
+    code = "import sys; from lab.kana import _render_range; _render_range(*sys.argv[1:])"
     bounds = np.linspace(0, writers, min(processes, writers) + 1).round().astype(int)
     with tempfile.TemporaryDirectory(prefix="inkling-kana-") as tmp:
         jobs = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import as_batch
+from models.base import as_batch
 
 
 class SoftmaxRegression:

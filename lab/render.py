@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .canvas import CANVAS, CanvasSpec
+from models.canvas import CANVAS, CanvasSpec
 
 _SUPERSAMPLE = 4
 
@@ -70,7 +70,7 @@ PENDIGITS_VIEW = 260.0
 
 
 def render_pendigit(digit, canvas: CanvasSpec = CANVAS, **kwargs) -> bytes:
-    """Render a :class:`models.data.PenDigit` centred on the canvas, as a person would draw it there."""
+    """Render a :class:`lab.data.PenDigit` centred on the canvas, as a person would draw it there."""
     points = np.concatenate(digit.strokes)
     centre = (points.min(axis=0) + points.max(axis=0)) / 2
     shift = PENDIGITS_VIEW / 2 - centre

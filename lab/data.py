@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MissingDataError
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 MNIST_FILES = {
@@ -35,6 +33,10 @@ MNIST_SHA256 = {
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 FETCH_COMMAND = "scripts/fetch_mnist"
+
+
+class MissingDataError(FileNotFoundError):
+    """A data file is missing or corrupt; the message names the command that fixes it."""
 
 
 def default_mnist_dir() -> Path:
@@ -117,7 +119,7 @@ def load_pendigits(split: str = "test", folder: str | Path | None = None) -> tup
     """Parse the UNIPEN pendigits file of ``split`` ("train": 30 writers, "test": 14 others).
 
     Strokes are in the writers' 500x500 box with y flipped to grow downward,
-    ready for :func:`models.render.render_strokes`.
+    ready for :func:`lab.render.render_strokes`.
     """
     path = Path(folder or default_pendigits_dir()) / PENDIGITS_FILES[split]
     if not path.is_file():

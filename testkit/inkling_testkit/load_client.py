@@ -1,6 +1,6 @@
 """Load generation and checks shared by the load, crash and outage tests (tests/test_load_faults.py).
 
-Everything here talks to a real service over HTTP (``service.testing.live_service.LiveService``):
+Everything here talks to a real service over HTTP (``inkling_testkit.live_service.LiveService``):
 
 >>> drawings = pendigit_drawings(40)                                        # doctest: +SKIP
 >>> outcomes = run_clients(base_url, 20, seconds=15, pick=mixed_workload(drawings), seed=1)  # doctest: +SKIP
@@ -52,8 +52,8 @@ class Drawing:
 @functools.lru_cache(maxsize=4)
 def pendigit_drawings(count: int, split: str = "test") -> tuple[Drawing, ...]:
     """``count`` pen-drawn digits rendered as the page would send them, labels cycling through 0-9."""
-    from models.data import load_pendigits
-    from models.render import render_pendigit
+    from lab.data import load_pendigits
+    from lab.render import render_pendigit
 
     digits = load_pendigits(split)
     # Spread over all writers: every 7th digit, so a small sample is not one writer's hand.
