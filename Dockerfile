@@ -29,6 +29,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
 
-# Header and body read timeouts and a bound on connections (service/edge.py): slow clients cannot hold it.
+# Header and body read timeouts and a bound on connections (service/web/edge.py): slow clients cannot hold it.
 CMD ["uvicorn", "service.app:app", "--host", "0.0.0.0", "--port", "8000", \
      "--http", "service.edge:GuardedHttpToolsProtocol", "--limit-concurrency", "500"]

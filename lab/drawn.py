@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from models.canvas import CANVAS
-from models.preprocess import preprocess_drawing
+from models.preprocess import BOX, preprocess_drawing
 
 from .data import PENDIGITS_FILES, default_mnist_dir, default_pendigits_dir, load_pendigits
 from .render import PENDIGITS_VIEW, render_pendigit
@@ -30,7 +30,7 @@ def load_drawn_pendigits(split: str = "test", cache: bool = True) -> tuple[np.nd
         with np.load(path) as archive:
             return archive["images"], archive["labels"], archive["writers"]
     digits = load_pendigits(split)
-    images = np.stack([preprocess_drawing(render_pendigit(d)) for d in digits])
+    images = np.stack([preprocess_drawing(render_pendigit(d), BOX) for d in digits])
     labels = np.array([d.label for d in digits], dtype=np.uint8)
     writers = np.array([d.writer for d in digits], dtype=np.int16)
     if cache:

@@ -39,7 +39,7 @@ label, repetition), so images and strokes always correspond.
 [3, 2, 2, 4]
 >>> style = WriterStyle.sample(np.random.default_rng(0))
 >>> drawing = vary(load_strokes("あ"), style, np.random.default_rng(1))
->>> image = preprocess_drawing(render_kana(drawing))
+>>> image = preprocess_drawing(render_kana(drawing), hiragana_box())
 >>> image.shape, bool(image.max() > 0.5)
 ((28, 28), True)
 """

@@ -22,12 +22,31 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .canvas import CanvasSpec
+from .ensemble import DEFAULT_WEIGHTS
 from .preprocess import BOX, FIELD
 from .prototypes import COMPLETE_SHARPNESS, SHARPNESS, Sharpness
 
 ALPHABETS_DIR = Path(__file__).resolve().parent / "weights"
 KINDS = ("fnn", "cnn")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The alphabet's shipped sample, 28x28 uint8: ``holdout`` scores models (the guard's, every original's
+    accuracy), ``replay`` is mixed into every online step beside a person's drawing."""
+
+    holdout_x: np.ndarray
+    holdout_y: np.ndarray
+    replay_x: np.ndarray
+    replay_y: np.ndarray
+
+    @property
+    def holdout(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(float32[N,28,28] in [0,1], int64[N])``, as the models read them."""
+        return self.holdout_x.astype(np.float32) / 255, self.holdout_y.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -52,10 +71,10 @@ class Alphabet:
         return len(self.glyphs)
 
     @property
-    def ensemble_weights(self) -> dict[str, float] | None:
-        """The weights of the four models in the answer (``"ensemble"`` in the file); None: the digits' own
-        (:data:`models.ensemble.DEFAULT_WEIGHTS`, measured on digits)."""
-        return self.extra.get("ensemble")
+    def ensemble_weights(self) -> dict[str, float]:
+        """The weights of the four models in the answer (``"ensemble"`` in the file); a file that gives none
+        gets the digits' (:data:`models.ensemble.DEFAULT_WEIGHTS`, measured on digits)."""
+        return self.extra.get("ensemble") or DEFAULT_WEIGHTS
 
     @property
     def memory_sharpness(self) -> Sharpness:
@@ -78,6 +97,10 @@ class Alphabet:
     def is_digits(self) -> bool:
         """Answers for the digits also carry ``digit`` (the API's first field), so old clients keep working."""
         return self.glyphs == tuple("0123456789")
+
+    def load_sample(self) -> Sample:
+        with np.load(self.sample) as sample:
+            return Sample(sample["holdout_x"], sample["holdout_y"], sample["replay_x"], sample["replay_y"])
 
     def glyph(self, label: int) -> str:
         return self.glyphs[label]
@@ -132,7 +155,7 @@ class Alphabet:
 
 
 @functools.lru_cache(maxsize=8)
-def load_alphabet(name_or_path: str = "digits") -> Alphabet:
+def load_alphabet(name_or_path: str) -> Alphabet:
     """A shipped alphabet by name (``digits``, ``hiragana``), or any alphabet file by path."""
     path = Path(name_or_path)
     if path.suffix != ".json":
@@ -142,6 +165,3 @@ def load_alphabet(name_or_path: str = "digits") -> Alphabet:
         raise ValueError(f"no alphabet {name_or_path!r}: choose one of {shipped} or give the path of an alphabet "
                          "file (see models/alphabets.py)")
     return Alphabet.from_file(path)
-
-
-DIGITS = "digits"

@@ -17,7 +17,7 @@ most: beyond that a 6 starts to look like a 9-ish blob and a 1 like a 7.
 >>> import numpy as np
 >>> from models.preprocess import place_by_center_of_mass
 >>> digit = place_by_center_of_mass(np.pad(np.ones((20, 4), np.float32), 0))
->>> augment(digit).shape
+>>> augment(digit, box=20).shape
 (24, 28, 28)
 """
 
@@ -25,26 +25,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .preprocess import BOX, FIELD, fit_and_center
+from .preprocess import FIELD, fit_and_center
 
 SCALES = (0.8, 0.9, 1.0, 1.1)
 ANGLES = (-15.0, -9.0, -3.0, 3.0, 9.0, 15.0)
 N_VARIANTS = len(SCALES) * len(ANGLES)
 
 
-def sizes(box: int = BOX) -> tuple[int, ...]:
+def sizes(box: int) -> tuple[int, ...]:
     """The variants' longer sides for drawings fitted into ``box`` px: :data:`SCALES` of it, at most the field.
 
-    >>> sizes(), sizes(26)
+    >>> sizes(20), sizes(26)
     ((16, 18, 20, 22), (21, 23, 26, 28))
     """
     return tuple(min(FIELD, round(box * scale)) for scale in SCALES)
 
 
-SIZES = sizes()
 
-
-def augment(img28: np.ndarray, box: int = BOX) -> np.ndarray:
+def augment(img28: np.ndarray, box: int) -> np.ndarray:
     """float32[24,28,28]: ``img28`` at each of :func:`sizes` ``(box)`` and each angle in :data:`ANGLES`.
 
     Deterministic: the same input always gives the same 24 images, ordered

@@ -10,7 +10,7 @@ for one image here); we call the model through ``tf.function``s traced once
 with a variable batch size, which costs about 1 ms.
 
 >>> import numpy as np
->>> model = CNN(seed=0)
+>>> model = CNN(n_classes=10, seed=0)
 >>> X, y = np.zeros((24, 28, 28), np.float32), np.arange(24) % 10
 >>> before = model.loss(X, y)
 >>> model.partial_fit(X, y).loss(X, y) < before
@@ -39,7 +39,7 @@ _IMAGES = tf.TensorSpec([None, 28, 28], tf.float32)
 _LABELS = tf.TensorSpec([None], tf.int32)
 
 
-def build_network(seed: int = 0, dropout: float = 0.4, n_classes: int = 10) -> keras.Model:
+def build_network(n_classes: int, seed: int = 0, dropout: float = 0.4) -> keras.Model:
     """The Keras network; layer names are the ones :meth:`CNN.activations` reports."""
     init = keras.initializers.HeNormal(seed=seed)
     return keras.Sequential(
@@ -64,11 +64,11 @@ class CNN:
 
     kind = "cnn"
 
-    def __init__(self, lr: float = 1e-3, online_lr: float = 0.01, dropout: float = 0.4, seed: int = 0,
-                 online_clipnorm: float = 1.0, n_classes: int = 10):
+    def __init__(self, *, n_classes: int, lr: float = 1e-3, online_lr: float = 0.01, dropout: float = 0.4,
+                 seed: int = 0, online_clipnorm: float = 1.0):
         self.lr, self.dropout, self.seed, self.online_clipnorm = lr, dropout, seed, online_clipnorm
         self.n_classes = n_classes
-        self.network = build_network(seed, dropout, n_classes)
+        self.network = build_network(n_classes, seed, dropout)
         self.steps_ = 0
         self._loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         # Plain SGD online: its state is the weights alone, so a persisted

@@ -17,7 +17,7 @@ of a ~2.5 ms request. The probabilities equal Keras' within 2e-6.
 
 >>> rng = np.random.default_rng(0)
 >>> X = rng.random((3, 28, 28), dtype=np.float32)
->>> model = NumpyCNN.from_bytes(NumpyCNN(random_weights(seed=0)).to_bytes())
+>>> model = NumpyCNN.from_bytes(NumpyCNN(random_weights(n_classes=10, seed=0)).to_bytes())
 >>> p = model.predict_proba(X)
 >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
 ((3, 10), True)
@@ -37,12 +37,12 @@ from .base import as_batch, read_layer_weights
 from .prototypes import normalise
 
 FEATURE_LAYERS = ("conv1", "pool1", "conv2", "pool2")
-# The Keras network's weights in ``get_weights`` order (the last two: the logits, one per class).
-SHAPES = ((5, 5, 1, 32), (32,), (5, 5, 32, 64), (64,), (3136, 128), (128,), (128, 10), (10,))
+# The Keras network's weights in ``get_weights`` order, but for the logits (then (128, classes), (classes,)).
+HIDDEN_SHAPES = ((5, 5, 1, 32), (32,), (5, 5, 32, 64), (64,), (3136, 128), (128,))
 
 
-def shapes(n_classes: int = 10) -> tuple:
-    return (*SHAPES[:6], (128, n_classes), (n_classes,))
+def shapes(n_classes: int) -> tuple:
+    return (*HIDDEN_SHAPES, (128, n_classes), (n_classes,))
 
 
 def conv2d_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -70,7 +70,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def random_weights(seed: int = 0, n_classes: int = 10) -> list[np.ndarray]:
+def random_weights(n_classes: int, seed: int = 0) -> list[np.ndarray]:
     """He-scaled random weights of the right shapes (tests and doctests; the service loads trained ones)."""
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal(shape) * np.sqrt(2 / np.prod(shape[:-1]))).astype(np.float32) if len(shape) > 1
@@ -92,7 +92,7 @@ class NumpyCNN:
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         got = tuple(tuple(np.shape(w)) for w in weights)
-        expected = shapes(got[-1][0] if got and len(got[-1]) == 1 else 10)
+        expected = shapes(got[-1][0] if got and len(got[-1]) == 1 else -1)  # -1: no logits, so no match
         if got != expected:
             raise ValueError(f"expected CNN weights of shapes {expected}, got {got}")
         self._weights = [np.ascontiguousarray(w, dtype=np.float32) for w in weights]

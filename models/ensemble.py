@@ -16,7 +16,7 @@ so an empty memory (zero evidence) leaves the answer exactly as it was.
 
 >>> import numpy as np
 >>> p = np.full(10, 0.01, np.float32); p[3] = 0.91
->>> answer = combine({"fnn_original": p, "fnn_online": p, "cnn_original": p, "cnn_online": p})
+>>> answer = combine({"fnn_original": p, "fnn_online": p, "cnn_original": p, "cnn_online": p}, DEFAULT_WEIGHTS)
 >>> answer.label, answer.agree
 (3, 4)
 """
@@ -43,7 +43,7 @@ class Answer:
     personalised_by: int = 0  # drawings in the writer's memory that shaped this answer
 
 
-def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
+def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float],
                   evidence: np.ndarray | None = None) -> np.ndarray:
     """float32[..., 10]: the weighted geometric mean of ``probs`` times ``exp(evidence)``, renormalised."""
     total = sum(weights[name] for name in probs)
@@ -55,19 +55,19 @@ def combine_probs(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFA
     return (combined / combined.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def combine(probs: dict[str, np.ndarray], weights: dict[str, float] = DEFAULT_WEIGHTS,
-            min_confidence: float = MIN_CONFIDENCE, memory=None, embedding: np.ndarray | None = None,
-            glyphs=None, memory_sharpness: Sharpness = Sharpness()) -> Answer:
+def combine(probs: dict[str, np.ndarray], weights: dict[str, float], *, memory=None,
+            embedding: np.ndarray | None = None, sharpness: Sharpness | None = None, glyphs=None,
+            min_confidence: float = MIN_CONFIDENCE) -> Answer:
     """The ensemble's answer for one drawing; ``label`` (the class) is None when it is not confident.
 
-    With a writer's ``memory`` (a :class:`models.prototypes.PrototypeMemory`) and the
-    drawing's ``embedding``, the memory's evidence joins the product (``memory_sharpness``:
-    the alphabet's, default the digits'). ``glyphs``
+    ``weights``: the alphabet's (:attr:`models.alphabets.Alphabet.ensemble_weights`). With a writer's
+    ``memory`` (a :class:`models.prototypes.PrototypeMemory`), the drawing's ``embedding`` and the
+    alphabet's memory ``sharpness``, the memory's evidence joins the product. ``glyphs``
     name the classes in the reason given when unsure (default: their numbers).
     """
     evidence, personalised_by = None, 0
     if memory is not None and len(memory):
-        evidence, personalised_by = memory.evidence(embedding, memory_sharpness), len(memory)
+        evidence, personalised_by = memory.evidence(embedding, sharpness), len(memory)
     combined = combine_probs(probs, weights, evidence)
     best = int(combined.argmax())
     p = float(combined[best])

@@ -6,7 +6,7 @@ on softmax cross-entropy with an L2 penalty on the weights.
 
 >>> rng = np.random.default_rng(0)
 >>> X, y = rng.random((32, 28, 28), dtype=np.float32), rng.integers(0, 10, 32)
->>> model = FNN(n_hidden=16, seed=0)
+>>> model = FNN(n_classes=10, n_hidden=16, seed=0)
 >>> before = model.loss(X, y)
 >>> model.partial_fit(X, y).loss(X, y) < before
 True
@@ -34,6 +34,8 @@ class FNN:
 
     def __init__(
         self,
+        *,
+        n_classes: int,
         n_hidden: int = 256,
         lr: float = 0.05,
         momentum: float = 0.9,
@@ -42,7 +44,6 @@ class FNN:
         online_lr: float = 0.02,
         seed: int = 0,
         online_clipnorm: float = 1.0,
-        n_classes: int = 10,
     ):
         self.n_hidden, self.lr, self.momentum, self.l2 = n_hidden, lr, momentum, l2
         self.n_classes = n_classes

@@ -9,7 +9,7 @@ does exactly those, after working out which pixels are ink.
 >>> from PIL import ImageDraw
 >>> canvas = Image.new("L", (280, 280), 255)  # a "1" drawn on the page's canvas
 >>> ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=0, width=24)
->>> img = preprocess_drawing(canvas)
+>>> img = preprocess_drawing(canvas, BOX)
 >>> img.shape, img.dtype, float(img.max()) > 0.9
 ((28, 28), dtype('float32'), True)
 """
@@ -176,7 +176,7 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
 
 
-def fit_and_center(ink: np.ndarray, box: int = BOX) -> np.ndarray:
+def fit_and_center(ink: np.ndarray, box: int) -> np.ndarray:
     """Crop ``ink`` to its extent, fit the longer side into ``box`` px, centre by mass in 28x28."""
     mask = ink > INK_THRESHOLD
     if not mask.any():
@@ -212,7 +212,7 @@ def place_by_center_of_mass(small: np.ndarray) -> np.ndarray:
     return field
 
 
-def preprocess_drawing(png: bytes | str | Image.Image, box: int = BOX) -> np.ndarray:
+def preprocess_drawing(png: bytes | str | Image.Image, box: int) -> np.ndarray:
     """A canvas drawing (PNG bytes or data URL) as float32[28,28] in [0,1], white ink on black, its longer
     side fitted into ``box`` px (MNIST's 20 by default; an alphabet may choose its own, see
     :attr:`models.alphabets.Alphabet.box`).
@@ -226,7 +226,7 @@ def preprocess_drawing(png: bytes | str | Image.Image, box: int = BOX) -> np.nda
     return fit_and_center(ink, box)
 
 
-def read_drawing(png: bytes | str, box: int = BOX) -> tuple[np.ndarray, bytes]:
+def read_drawing(png: bytes | str, box: int) -> tuple[np.ndarray, bytes]:
     """A labelled drawing from one decode: what the models see (:func:`preprocess_drawing`) and what is
     stored (:func:`clean_png`)."""
     image = open_png(png)

@@ -50,12 +50,12 @@ k = 5 from 121 to 46, the four models' own 46.
 
 >>> rng = np.random.default_rng(0)
 >>> ones, sevens = rng.normal(0, 0.05, (3, 8)) + np.eye(8)[0], rng.normal(0, 0.05, (3, 8)) + np.eye(8)[1]
->>> memory = PrototypeMemory.from_entries(np.concatenate([ones, sevens]), [1, 1, 1, 7, 7, 7])
+>>> memory = PrototypeMemory.from_entries(np.concatenate([ones, sevens]), [1, 1, 1, 7, 7, 7], n_classes=10)
 >>> len(memory), memory.counts()
 (6, [0, 3, 0, 0, 0, 0, 0, 3, 0, 0])
 >>> int(memory.distances(normalise(np.eye(8)[1]))[[1, 7]].argmin())  # nearer the 7s' prototype
 1
->>> memory.guess(normalise(np.eye(8)[0])), PrototypeMemory.empty().guess(np.eye(8)[0])
+>>> memory.guess(normalise(np.eye(8)[0])), PrototypeMemory.empty(10).guess(np.eye(8)[0])
 (1, None)
 """
 
@@ -65,7 +65,6 @@ from dataclasses import dataclass, replace  # noqa: F401 (doctests)
 
 import numpy as np
 
-N_CLASSES = 10  # the digits; other alphabets pass their own count
 EMBEDDING_SIZE = 128
 # Nats of evidence per unit of cosine distance, at full trust, while some digit has no prototype (and
 # ABSENT stands in for its distance). A drawing 0.05 nearer the writer's prototype of one digit than of
@@ -97,12 +96,12 @@ class Sharpness:
     >>> taught_all, taught_one = PrototypeMemory.empty(2), PrototypeMemory.empty(2)
     >>> taught_all = replace(taught_all, counts_=np.array([3, 1]))
     >>> taught_one = replace(taught_one, counts_=np.array([4, 0]))
-    >>> Sharpness().of(taught_all), Sharpness().of(taught_one)
+    >>> Sharpness(SHARPNESS, COMPLETE_SHARPNESS).of(taught_all), Sharpness(SHARPNESS, COMPLETE_SHARPNESS).of(taught_one)
     (70.0, 40.0)
     """
 
-    partial: float = SHARPNESS
-    complete: float = COMPLETE_SHARPNESS
+    partial: float
+    complete: float
 
     def of(self, memory: "PrototypeMemory") -> float:
         return self.complete if memory.complete else self.partial
@@ -118,11 +117,11 @@ class PrototypeMemory:
     judged: int = 0
 
     @classmethod
-    def empty(cls, n_classes: int = N_CLASSES, size: int = EMBEDDING_SIZE) -> "PrototypeMemory":
+    def empty(cls, n_classes: int, size: int = EMBEDDING_SIZE) -> "PrototypeMemory":
         return cls(np.zeros((n_classes, size), np.float32), np.zeros(n_classes, np.int64))
 
     @classmethod
-    def from_entries(cls, embeddings: np.ndarray, labels, guesses=None, n_classes: int = N_CLASSES) -> "PrototypeMemory":
+    def from_entries(cls, embeddings: np.ndarray, labels, n_classes: int, guesses=None) -> "PrototypeMemory":
         """The memory of drawings with these embeddings and labels (oldest first), of ``n_classes`` classes.
 
         ``guesses[i]`` is what the memory guessed for drawing ``i`` before it
@@ -162,18 +161,17 @@ class PrototypeMemory:
     def trust(self) -> float:
         """0..1: how far the memory's own guesses beat a coin, on the writer's drawings it was tested on.
 
-        >>> fresh = PrototypeMemory.empty()
+        >>> fresh = PrototypeMemory.empty(10)
         >>> fresh.trust, replace(fresh, hits=8, judged=12).trust, replace(fresh, hits=0, judged=4).trust
         (1.0, 0.5, 0.0)
         """
         accuracy = (self.hits + PRIOR_HITS) / (self.judged + PRIOR_HITS)
         return max(0.0, 2.0 * accuracy - 1.0)
 
-    def evidence(self, embedding: np.ndarray, sharpness: Sharpness = Sharpness()) -> np.ndarray:
+    def evidence(self, embedding: np.ndarray, sharpness: Sharpness) -> np.ndarray:
         """float32[classes]: log-evidence for each class, zero for an empty memory (which then changes nothing).
 
-        ``sharpness``: an alphabet may carry its own (:attr:`models.alphabets.Alphabet.memory_sharpness`);
-        the default is the digits'.
+        ``sharpness``: the alphabet's (:attr:`models.alphabets.Alphabet.memory_sharpness`).
         """
         if not len(self):
             return np.zeros(len(self.counts_), np.float32)

@@ -1,10 +1,10 @@
-"""The shipped original models, by name."""
+"""The shipped original models of an alphabet, by kind."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .alphabets import DIGITS, Alphabet, load_alphabet
+from .alphabets import Alphabet, load_alphabet
 from .base import DigitClassifier
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -32,19 +32,20 @@ def model_class(name: str, serving: bool = False) -> type:
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
 
 
-def original_weights_path(name: str, alphabet: str | Alphabet = DIGITS) -> Path:
+def original_weights_path(name: str, alphabet: Alphabet | str) -> Path:
     alphabet = load_alphabet(alphabet) if isinstance(alphabet, str) else alphabet
     if name not in alphabet.weights:
         raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
     return alphabet.weights[name]
 
 
-def load_original(name: str, serving: bool = False, alphabet: str | Alphabet = DIGITS) -> DigitClassifier:
-    """A fresh instance of the shipped original ``"fnn"`` or ``"cnn"`` of ``alphabet`` (its serving twin
-    with ``serving``)."""
+def load_original(name: str, alphabet: Alphabet | str, *, serving: bool = False) -> DigitClassifier:
+    """A fresh instance of the shipped original ``"fnn"`` or ``"cnn"`` of ``alphabet`` (an :class:`Alphabet`, or
+    the name of a shipped one), or its serving twin with ``serving``."""
+    alphabet = load_alphabet(alphabet) if isinstance(alphabet, str) else alphabet
     cls = model_class(name, serving)
     path = original_weights_path(name, alphabet)
     if not path.is_file():
-        hint = "" if alphabet == DIGITS else f" --alphabet {getattr(alphabet, 'name', alphabet)}"
-        raise FileNotFoundError(f"{path} is missing; train it with `python scripts/train.py --model {name}{hint}`")
+        raise FileNotFoundError(f"{path} is missing; train it with "
+                                f"`python scripts/train.py --model {name} --alphabet {alphabet.name}`")
     return cls.from_bytes(path.read_bytes())

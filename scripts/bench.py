@@ -175,8 +175,8 @@ def stage_costs(body: bytes, rgba_body: bytes, repeats: int = 500) -> dict[str, 
     from models.alphabets import load_alphabet
     from models.ensemble import combine
     from models.preprocess import decode_image_payload, fit_and_center, load_ink
-    from service import schemas
-    from service.recognizer import MODEL_ORDER, Recognition
+    from service.web import schemas
+    from service.web.recognizer import MODEL_ORDER, Recognition
 
     def cpu(fn) -> float:
         for _ in range(20):
@@ -190,12 +190,13 @@ def stage_costs(body: bytes, rgba_body: bytes, repeats: int = 500) -> dict[str, 
     png = decode_image_payload(url)
     rgba_png = decode_image_payload(json.loads(rgba_body)["image"])
     ink = load_ink(png)
-    x = fit_and_center(ink)
-    models = {"fnn": load_original("fnn", serving=True), "cnn": load_original("cnn", serving=True)}
+    digits = load_alphabet("digits")
+    x = fit_and_center(ink, digits.box)
+    models = {"fnn": load_original("fnn", "digits", serving=True), "cnn": load_original("cnn", "digits", serving=True)}
     probs = {name: models[name.split("_")[0]].predict_proba(x[None])[0] for name in MODEL_ORDER}
     _, embedding = models["cnn"].predict_and_embed(x[None])
-    recognition = Recognition(probs, combine(probs), {"fnn_online": 0, "cnn_online": 0}, x, embedding[0],
-                              load_alphabet("digits"))
+    recognition = Recognition(probs, combine(probs, digits.ensemble_weights), {"fnn_online": 0, "cnn_online": 0}, x,
+                              embedding[0], digits)
     out = schemas.PredictOut.model_validate(recognition.to_json())
     batch = np.repeat(x[None], 16, axis=0)
     costs = {
@@ -203,10 +204,10 @@ def stage_costs(body: bytes, rgba_body: bytes, repeats: int = 500) -> dict[str, 
         "base64": cpu(lambda: decode_image_payload(url)),
         "PNG decode and ink": cpu(lambda: load_ink(png)),
         "(the same from the canvas's own RGBA PNG)": cpu(lambda: load_ink(rgba_png)),
-        "crop, fit, centre": cpu(lambda: fit_and_center(ink)),
+        "crop, fit, centre": cpu(lambda: fit_and_center(ink, digits.box)),
         "FNN (x2: original, online)": 2 * cpu(lambda: models["fnn"].predict_proba(x[None])),
         "CNN (x2: original, online)": 2 * cpu(lambda: models["cnn"].predict_proba(x[None])),
-        "ensemble": cpu(lambda: combine(probs)),
+        "ensemble": cpu(lambda: combine(probs, digits.ensemble_weights)),
         "response: top-3 and JSON": cpu(lambda: schemas.PredictOut.model_validate(recognition.to_json()))
                                     + cpu(lambda: out.model_dump_json()),
     }

@@ -22,6 +22,8 @@ import numpy as np
 from lab.data import load_mnist
 from lab.drawn import load_drawn_pendigits
 from models import augment, load_original
+from models.alphabets import load_alphabet
+from models.preprocess import BOX
 from models.registry import WEIGHTS_DIR
 
 
@@ -47,11 +49,11 @@ def main() -> None:
     Xp, yp, _ = load_drawn_pendigits("test")
     card = json.loads((WEIGHTS_DIR / "training.json").read_text())
     one = Xt[:1]
-    variants = augment(Xt[0])
+    variants = augment(Xt[0], BOX)
     labels = np.full(24, int(yt[0]))
     results: dict[str, dict] = {}
     for name in ("fnn", "cnn"):
-        model = load_original(name)
+        model = load_original(name, "digits")
         r = results[name] = {
             "mnist_test_accuracy": float(np.mean(model.predict_proba(Xt).argmax(1) == yt)),
             "pendigits_test_accuracy": float(np.mean(model.predict_proba(Xp).argmax(1) == yp)),
@@ -114,8 +116,8 @@ def main() -> None:
 def serving_twin(Xt: np.ndarray, Xp: np.ndarray, repeats: int) -> dict:
     """The web workers' CNN (numpy) against Keras: speed, and equal answers on all MNIST test digits and
     pen digits, for the shipped weights and after 100 online steps (24 variants of a pen digit each)."""
-    keras = load_original("cnn")
-    served = load_original("cnn", serving=True)
+    keras = load_original("cnn", "digits")
+    served = load_original("cnn", "digits", serving=True)
     p50, p99 = timed(lambda: served.predict_proba(Xt[:1]), repeats)
     images = np.concatenate([Xt, Xp])
     equality = {}
@@ -124,7 +126,7 @@ def serving_twin(Xt: np.ndarray, Xp: np.ndarray, repeats: int) -> dict:
             keras.online_lr = 0.03
             _, labels, _ = load_drawn_pendigits("test")
             for i in range(100):
-                keras.partial_fit(augment(Xp[7 * i]), np.full(24, labels[7 * i]))
+                keras.partial_fit(augment(Xp[7 * i], BOX), np.full(24, labels[7 * i]))
             served = type(served).from_bytes(keras.to_bytes())
         expected = np.concatenate([keras.predict_proba(images[i:i + 500]) for i in range(0, len(images), 500)])
         got = np.concatenate([served.predict_proba(images[i:i + 500]) for i in range(0, len(images), 500)])
@@ -135,9 +137,10 @@ def serving_twin(Xt: np.ndarray, Xp: np.ndarray, repeats: int) -> dict:
 
 def hiragana_speed(X: np.ndarray, repeats: int) -> dict:
     """The 71-class models at the digits' speed targets: the served CNN's prediction and the learner's step."""
-    served = load_original("cnn", serving=True, alphabet="hiragana")
-    learner = load_original("cnn", alphabet="hiragana")
-    variants, labels = augment(X[0]), np.full(24, 5)
+    hiragana = load_alphabet("hiragana")
+    served = load_original("cnn", hiragana, serving=True)
+    learner = load_original("cnn", hiragana)
+    variants, labels = augment(X[0], hiragana.box), np.full(24, 5)
     predict = timed(lambda: served.predict_proba(X[:1]), repeats)
     step = timed(lambda: learner.partial_fit(variants, labels), max(50, repeats // 3))
     return {"predict_p50_ms": predict[0], "partial_fit24_p50_ms": step[0]}
@@ -147,18 +150,20 @@ def writer_memory(Xp: np.ndarray, yp: np.ndarray, repeats: int) -> dict:
     """A full writer's memory: what it adds to an answer (the memory's evidence and the combined answer, beside
     the four models' probabilities that are computed anyway), and reading it back from its stored JSON."""
     from models.ensemble import combine
-    from service.writers import MEMORY_SIZE, Entry, StoredMemory
+    from service.core.writers import MEMORY_SIZE, Entry, StoredMemory
 
-    cnn = load_original("cnn", serving=True)
+    digits = load_alphabet("digits")
+    cnn = load_original("cnn", digits, serving=True)
     probs, embeddings = cnn.predict_and_embed(Xp[:MEMORY_SIZE + 1])
     stored = StoredMemory(b"0" * 16, tuple(Entry(f"d{i}", int(yp[i]), embeddings[i].astype(np.float16), None)
                                            for i in range(MEMORY_SIZE)))
-    memory, query = stored.view(), embeddings[MEMORY_SIZE]
+    memory, query = stored.view(digits.n_classes), embeddings[MEMORY_SIZE]
     four = {name: probs[MEMORY_SIZE] for name in ("fnn_original", "fnn_online", "cnn_original", "cnn_online")}
-    lookup = timed(lambda: combine(four, memory=memory, embedding=query), repeats * 10)
-    without = timed(lambda: combine(four), repeats * 10)
+    weights, sharpness = digits.ensemble_weights, digits.memory_sharpness
+    lookup = timed(lambda: combine(four, weights, memory=memory, embedding=query, sharpness=sharpness), repeats * 10)
+    without = timed(lambda: combine(four, weights), repeats * 10)
     data = stored.to_bytes()
-    load = timed(lambda: StoredMemory.from_bytes(data, "bench").view(), repeats)
+    load = timed(lambda: StoredMemory.from_bytes(data, "bench").view(digits.n_classes), repeats)
     return {"lookup_p50_ms": lookup[0], "lookup_p99_ms": lookup[1], "combine_without_memory_p50_ms": without[0],
             "load_p50_ms": load[0], "stored_kb": len(data) / 1024}
 

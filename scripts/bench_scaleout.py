@@ -43,7 +43,7 @@ from inkling_testkit.redis_server import RedisServer
 from inkling_testkit.seaweedfs import SeaweedFS
 from lab.data import load_pendigits
 from lab.render import render_pendigit
-from service.storage import S3Objects, WeightStore
+from service.core.storage import S3Objects, WeightStore
 
 MODELS = ("fnn_online", "cnn_online")
 

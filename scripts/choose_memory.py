@@ -33,8 +33,9 @@ import numpy as np
 
 from lab.drawn import load_drawn_pendigits
 from models import augment, load_original
+from models.alphabets import load_alphabet
 from models.ensemble import combine_probs
-from models.prototypes import ABSENT, COMPLETE_SHARPNESS, SHARPNESS, PrototypeMemory, Sharpness, normalise
+from models.prototypes import ABSENT, COMPLETE_SHARPNESS, SHARPNESS, PrototypeMemory, normalise
 
 KS = (1, 3, 5)
 
@@ -65,13 +66,14 @@ def class_distances(queries, memory, memory_labels, *, prototype, absent=np.inf)
 def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     X, y, w = load_drawn_pendigits("test")
-    cnn, fnn = load_original("cnn", serving=True), load_original("fnn", serving=True)
+    alphabet = load_alphabet("digits")
+    cnn, fnn = load_original("cnn", alphabet, serving=True), load_original("fnn", alphabet, serving=True)
     p_cnn, raw = cnn.predict_and_embed(X)  # embeddings of unit length
     p_fnn = fnn.predict_proba(X)
     models = {"fnn_original": p_fnn, "fnn_online": p_fnn, "cnn_original": p_cnn, "cnn_online": p_cnn}
-    global_log = np.log(combine_probs(models))
+    global_log = np.log(combine_probs(models, alphabet.ensemble_weights))
     print("augmenting every drawing (24 variants each)...", flush=True)
-    E_aug = np.stack([cnn.predict_and_embed(augment(x))[1] for x in X])
+    E_aug = np.stack([cnn.predict_and_embed(augment(x, alphabet.box))[1] for x in X])
     writers = np.unique(w)
     cnn_errors = {wr: int((p_cnn[split(w, y, wr, 5)[1]].argmax(1) != y[split(w, y, wr, 5)[1]]).sum()) for wr in writers}
     print(f"original CNN: {sum(cnn_errors.values())} errors on {sum(len(split(w, y, wr, 5)[1]) for wr in writers)} "
@@ -111,7 +113,7 @@ def main() -> None:
                 teach = teach[np.isin(y[teach], digits(wr))]
             if shipped:
                 memory = memory_with_trust(teach, labels)
-                evidence = np.stack([memory.evidence(e) for e in raw[held]])
+                evidence = np.stack([memory.evidence(e, alphabet.memory_sharpness) for e in raw[held]])
             else:
                 M, ml = memory_of(teach, with_variants)
                 evidence = -sharpness * class_distances(raw[held], M, ml, prototype=prototype, absent=absent)
@@ -121,14 +123,14 @@ def main() -> None:
 
     def personal_errors_untrusted(wr, k, labels):
         teach, held = split(w, y, wr, k)
-        memory = PrototypeMemory.from_entries(raw[teach], labels[teach])
-        evidence = np.stack([-Sharpness().of(memory) * memory.distances(e) for e in raw[held]])
+        memory = PrototypeMemory.from_entries(raw[teach], labels[teach], alphabet.n_classes)
+        evidence = np.stack([-alphabet.memory_sharpness.of(memory) * memory.distances(e) for e in raw[held]])
         return int(((global_log[held] + evidence).argmax(1) != y[held]).sum())
 
     def memory_with_trust(teach, labels):
-        guesses = [PrototypeMemory.from_entries(raw[teach[:j]], labels[teach[:j]]).guess(raw[i])
+        guesses = [PrototypeMemory.from_entries(raw[teach[:j]], labels[teach[:j]], alphabet.n_classes).guess(raw[i])
                    if j and labels[i] in labels[teach[:j]] else None for j, i in enumerate(teach)]
-        return PrototypeMemory.from_entries(raw[teach], labels[teach], guesses)
+        return PrototypeMemory.from_entries(raw[teach], labels[teach], alphabet.n_classes, guesses)
 
     some = {n: {wr: np.random.default_rng(int(wr)).choice(10, n, replace=False) for wr in writers} for n in (2, 5, 8, 9)}
     held_out = {wr: split(w, y, wr, 5)[1] for wr in writers}
@@ -183,7 +185,7 @@ def main() -> None:
     own = []
     for wr in writers:
         teach, held = split(w, y, wr, 5)
-        memory = PrototypeMemory.from_entries(raw[teach], y[teach])
+        memory = PrototypeMemory.from_entries(raw[teach], y[teach], alphabet.n_classes)
         own += [memory.distances(raw[i])[y[i]] for i in held]
     print(f"   held-out drawing to its writer's own prototype (k = 5): median {np.median(own):.3f}, "
           f"95th percentile {np.percentile(own, 95):.3f}")

@@ -49,7 +49,7 @@ def main() -> None:
     sets = {"MNIST test": (Xt, yt), "pendigits test (drawn)": (Xp, yp)}
 
     baseline = SoftmaxRegression().fit(X.astype(np.float32) / 255, y, epochs=5)
-    fnn, cnn = load_original("fnn"), load_original("cnn")
+    fnn, cnn = load_original("fnn", "digits"), load_original("cnn", "digits")
     probs = {name: {s: m.predict_proba(data[0]) for s, data in sets.items()}
              for name, m in (("softmax regression (baseline)", baseline), ("FNN", fnn), ("CNN", cnn))}
     # At start-up the online models equal the originals, so the four-model ensemble

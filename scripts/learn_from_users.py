@@ -52,11 +52,11 @@ from lab.data import load_mnist
 from lab.data import load_pendigits
 from lab.render import render_pendigit
 from models.alphabets import load_alphabet
-from models.ensemble import DEFAULT_WEIGHTS, combine
+from models.ensemble import combine
 from models.preprocess import preprocess_drawing
 from models.prototypes import PrototypeMemory
 from models.registry import model_class
-from service.storage import LocalObjects, WeightStore
+from service.core.storage import LocalObjects, WeightStore
 
 KS = (1, 3, 5)
 MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
@@ -234,16 +234,18 @@ def personal_mnist(store_dir: Path, versions: dict, X: np.ndarray, y: np.ndarray
     the personal path with an empty memory (in-process)."""
     from models import load_original
 
+    spec = load_alphabet(alphabet)
     store = WeightStore(LocalObjects(store_dir))
-    originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
+    originals = {kind: load_original(kind, spec, serving=True) for kind in ("fnn", "cnn")}
     probs = {f"{kind}_original": model.predict_proba(X) for kind, model in originals.items()}
     for name, version in versions.items():
         probs[name] = model_class(name.split("_")[0], serving=True).from_bytes(store.load(name, version)).predict_proba(X)
     _, embeddings = originals["cnn"].predict_and_embed(X)
-    empty, right_global, right_personal, differ = PrototypeMemory.empty(probs["fnn_original"].shape[1]), 0, 0, 0
+    empty, right_global, right_personal, differ = PrototypeMemory.empty(spec.n_classes), 0, 0, 0
+    weights, sharpness = spec.ensemble_weights, spec.memory_sharpness
     for i in range(len(y)):
         one = {name: p[i] for name, p in probs.items()}
-        g, p = combine(one), combine(one, memory=empty, embedding=embeddings[i])
+        g, p = combine(one, weights), combine(one, weights, memory=empty, embedding=embeddings[i], sharpness=sharpness)
         right_global += g.label == y[i]
         right_personal += p.label == y[i]
         differ += g.label != p.label or g.p != p.p
@@ -258,11 +260,11 @@ def personal_by_sharpness(store_dir: Path, versions: dict, held: dict[str, list[
     re-scored in-process from the weights and the memories the service holds now: one learning run for
     every value, so the comparison is paired."""
     from models import load_original
-    from service.writers import WriterMemories
+    from service.core.writers import WriterMemories
 
     spec = load_alphabet(alphabet)
     store = WeightStore(LocalObjects(store_dir))
-    originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
+    originals = {kind: load_original(kind, spec, serving=True) for kind in ("fnn", "cnn")}
     models = {f"{kind}_original": model for kind, model in originals.items()}
     for name, version in versions.items():
         models[name] = originals[name.split("_")[0]] if version == 0 else \
@@ -277,8 +279,8 @@ def personal_by_sharpness(store_dir: Path, versions: dict, held: dict[str, list[
         for value in grid:
             sharpness = replace(spec.memory_sharpness, complete=value)
             errors[str(value)][writer] = sum(
-                combine({name: p[i] for name, p in probs.items()}, spec.ensemble_weights or DEFAULT_WEIGHTS,
-                        memory=memory, embedding=embeddings[i], memory_sharpness=sharpness).label != y[i]
+                combine({name: p[i] for name, p in probs.items()}, spec.ensemble_weights,
+                        memory=memory, embedding=embeddings[i], sharpness=sharpness).label != y[i]
                 for i in range(len(y)))
     return errors
 

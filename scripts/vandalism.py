@@ -31,7 +31,7 @@ from inkling_testkit.load_client import UNLIMITED
 from lab.data import load_pendigits
 from lab.render import render_pendigit
 from models.registry import WEIGHTS_DIR, load_original, model_class
-from service.storage import LocalObjects, WeightStore
+from service.core.storage import LocalObjects, WeightStore
 
 SYSTEMATIC = {0: 6, 1: 7, 2: 5, 3: 8, 4: 9, 5: 2, 6: 0, 7: 1, 8: 3, 9: 4}
 
@@ -60,7 +60,7 @@ def run(n: int, data_dir: Path, env: dict | None = None) -> dict:
     labels = vandal_labels([d.label for d in digits])
     with np.load(WEIGHTS_DIR / "mnist-sample.npz") as sample:
         hx, hy = sample["holdout_x"].astype(np.float32) / 255, sample["holdout_y"]
-    original = {f"{k}_online": float(np.mean(load_original(k).predict_proba(hx).argmax(1) == hy)) for k in ("fnn", "cnn")}
+    original = {f"{k}_online": float(np.mean(load_original(k, "digits").predict_proba(hx).argmax(1) == hy)) for k in ("fnn", "cnn")}
     env = {**UNLIMITED, **(env or {})}
     with LiveService(data_dir, env) as service, httpx.Client(base_url=service.base_url, timeout=120) as client:
         for digit, label in zip(digits, labels):

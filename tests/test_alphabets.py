@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +20,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
+from lab.data import _parse_idx
 from models.alphabets import load_alphabet
 from models.cnn_numpy import NumpyCNN, random_weights
 from models.fnn import FNN
 from service.app import create_app
-from service.settings import Settings
+from service.core.settings import Settings
+from service.core.storage import LocalDrawingStore
 
 GLYPHS = ["◯", "△", "✕"]
 
@@ -43,9 +48,13 @@ def shapes_alphabet(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(shapes_alphabet, tmp_path_factory):
-    settings = Settings(alphabet=shapes_alphabet, data_dir=tmp_path_factory.mktemp("store"), drawings_burst=100,
-                        guard_tolerance=1.0)
+def store(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("store")
+
+
+@pytest.fixture(scope="module")
+def client(shapes_alphabet, store):
+    settings = Settings(alphabet=shapes_alphabet, data_dir=store, drawings_burst=100, guard_tolerance=1.0)
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -97,6 +106,19 @@ def test_labels_are_its_labels(client):
     assert forgotten["counts"] == [0, 0, 0] and forgotten["drawings"] == 0
 
 
+def test_what_it_collected_exports_with_its_labels(client, shapes_alphabet, store, tmp_path):
+    """Predict, learn, memory (above) and export: a 3-class alphabet end to end, no digit constant on the way."""
+    for label in (0, 1):
+        assert client.post("/api/drawings", json={"image": drawing(), "label": label}).status_code == 201
+    env = {**os.environ, "INKLING_ALPHABET": shapes_alphabet, "INKLING_DATA_DIR": str(store)}
+    done = subprocess.run([sys.executable, "scripts/export_dataset", str(tmp_path)], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    labels = _parse_idx((tmp_path / "drawings-labels-idx1-ubyte").read_bytes(), 1)
+    assert sorted(labels.tolist()) == sorted(r.label for r in LocalDrawingStore(store).iter_records())
+    assert set(labels.tolist()) == {0, 1, 2}
+
+
 def test_an_unknown_alphabet_stops_the_service_naming_the_choices(monkeypatch):
     monkeypatch.setenv("INKLING_ALPHABET", "klingon")
     with pytest.raises(SystemExit, match="no alphabet 'klingon'.*digits.*hiragana"):
@@ -129,9 +151,9 @@ def test_the_shipped_hiragana_models_meet_their_model_card():
 def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path):
     """``"ensemble"`` in the file sets the four models' weights in the answer (here: the original FNN alone)."""
     from models import load_original
-    from service.online import OnlineModel
-    from service.recognizer import Recognizer
-    from service.storage import LocalObjects, WeightStore
+    from service.web.versions import OnlineModel
+    from service.web.recognizer import Recognizer
+    from service.core.storage import LocalObjects, WeightStore
 
     spec = movable(shapes_alphabet)
     spec["ensemble"] = {"fnn_original": 1.0, "fnn_online": 0.0, "cnn_original": 0.0, "cnn_online": 0.0}
@@ -155,10 +177,10 @@ def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, t
     silent (the answer is everyone's), without the key it speaks with the digits' sharpness.
     ``"complete_sharpness"`` applies apart once the memory has every class."""
     from models import load_original
-    from models.prototypes import PrototypeMemory, Sharpness
-    from service.online import OnlineModel
-    from service.recognizer import Recognizer
-    from service.storage import LocalObjects, WeightStore
+    from models.prototypes import COMPLETE_SHARPNESS, SHARPNESS, PrototypeMemory, Sharpness
+    from service.web.versions import OnlineModel
+    from service.web.recognizer import Recognizer
+    from service.core.storage import LocalObjects, WeightStore
 
     spec = movable(shapes_alphabet)
 
@@ -173,8 +195,8 @@ def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, t
     silent, default = recognizer("silent", {"sharpness": 0}), recognizer("default", None)
     quiet_when_complete = recognizer("quiet", {"complete_sharpness": 0})
     assert silent.alphabet.memory_sharpness == Sharpness(0.0, 0.0)
-    assert default.alphabet.memory_sharpness == Sharpness()
-    assert quiet_when_complete.alphabet.memory_sharpness == Sharpness(complete=0.0)
+    assert default.alphabet.memory_sharpness == Sharpness(SHARPNESS, COMPLETE_SHARPNESS)  # the digits'
+    assert quiet_when_complete.alphabet.memory_sharpness == Sharpness(SHARPNESS, 0.0)
     X = np.random.default_rng(1).random((9, 28, 28), dtype=np.float32)
     taught = [default.recognize(x).embedding for x in X[:3]]
     partial = PrototypeMemory.from_entries(np.stack(taught), [2, 2, 2], n_classes=3)  # "everything is a ✕"
@@ -201,19 +223,18 @@ def longer_side(image28) -> int:
 def test_an_alphabet_file_may_fit_its_drawings_into_a_box_of_its_own(shapes_alphabet, tmp_path, monkeypatch):
     """``"preprocess": {"box": b}``: what the models read, what is stored for the learner and the variants the
     learner makes from it all have the drawing's longer side at b pixels (here 14), not MNIST's 20."""
-    import service.learner
+    import service.learn.learner as learner_module
     from models.augment import ANGLES, sizes
-    from service.storage import LocalDrawingStore
 
     spec = movable(shapes_alphabet)
     (tmp_path / "boxed.json").write_text(json.dumps({**spec, "preprocess": {"box": 14}}))
-    real_augment, variants = service.learner.augment, []
+    real_augment, variants = learner_module.augment, []
 
     def augment(image, box):  # the learner's own, watched
         variants.extend(real_augment(image, box=box))
         return variants[-24:]
 
-    monkeypatch.setattr(service.learner, "augment", augment)
+    monkeypatch.setattr(learner_module, "augment", augment)
     settings = Settings(alphabet=str(tmp_path / "boxed.json"), data_dir=tmp_path / "store", guard_tolerance=1.0)
     with TestClient(create_app(settings)) as boxed:
         assert longer_side(boxed.post("/api/predict", json={"image": drawing()}).json()["input28"]) == 14

@@ -13,8 +13,8 @@ from PIL import Image
 from lab.data import load_pendigits
 from lab.render import render_pendigit
 from service.app import create_app
-from service.settings import Settings
-from service.storage import LocalObjects, WeightStore
+from service.core.settings import Settings
+from service.core.storage import LocalObjects, WeightStore
 
 MODELS = ["fnn_original", "fnn_online", "cnn_original", "cnn_online"]
 TOKEN = "test-admin-token"
@@ -120,8 +120,8 @@ def test_drawing_is_stored_then_learned(client, pen):
 def test_a_backlog_answers_at_once_with_the_position_and_learns_later(tmp_path, pen):
     settings = Settings(data_dir=tmp_path, max_backlog=1, wait_seconds=0.2, drawings_burst=100)
     with TestClient(create_app(settings)) as client:
-        runtime = client.app.state.runtime
-        runtime.learner.stop(wait_s=10)  # the learner falls behind...
+        (learner,) = client.app.state.companions  # the embedded default's learner
+        learner.stop(wait_s=10)  # the learner falls behind...
         bodies = [client.post("/api/drawings", json={"image": image, "label": label}).json()
                   for image, label in pen[:3]]
         assert [b["queue_position"] for b in bodies] == [1, 2, 3]
@@ -129,7 +129,7 @@ def test_a_backlog_answers_at_once_with_the_position_and_learns_later(tmp_path, 
         assert all(client.get(f"/api/drawings/{b['id']}").json()["learned"] == {"fnn_online": None,
                                                                                 "cnn_online": None} for b in bodies)
         assert "inkling_queue_depth 3.0" in client.get("/metrics").text
-        runtime.learner.start_thread()  # ...and catches up: every queued drawing is learned, once
+        learner.start_thread()  # ...and catches up: every queued drawing is learned, once
         deadline = time.monotonic() + 30
         while None in client.get(f"/api/drawings/{bodies[-1]['id']}").json()["learned"].values():
             assert time.monotonic() < deadline
@@ -211,10 +211,10 @@ def test_activations(client, pen):
 def test_activations_are_the_keras_models_feature_maps(client, pen):
     """The page's feature maps come from the numpy CNN; they are the Keras CNN's, to 1e-5 before 8-bit scaling."""
     from models.cnn import CNN
-    from models.preprocess import preprocess_drawing
+    from models.preprocess import BOX, preprocess_drawing
 
     served = client.app.state.runtime.online["cnn_online"].serving
-    keras = CNN.from_bytes(served.to_bytes()).activations(preprocess_drawing(pen[1][0])[None])
+    keras = CNN.from_bytes(served.to_bytes()).activations(preprocess_drawing(pen[1][0], BOX)[None])
     for layer in client.post("/api/activations", json={"image": pen[1][0]}).json()["layers"]:
         expected = np.moveaxis(keras[layer["name"]][0], -1, 0)
         assert layer["max"] == pytest.approx(expected.max(), abs=5e-5 + 1e-5)  # sent to 4 decimals

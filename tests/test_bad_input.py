@@ -1,6 +1,6 @@
 """Hostile and broken input over real HTTP (one uvicorn subprocess for the module).
 
-Documented answers (README "Bad input", service/errors.py): body over 1 MB 413 ``too_large``; not JSON
+Documented answers (README "Bad input", service/web/errors.py): body over 1 MB 413 ``too_large``; not JSON
 422 ``invalid_json``; wrong shape or type 422 ``invalid_request``; not base64 / not a PNG / over 2048 px /
 a decompression bomb 422 ``invalid_image``; blank 422 ``blank_drawing``; unknown or malformed drawing id
 404 ``not_found``. Whatever the input, the answer is a 4xx JSON ``{"detail", "code"}``, it comes in bounded

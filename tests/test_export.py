@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from lab.data import _parse_idx, load_pendigits
 from lab.render import render_pendigit
 from service.app import create_app
-from service.settings import Settings
-from service.storage import LocalDrawingStore
+from service.core.settings import Settings
+from service.core.storage import LocalDrawingStore
 
 
 def test_export_round_trips(tmp_path):

@@ -25,7 +25,7 @@ from lab.data import load_pendigits
 from lab.render import render_pendigit
 from models import load_original
 from service.edge import SERVER_ARGS
-from service.storage import LocalObjects, VersionConflict, WeightStore
+from service.core.storage import LocalObjects, VersionConflict, WeightStore
 from tests.test_bad_input import make_png
 
 httpx = pytest.importorskip("httpx")
@@ -292,7 +292,7 @@ def test_unreadable_weights_are_skipped_and_learning_goes_on(service, client, pe
     # A valid version published from outside is adopted; a rollback can leave an unreadable head.
     publish_from_outside(service, "cnn_online", corrupt_archive())
     assert client.post("/api/models/cnn_online/rollback", json={"version": 0}, headers=admin).status_code == 200
-    fresh = publish_from_outside(service, "cnn_online", load_original("cnn").to_bytes()).version
+    fresh = publish_from_outside(service, "cnn_online", load_original("cnn", "digits").to_bytes()).version
     wait_until(lambda: served_version(client, "cnn_online") >= fresh)
     # And a service whose newest version is unreadable still starts, and answers.
     publish_from_outside(service, "cnn_online", corrupt_archive())

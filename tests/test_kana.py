@@ -117,7 +117,7 @@ def test_writer_splits_are_disjoint_and_unseen_styles_are_outside_training_range
 def test_rendered_drawings_preprocess_to_non_blank_images():
     for seed, style in synthetic_writers("unseen", 1) + synthetic_writers("test", 1):
         for label in (0, 25, 66):  # あ, は, ぱ
-            image = preprocess_drawing(render_kana(draw((seed, style), label), style.canvas()))
+            image = preprocess_drawing(render_kana(draw((seed, style), label), style.canvas()), hiragana_box())
             assert image.shape == (28, 28) and image.dtype == np.float32
             assert image.max() > 0.9 and 20 < (image > 0.5).sum() < 400
 

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from lab.data import load_mnist
+from models.alphabets import load_alphabet
 from models.fnn import FNN
-from service.guard import HoldoutGuard
-from service.learner import Learner
-from service.queue import Lesson, MemoryQueue
-from service.replay import ReplayBuffer
-from service.storage import (DrawingRecord, LocalDrawingStore, LocalObjects, StorageUnavailable, WeightStore,
+from service.learn.guard import HoldoutGuard
+from service.learn.learner import Learner
+from service.core.queue import Lesson, MemoryQueue
+from service.learn.replay import ReplayBuffer
+from service.core.storage import (DrawingRecord, LocalDrawingStore, LocalObjects, StorageUnavailable, WeightStore,
                              new_drawing_id)
 
 MODELS = ("fnn_online", "cnn_online")
@@ -34,17 +35,17 @@ def mnist():
 @pytest.fixture(scope="module")
 def originals(mnist):
     X, y = mnist
-    fnn = FNN(n_hidden=32, seed=0, online_lr=0.05).fit(X[:3000], y[:3000], epochs=2)
+    fnn = FNN(n_classes=10, n_hidden=32, seed=0, online_lr=0.05).fit(X[:3000], y[:3000], epochs=2)
     return {"fnn": fnn, "cnn": FNN.from_bytes(fnn.to_bytes())}
 
 
 def make_learner(tmp_path, originals, mnist, queue, *, lr=0.05, every=10, **options) -> Learner:
     X, y = mnist
     guard = HoldoutGuard(X[-1000:], y[-1000:], every=every, tolerance=0.01, min_seconds=0)
-    guard.original_accuracy = {f"{k}_online": guard.accuracy(m) for k, m in originals.items()}
-    replay = ReplayBuffer((X[5000:5500] * 255).astype(np.uint8), y[5000:5500], n_mnist=8, n_drawings=4)
+    replay = ReplayBuffer((X[5000:5500] * 255).astype(np.uint8), y[5000:5500], n_base=8, n_drawings=4)
     learner = Learner(originals, WeightStore(LocalObjects(tmp_path)), LocalDrawingStore(tmp_path), queue, replay,
-                      guard, tuning={"fnn": {"online_lr": lr}, "cnn": {"online_lr": lr}}, **options)
+                      guard, alphabet=load_alphabet("digits"), tuning={"fnn": {"online_lr": lr}, "cnn": {"online_lr": lr}},
+                      **options)
     learner.start()
     return learner
 
@@ -192,9 +193,9 @@ def test_the_guard_publishes_a_rollback_instead_of_a_vandals_batch(tmp_path, ori
     history = learner.store.history("fnn_online")
     rollbacks = [r for r in history if r.meta.get("reason") == "rollback"]
     assert rollbacks, "the guard never fired"
-    assert all(r.meta["rejected_accuracy"] < learner.guard.original_accuracy["fnn_online"] - 0.01 for r in rollbacks)
+    assert all(r.meta["rejected_accuracy"] < learner.tracks["fnn_online"].baseline - 0.01 for r in rollbacks)
     head_model = FNN.from_bytes(learner.store.load("fnn_online", history[-1].version))
-    assert learner.guard.accuracy(head_model) >= learner.guard.original_accuracy["fnn_online"] - 0.01
+    assert learner.guard.accuracy(head_model) >= learner.tracks["fnn_online"].baseline - 0.01
     assert learned_drawings(learner.store, "fnn_online") == [d for r in history for d in r.drawings]
     assert len(learned_drawings(learner.store, "fnn_online")) == len(ones)  # consumed once, even if undone
 
@@ -207,7 +208,7 @@ def test_an_admin_rollback_meanwhile_is_read_on_from(tmp_path, originals, mnist)
         queue.add(item)
     drain(learner)
     store, head = learner.store, learner.store.current("cnn_online")
-    store.publish("cnn_online", store.load("cnn_online", 1), head.version,  # what Runtime.rollback publishes
+    store.publish("cnn_online", store.load("cnn_online", 1), head.version,  # what WeightStore.restore publishes
                   {"reason": "rollback", "to": 1, "steps": head.steps, "position": head.meta["position"]})
     for item in items[2:]:
         queue.add(item)
@@ -219,10 +220,12 @@ def test_an_admin_rollback_meanwhile_is_read_on_from(tmp_path, originals, mnist)
 @pytest.mark.parametrize("learn_dtype", ["float32", "bfloat16"])
 def test_the_learner_steps_the_cnn_in_the_configured_precision(tmp_path, learn_dtype):
     """INKLING_LEARN_DTYPE reaches the online CNN's training copy (and only its step: the weights stay float32)."""
-    from service.runtime import build_learner
-    from service.settings import Settings
+    from service.core.parts import build_parts
+    from service.core.settings import Settings
+    from service.learn.build import build_learner
 
-    learner = build_learner(Settings(data_dir=tmp_path, learn_dtype=learn_dtype), queue=MemoryQueue())
+    settings = Settings(data_dir=tmp_path, learn_dtype=learn_dtype)
+    learner = build_learner(build_parts(settings), threads=settings.tf_threads)
     cnn = learner.tracks["cnn_online"].model
     assert cnn.step_dtype == learn_dtype
     assert cnn.online_lr == Settings().cnn_online_lr

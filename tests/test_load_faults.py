@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from inkling_testkit.live_service import LiveLearner, LiveService
-from service.storage import LocalObjects, S3Objects, WeightStore
+from service.core.storage import LocalObjects, S3Objects, WeightStore
 from inkling_testkit.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
                                assert_accepted_drawings_intact, assert_learned_exactly_once, drawings_only,
                                healthz_versions, learn_steps, list_all_drawings, mixed_workload, pendigit_drawings,

@@ -14,12 +14,12 @@ from models.registry import WEIGHTS_DIR
 
 
 def cnn_learning_in(step_dtype: str, **options) -> CNN:
-    model = CNN(seed=1, **options)
+    model = CNN(n_classes=10, seed=1, **options)
     model.step_dtype = step_dtype
     return model
 
 
-FACTORIES = {"fnn": lambda: FNN(n_hidden=32, seed=1), "cnn": lambda: CNN(seed=1),
+FACTORIES = {"fnn": lambda: FNN(n_classes=10, n_hidden=32, seed=1), "cnn": lambda: CNN(n_classes=10, seed=1),
              "cnn-bfloat16": lambda: cnn_learning_in("bfloat16")}
 
 
@@ -58,7 +58,7 @@ def test_partial_fit_is_one_step_scaled_by_online_lr(batch):
     X, y = batch
     moves = []
     for lr in (0.01, 0.02):
-        model = FNN(n_hidden=32, seed=1, online_lr=lr)
+        model = FNN(n_classes=10, n_hidden=32, seed=1, online_lr=lr)
         start = model.get_weights()
         model.partial_fit(X, y)
         moves.append(np.concatenate([(a - b).ravel() for a, b in zip(model.get_weights(), start)]))
@@ -69,7 +69,7 @@ def test_cnn_partial_fit_is_one_step_scaled_by_online_lr(batch):
     X, y = batch
     moves = []
     for lr in (0.01, 0.02):
-        model = CNN(seed=1, online_lr=lr, dropout=0.0)  # no dropout: the step is deterministic
+        model = CNN(n_classes=10, seed=1, online_lr=lr, dropout=0.0)  # no dropout: the step is deterministic
         start = model.get_weights()
         model.partial_fit(X, y)
         moves.append(np.concatenate([(a - b).ravel() for a, b in zip(model.get_weights(), start)]))
@@ -80,7 +80,7 @@ def test_cnn_step_forward_is_the_keras_network(batch):
     """The forward pass a bfloat16 step differentiates is the served network's, layer for layer."""
     import tensorflow as tf
 
-    model = CNN(seed=1)
+    model = CNN(n_classes=10, seed=1)
     model.partial_fit(*batch)  # not the initial weights only
     np.testing.assert_array_equal(model._logits(batch[0], tf.float32, training=False).numpy(),
                                   model.network(batch[0], training=False).numpy())
@@ -103,7 +103,7 @@ def test_cnn_bfloat16_step_is_the_float32_step_rounded(batch):
 
 def test_cnn_step_dtype_is_how_it_learns_not_what_it_learned(batch):
     model = cnn_learning_in("bfloat16")
-    assert model.to_bytes() == CNN(seed=1).to_bytes()  # not in the archive: weights are float32 either way
+    assert model.to_bytes() == CNN(n_classes=10, seed=1).to_bytes()  # not in the archive: weights are float32 either way
     assert CNN.from_bytes(model.to_bytes()).step_dtype == "float32"
     with pytest.raises(ValueError, match="bfloat16"):
         model.step_dtype = "float16"
@@ -129,7 +129,7 @@ def test_read_weights_matches_from_bytes(model):
 
 
 def test_cnn_activations_by_name(batch):
-    maps = CNN(seed=1).activations(batch[0][:2])
+    maps = CNN(n_classes=10, seed=1).activations(batch[0][:2])
     assert {k: v.shape for k, v in maps.items()} == {
         "conv1": (2, 28, 28, 32), "pool1": (2, 14, 14, 32), "conv2": (2, 14, 14, 64), "pool2": (2, 7, 7, 64)}
     assert all(v.min() >= 0 for v in maps.values())  # ReLU outputs
@@ -139,7 +139,7 @@ def test_cnn_activations_by_name(batch):
 def test_shipped_weights_meet_their_model_card(name):
     """The committed weights reproduce the accuracies recorded when they were trained."""
     card = json.loads((WEIGHTS_DIR / "training.json").read_text())[name]
-    model = load_original(name)
+    model = load_original(name, "digits")
     X, y = load_mnist("test")
     mnist = np.mean(model.predict_proba(X.astype(np.float32) / 255).argmax(1) == y)
     Xp, yp, _ = load_drawn_pendigits("test")

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from inkling_testkit.live_service import free_port
-from service.limits import RateLimiter
-from service.queue import Lesson, MemoryQueue, QueueUnavailable, RedisQueue
+from service.web.limits import RateLimiter
+from service.core.queue import Lesson, MemoryQueue, QueueUnavailable, RedisQueue
 
 
 def lesson(n: int) -> Lesson:

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from inkling_testkit.live_service import LiveService
 from inkling_testkit.load_client import UNLIMITED, pendigit_drawings
 from service.app import create_app
-from service.settings import Settings
+from service.core.settings import Settings
 
 TOKEN = "schemathesis-admin-token"
 EXAMPLES = int(os.environ.get("INKLING_SCHEMATHESIS_EXAMPLES", "25"))

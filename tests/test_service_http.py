@@ -14,7 +14,7 @@ from inkling_testkit.live_service import LiveLearner, LiveService
 from inkling_testkit.load_client import UNLIMITED, assert_learned_exactly_once
 from lab.data import load_pendigits
 from lab.render import render_pendigit
-from service.storage import LocalObjects, S3Objects, WeightStore
+from service.core.storage import LocalObjects, S3Objects, WeightStore
 
 MODELS = ("fnn_online", "cnn_online")
 

@@ -7,6 +7,7 @@ The full figures (all 10,000 MNIST test digits and 3,498 pen digits) are printed
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -21,7 +22,9 @@ from lab.data import load_mnist
 from lab.drawn import load_drawn_pendigits
 from models import augment, load_original
 from models.cnn import CNN
+from models.alphabets import load_alphabet
 from models.cnn_numpy import NumpyCNN, random_weights
+from models.preprocess import BOX
 
 TOLERANCE = 1e-5  # max abs difference of probabilities and feature maps
 
@@ -37,23 +40,23 @@ def images():
 @pytest.fixture(scope="module")
 def stepped():
     """The shipped CNN after 100 online steps, as the learner takes them (24 variants of a pen digit each)."""
-    model = load_original("cnn")
+    model = load_original("cnn", "digits")
     model.online_lr = 0.03
     pen, labels, _ = load_drawn_pendigits("test")
     for i in range(100):
-        model.partial_fit(augment(pen[3 + 7 * i]), np.full(24, labels[3 + 7 * i]))
+        model.partial_fit(augment(pen[3 + 7 * i], BOX), np.full(24, labels[3 + 7 * i]))
     return model
 
 
 @pytest.mark.parametrize("version", ["shipped", "after 100 online steps"])
 def test_serving_cnn_gives_the_keras_answers(version, images, stepped):
-    keras = load_original("cnn") if version == "shipped" else stepped
+    keras = load_original("cnn", "digits") if version == "shipped" else stepped
     served = NumpyCNN.from_bytes(keras.to_bytes())
     expected, got = keras.predict_proba(images), served.predict_proba(images)
     assert np.abs(expected - got).max() <= TOLERANCE
     np.testing.assert_array_equal(expected.argmax(axis=1), got.argmax(axis=1))
     if version != "shipped":  # the steps moved the answers far more than the tolerance
-        assert np.abs(expected - load_original("cnn").predict_proba(images)).max() > 0.01
+        assert np.abs(expected - load_original("cnn", "digits").predict_proba(images)).max() > 0.01
     keras_maps, served_maps = keras.activations(images[:8]), served.activations(images[:8])
     for name in keras_maps:
         assert served_maps[name].shape == keras_maps[name].shape
@@ -68,7 +71,7 @@ def test_archives_round_trip_between_the_twins(stepped):
 
 
 def test_wrong_weights_are_refused():
-    weights = random_weights()
+    weights = random_weights(10)
     with pytest.raises(ValueError, match="shapes"):
         NumpyCNN(weights[:-1])
     with pytest.raises(ValueError, match="shapes"):
@@ -78,22 +81,24 @@ def test_wrong_weights_are_refused():
 IMPORTS_PROBE = textwrap.dedent("""
     import json, sys
     from fastapi.testclient import TestClient
-    from lab.data import load_pendigits
-    from lab.render import render_pendigit
     from service.app import app
-    import base64
-    image = "data:image/png;base64," + base64.b64encode(render_pendigit(load_pendigits("test")[0])).decode()
+    image = sys.stdin.read()
     with TestClient(app) as client:
         answers = [client.post(path, json={"image": image}).status_code for path in ("/api/predict", "/api/activations")]
-    print(json.dumps({"answers": answers, "imported": sorted(m for m in ("tensorflow", "keras", "skimage", "scipy")
-                                                           if m in sys.modules)}))
+    watched = ("tensorflow", "keras", "skimage", "scipy", "lab", "service.learn")  # heavy, or what only learning needs
+    print(json.dumps({"answers": answers, "imported": sorted(m for m in watched if m in sys.modules)}))
 """)
 
 
 def probe_imports(env: dict) -> dict:
-    """Start the app in a fresh interpreter, predict once, and say which heavy packages it imported."""
+    """Start the app in a fresh interpreter, predict once, and say which heavy packages (and which of the
+    laboratory and the learning wing) it imported."""
+    from lab.data import load_pendigits
+    from lab.render import render_pendigit
+
+    image = "data:image/png;base64," + base64.b64encode(render_pendigit(load_pendigits("test")[0])).decode()
     out = subprocess.run([sys.executable, "-c", IMPORTS_PROBE], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, input=image)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -124,18 +129,19 @@ class RefreshingPredictor:
 def test_the_versions_reported_are_the_versions_used(tmp_path):
     """A new version served in the middle of a recognition: each online model's probabilities come from
     the version the response names (the pair is taken once), never from one newer than it says."""
-    from service.online import OnlineModel
-    from service.recognizer import Recognizer
-    from service.storage import LocalObjects, WeightStore
+    from service.web.versions import OnlineModel
+    from service.web.recognizer import Recognizer
+    from service.core.storage import LocalObjects, WeightStore
 
     store = WeightStore(LocalObjects(tmp_path))
-    originals = {kind: load_original(kind, serving=True) for kind in ("fnn", "cnn")}
+    originals = {kind: load_original(kind, "digits", serving=True) for kind in ("fnn", "cnn")}
     online = {f"{k}_online": OnlineModel(f"{k}_online", originals[k], store) for k in originals}
-    moved = load_original("fnn")
+    moved = load_original("fnn", "digits")
     moved.partial_fit(np.random.default_rng(0).random((24, 28, 28), dtype=np.float32), np.full(24, 3))
     store.publish("fnn_online", moved.to_bytes(), 0, {"drawings": []})
     publish = lambda: online["fnn_online"].refresh()  # noqa: E731 - the race, made to happen
-    recognizer = Recognizer({**originals, "fnn": RefreshingPredictor(originals["fnn"], publish)}, online)
+    recognizer = Recognizer({**originals, "fnn": RefreshingPredictor(originals["fnn"], publish)}, online,
+                            load_alphabet("digits"))
     x = load_drawn_pendigits("test")[0][0]
     recognition = recognizer.recognize(x)
     assert online["fnn_online"].version == 1  # served from the middle of the recognition on
@@ -152,13 +158,13 @@ FAULTS_PROBE = textwrap.dedent("""
     from lab.render import render_pendigit
     from models import load_original
     from models.preprocess import preprocess_drawing
-    from service.runtime import tune_malloc_for_serving
+    from service.core.tuning import tune_malloc_for_serving
     tune_malloc_for_serving()
     rgba = BytesIO()  # a canvas's own PNG: the largest temporaries a drawing makes
     Image.open(BytesIO(render_pendigit(load_pendigits("test")[0]))).convert("RGBA").save(rgba, format="PNG")
-    models = [load_original(kind, serving=True) for kind in ("fnn", "fnn", "cnn", "cnn")]
+    models = [load_original(kind, "digits", serving=True) for kind in ("fnn", "fnn", "cnn", "cnn")]
     def predict():
-        x = preprocess_drawing(rgba.getvalue())[None]
+        x = preprocess_drawing(rgba.getvalue(), BOX)[None]
         return [m.predict_proba(x) for m in models]
     inference = ThreadPoolExecutor(1)  # as a web worker predicts: off the main thread, in an arena of its own
     for _ in range(50):
@@ -171,7 +177,7 @@ FAULTS_PROBE = textwrap.dedent("""
 
 
 def test_a_serving_process_reuses_its_memory_between_predictions():
-    """With glibc tuned to give memory back (service.runtime.tune_malloc_for_serving), the heap must still
+    """With glibc tuned to give memory back (service.core.tuning.tune_malloc_for_serving), the heap must still
     keep what one prediction needs: trimming it after each one made the next fault its pages back in
     (~270 page faults a prediction, a third of a web worker's CPU)."""
     out = subprocess.run([sys.executable, "-c", FAULTS_PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,

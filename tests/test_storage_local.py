@@ -30,10 +30,10 @@ import pytest
 
 from models.prototypes import EMBEDDING_SIZE
 
-from service.storage import (AlreadyExists, CorruptObject, DrawingRecord, LocalDrawingStore, LocalObjects, NotFound,
+from service.core.storage import (AlreadyExists, CorruptObject, DrawingRecord, LocalDrawingStore, LocalObjects, NotFound,
                              StorageUnavailable, VersionConflict, WeightStore, new_drawing_id)
-from service.storage.base import sha256_hex
-from service.writers import WriterMemories, writer_key
+from service.core.storage.base import sha256_hex
+from service.core.writers import WriterMemories, writer_key
 
 T0 = datetime(2026, 11, 27, 15, 0, 0, tzinfo=timezone.utc)
 MODEL = "fnn_online"
@@ -253,7 +253,7 @@ class DrawingStoreContract:
 
 
 class WeightStoreContract:
-    """The weight store's one algorithm (``service/storage/weights.py``) over each backend's object adapter."""
+    """The weight store's one algorithm (``service/core/storage/weights.py``) over each backend's object adapter."""
 
     publishers = (8, 10)  # threads, publishes each, in the concurrency test
 
@@ -440,11 +440,11 @@ def add_drawing(memories: WriterMemories, writer: str, i: int, label: int):
 
 
 class WriterMemoryContract:
-    """A writer's memory (service.writers) over each backend's objects: what every worker must see."""
+    """A writer's memory (service.core.writers) over each backend's objects: what every worker must see."""
 
     @pytest.fixture
     def make_memories(self, make_objects):
-        return lambda **options: WriterMemories(make_objects(), **options)
+        return lambda **options: WriterMemories(make_objects(), **{"n_classes": 10, **options})
 
     def test_a_memory_round_trips_through_the_store(self, make_memories):
         first = make_memories()

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from service.storage import (AlreadyExists, DrawingRecord, NotFound, S3DrawingStore, S3Objects, StorageError,
+from service.core.storage import (AlreadyExists, DrawingRecord, NotFound, S3DrawingStore, S3Objects, StorageError,
                              StorageUnavailable, WeightStore, make_s3_client, new_drawing_id)
 from tests.test_storage_local import (MODEL, T0, DrawingStoreContract, WeightStoreContract, WriterMemoryContract,
                                       make_record, png_for)

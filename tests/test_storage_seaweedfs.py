@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.storage import (S3DrawingStore, S3Objects, StorageError, StorageUnavailable, WeightStore, make_s3_client,
+from service.core.storage import (S3DrawingStore, S3Objects, StorageError, StorageUnavailable, WeightStore, make_s3_client,
                              new_drawing_id)
 from tests.test_storage_local import (MODEL, DrawingStoreContract, WeightStoreContract, WriterMemoryContract, make_record,
                                       png_for)
@@ -83,7 +83,7 @@ def test_wrong_credentials_are_an_error_but_not_an_outage(seaweedfs, s3_bucket, 
 
 
 def test_a_child_process_reaches_the_server_with_env_alone(seaweedfs, s3_bucket):
-    code = ("import sys; from service.storage import S3Objects, WeightStore, make_s3_client; "
+    code = ("import sys; from service.core.storage import S3Objects, WeightStore, make_s3_client; "
             "store = WeightStore(S3Objects(make_s3_client(sys.argv[1], None), sys.argv[2], 'child')); "
             "print(store.publish('fnn_online', b'w', 0, {}).version)")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **seaweedfs.env()}

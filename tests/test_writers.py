@@ -19,9 +19,9 @@ from inkling_testkit.load_client import UNLIMITED, Drawing
 from lab.data import load_pendigits
 from lab.render import render_pendigit
 from service.app import create_app
-from service.settings import Settings
-from service.storage import LocalDrawingStore
-from service.writers import writer_key
+from service.core.settings import Settings
+from service.core.storage import LocalDrawingStore
+from service.core.writers import writer_key
 
 PENDIGITS_WRITER = 3  # any test writer; their drawings, in their order
 
@@ -168,14 +168,14 @@ def test_every_web_worker_sees_a_memory_change_at_once(tmp_path, queue_env, hand
 
 
 def memories_on(tmp_path, **options):
-    from service.storage import LocalObjects
-    from service.writers import WriterMemories
+    from service.core.storage import LocalObjects
+    from service.core.writers import WriterMemories
 
-    return WriterMemories(LocalObjects(tmp_path), **options)
+    return WriterMemories(LocalObjects(tmp_path), **{"n_classes": 10, **options})
 
 
 def test_an_unreachable_store_leaves_answers_unpersonalised_not_failed(tmp_path, monkeypatch):
-    from service.storage import StorageUnavailable
+    from service.core.storage import StorageUnavailable
     from tests.test_storage_local import add_drawing
 
     memories = memories_on(tmp_path)

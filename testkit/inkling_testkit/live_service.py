@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from service.settings import PROJECT_ROOT
+from service.core.settings import PROJECT_ROOT
 
 HOST = "127.0.0.1"
 

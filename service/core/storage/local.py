@@ -103,7 +103,7 @@ class LocalDrawingStore:
     """Drawings as files under ``root/drawings``.
 
     >>> import tempfile
-    >>> from service.storage import DrawingRecord, new_drawing_id
+    >>> from service.core.storage import DrawingRecord, new_drawing_id
     >>> store = LocalDrawingStore(Path(tempfile.mkdtemp()))
     >>> record = DrawingRecord(new_drawing_id(), 4, "2026-11-27T15:04:05.123Z", True, "c0ffee", bytes(784))
     >>> store.put(record, b"png bytes")
@@ -237,7 +237,7 @@ class LocalDrawingStore:
 # --------------------------------------------------------------------------- objects
 
 class LocalObjects:
-    """The :class:`~service.storage.base.ObjectStore` adapter for a folder.
+    """The :class:`~service.core.storage.base.ObjectStore` adapter for a folder.
 
     A file's tag is the sha256 of its bytes; ``put_if_match`` compares and
     replaces under an ``flock`` on a lock file beside it, which serialises

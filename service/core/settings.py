@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.alphabets import load_alphabet
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIN_ADMIN_TOKEN = 16
 
 
@@ -77,7 +77,10 @@ class Settings(BaseSettings):
     learn_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="What the CNN's online steps compute in: bfloat16 (float32 weights) takes 40% less "
                             "CPU where the CPU has it; auto = bfloat16 on AVX512-BF16 or AMX, else float32.")
-    replay_mnist: int = Field(16, ge=0, description="MNIST digits mixed into each learning step.")
+    replay_base: int = Field(16, ge=0, validation_alias=AliasChoices("replay_base", "INKLING_REPLAY_BASE",
+                                                                    "INKLING_REPLAY_MNIST"),
+                             description="Images of the alphabet's own sample (MNIST's, for the digits) mixed "
+                                         "into each learning step. INKLING_REPLAY_MNIST, its first name, works too.")
     replay_drawings: int = Field(8, ge=0, description="Earlier stored drawings mixed into each step.")
     guard_every: int = Field(10, gt=0, description="Evaluate online models on the holdout every N steps.")
     guard_min_seconds: float = Field(1.0, ge=0, description="...but at most once this often, unless a batch holds "
@@ -102,7 +105,7 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "
                                                              "the queue lost, and how old they must be.")
 
-    # Writers' own memories (service.writers, models.prototypes): see README, "Your handwriting".
+    # Writers' own memories (service.core.writers, models.prototypes): see README, "Your handwriting".
     memory_size: int = Field(200, ge=1, le=1000, description="Newest drawings a writer's memory keeps.")
     memory_cache_writers: int = Field(2000, ge=0, description="Writers' memories a worker keeps in memory (~6 KB "
                                                               "each).")
@@ -139,3 +142,13 @@ class Settings(BaseSettings):
     @property
     def on_paas(self) -> bool:
         return bool(self.dyno or self.port)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a configuration slip stops the process with one clear line, not a
+    traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SystemExit("inkling will not start: " + "; ".join(e["msg"].removeprefix("Value error, ")
+                                                                for e in exc.errors())) from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -51,34 +49,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request by its route template (not its raw path: ids would explode labels)."""
-
-    def __init__(self, app, metrics: Metrics):
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def tracking_send(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                # Server-Timing lets a client (and scripts/bench.py) tell server time from network time.
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"server-timing", f"app;dur={elapsed_ms:.2f}".encode())]}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        finally:
-            # The router records the route it matched in the scope: its template, not the raw path.
-            route = getattr(scope.get("route"), "path", "other")
-            self.metrics.requests.labels(scope["method"], route, str(status["code"])).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
-

@@ -23,8 +23,8 @@ import numpy as np
 
 from models.base import Predictor
 
-from .storage import CorruptObject, NotFound, StorageError, WeightStore, WeightVersion
-from .storage.ids import drawing_id_time
+from ..core.storage import CorruptObject, NotFound, StorageError, WeightStore, WeightVersion
+from ..core.storage.ids import drawing_id_time
 
 log = logging.getLogger(__name__)
 

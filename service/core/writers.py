@@ -21,8 +21,8 @@ announces it on the queue's channel and the others drop their copy (and
 every copy is re-read after ``ttl_s`` in case an announcement was missed).
 
 >>> import tempfile
->>> from service.storage import LocalObjects
->>> memories = WriterMemories(LocalObjects(tempfile.mkdtemp()))
+>>> from service.core.storage import LocalObjects
+>>> memories = WriterMemories(LocalObjects(tempfile.mkdtemp()), n_classes=10)
 >>> link = memories.link("writer-0123")
 >>> e = np.eye(128, dtype=np.float32)
 >>> memories.add("writer-0123", link, "20261130T120000000Z-0123456789", 7, e[0]).counts()[7]
@@ -49,7 +49,7 @@ from typing import Callable
 
 import numpy as np
 
-from models.prototypes import EMBEDDING_SIZE, N_CLASSES, PrototypeMemory
+from models.prototypes import EMBEDDING_SIZE, PrototypeMemory
 
 from .storage import CorruptObject, NotFound, ObjectStore, StorageError, VersionConflict
 from .storage.base import MAX_LABELS, dump_json, parse_json
@@ -104,12 +104,12 @@ class StoredMemory:
         """What a drawing's record holds for its writer: meaningless without ``secret``."""
         return hmac.new(self.secret, drawing_id.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def view(self, n_classes: int = N_CLASSES) -> PrototypeMemory:
+    def view(self, n_classes: int) -> PrototypeMemory:
         entries = [e for e in self.entries if e.label < n_classes]  # a store once used with a bigger alphabet
         if not entries:
             return PrototypeMemory.empty(n_classes)
         return PrototypeMemory.from_entries(np.stack([e.embedding for e in entries]).astype(np.float32),
-                                            [e.label for e in entries], [e.guess for e in entries], n_classes)
+                                            [e.label for e in entries], n_classes, [e.guess for e in entries])
 
     def with_entry(self, entry: Entry, size: int) -> "StoredMemory":
         kept = tuple(e for e in self.entries if e.drawing_id != entry.drawing_id)  # a retried request
@@ -140,10 +140,10 @@ class Link:
 
 
 class WriterMemories:
-    """Writers' memories in an :class:`~service.storage.base.ObjectStore`, and a bounded cache of their views."""
+    """Writers' memories in an :class:`~service.core.storage.base.ObjectStore`, and a bounded cache of their views."""
 
-    def __init__(self, objects: ObjectStore, *, size: int = MEMORY_SIZE, cache_writers: int = 2000,
-                 ttl_s: float = 60.0, n_classes: int = N_CLASSES) -> None:
+    def __init__(self, objects: ObjectStore, *, n_classes: int, size: int = MEMORY_SIZE, cache_writers: int = 2000,
+                 ttl_s: float = 60.0) -> None:
         self.objects, self.size, self.n_classes = objects, size, n_classes
         self.cache_writers, self.ttl_s = cache_writers, ttl_s
         self._cache: OrderedDict[str, tuple[float, PrototypeMemory]] = OrderedDict()

@@ -1,9 +1,7 @@
-"""Request size limit (an ASGI middleware), a per-client rate limiter shared by every web worker, and a
-per-process one for predictions."""
+"""Per-client rate limits: one shared by every web worker (drawings), one per process (predictions)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -11,59 +9,6 @@ import time
 from collections import OrderedDict
 
 log = logging.getLogger(__name__)
-
-
-class BodySizeLimit:
-    """Answer 413 to bodies over ``max_bytes``, whether declared by Content-Length or streamed."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._reject(send)
-        received = 0
-        responded = rejected = False
-
-        async def limited_receive():
-            # Past the limit we answer 413 ourselves and tell the app the client left:
-            # raising here instead would reach FastAPI's body reader, which turns any
-            # error into a 400.
-            nonlocal received, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    rejected = True
-                    if not responded:
-                        await self._reject(send)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message):
-            nonlocal responded
-            if rejected:
-                return  # the app's own answer to a body it never fully got is dropped
-            if message["type"] == "http.response.start":
-                responded = True
-            await send(message)
-
-        await self.app(scope, limited_receive, guarded_send)
-
-    async def _reject(self, send):
-        body = json.dumps({
-            "detail": f"The request is too large; at most {self.max_bytes // 1000} kB is accepted. "
-                      "A 280x280 canvas PNG is far smaller.",
-            "code": "too_large",
-        }).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
 
 
 class RateLimiter:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from .writers import MEMORY_SIZE, WRITER_PATTERN
+from ..core.writers import MEMORY_SIZE, WRITER_PATTERN
 
 # A 2048x2048 PNG of a drawing compresses to well under this; the body limit (1 MB) applies anyway.
 MAX_IMAGE_CHARS = 1_400_000

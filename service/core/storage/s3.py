@@ -100,7 +100,7 @@ def _fetch_all(fn: Callable[[T], R], items: list[T], workers: int) -> list[R]:
 
 
 class S3Objects:
-    """The :class:`~service.storage.base.ObjectStore` adapter for one bucket and key prefix.
+    """The :class:`~service.core.storage.base.ObjectStore` adapter for one bucket and key prefix.
 
     Every call raises storage errors, never botocore ones; an object's tag is its ETag.
     """

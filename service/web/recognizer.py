@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.alphabets import DIGITS, Alphabet, load_alphabet
+from models.alphabets import Alphabet
 from models.base import Predictor
-from models.ensemble import DEFAULT_WEIGHTS, Answer, combine
+from models.ensemble import Answer, combine
 from models.prototypes import PrototypeMemory
 
-from .online import OnlineModel
+from ..core.lineup import MODEL_ORDER, original
+from .versions import OnlineModel
 
-MODEL_ORDER = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
 TOP_K = 3
 
 
@@ -52,11 +52,10 @@ class Recognition:
 class Recognizer:
     """The original models (fixed) and the online ones (learning), answering together."""
 
-    def __init__(self, originals: dict[str, Predictor], online: dict[str, OnlineModel],
-                 alphabet: Alphabet | None = None):
-        self.originals = {f"{kind}_original": model for kind, model in originals.items()}
+    def __init__(self, originals: dict[str, Predictor], online: dict[str, OnlineModel], alphabet: Alphabet):
+        self.originals = {original(kind): model for kind, model in originals.items()}
         self.online = online
-        self.alphabet = alphabet or load_alphabet(DIGITS)
+        self.alphabet = alphabet
 
     def versions(self) -> dict[str, int]:
         return {name: model.version for name, model in self.online.items()}
@@ -75,9 +74,9 @@ class Recognizer:
                 probs[name], embedding = p[0], e[0]
             else:
                 probs[name] = self.originals[name].predict_proba(batch)[0]
-        answer = combine(probs, self.alphabet.ensemble_weights or DEFAULT_WEIGHTS, memory=memory, embedding=embedding,
-                         glyphs=None if self.alphabet.is_digits else self.alphabet.glyphs,
-                         memory_sharpness=self.alphabet.memory_sharpness)
+        answer = combine(probs, self.alphabet.ensemble_weights, memory=memory, embedding=embedding,
+                         sharpness=self.alphabet.memory_sharpness,
+                         glyphs=None if self.alphabet.is_digits else self.alphabet.glyphs)
         return Recognition(probs, answer, versions, x28, embedding, self.alphabet)
 
     def activations(self, x28: np.ndarray) -> list[dict]:

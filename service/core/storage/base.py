@@ -82,7 +82,7 @@ class DrawingRecord:
     input28: bytes
     prediction: dict | None = None
     versions: dict | None = None
-    writer: str | None = None  # HMAC of the id under the writer's memory's secret (service.writers); never the id
+    writer: str | None = None  # HMAC of the id under the writer's memory's secret (service.core.writers); never the id
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not DRAWING_ID_RE.match(self.id):
@@ -172,7 +172,7 @@ class DrawingStore(Protocol):
         """Newest first; pass the returned cursor back for the next page (None = no more)."""
 
     def counts(self) -> list[int]:
-        """Number of drawings per label, 0 up to the highest label stored (at least 0-9)."""
+        """Number of drawings per label, 0 up to the highest label stored."""
 
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Every drawing, oldest first (export, replay)."""
@@ -313,7 +313,7 @@ class DrawingIndex:
         return list(self._all if drawing_id is None else self._all[bisect.bisect_right(self._all, drawing_id):])
 
     def counts(self) -> list[int]:
-        return [len(self._by_label.get(label, ())) for label in range(max([9, *self._by_label]) + 1)]
+        return [len(self._by_label.get(label, ())) for label in range(max(self._by_label, default=-1) + 1)]
 
     def page(self, label: int | None, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Up to ``limit`` ids older than ``cursor`` (all if None), newest first, and the next cursor."""

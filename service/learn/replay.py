@@ -1,9 +1,9 @@
 """What each learning step mixes in besides the new drawing's 24 variants.
 
 A step on 24 copies of one "7" alone would pull the network towards calling
-everything a 7. Mixing in a few MNIST digits (general knowledge) and a few
-earlier drawings people made (the crowd's hands) keeps each step local to
-what the new drawing teaches.
+everything a 7. Mixing in a few images of the alphabet's own sample (general
+knowledge: MNIST digits, for the digits) and a few earlier drawings people
+made (the crowd's hands) keeps each step local to what the new drawing teaches.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import numpy as np
 
 
 class ReplayBuffer:
-    """MNIST replay digits plus the most recent stored drawings (thread-safe)."""
+    """The alphabet's replay images plus the most recent stored drawings (thread-safe)."""
 
-    def __init__(self, mnist_x: np.ndarray, mnist_y: np.ndarray, n_mnist: int = 16, n_drawings: int = 8,
+    def __init__(self, base_x: np.ndarray, base_y: np.ndarray, n_base: int = 16, n_drawings: int = 8,
                  capacity: int = 2000, seed: int = 0):
-        self.mnist_x = mnist_x.astype(np.float32) / 255 if mnist_x.dtype == np.uint8 else mnist_x
-        self.mnist_y = mnist_y.astype(np.int64)
-        self.n_mnist, self.n_drawings = n_mnist, n_drawings
+        self.base_x = base_x.astype(np.float32) / 255 if base_x.dtype == np.uint8 else base_x
+        self.base_y = base_y.astype(np.int64)
+        self.n_base, self.n_drawings = n_base, n_drawings
         self._drawings: deque[tuple[np.ndarray, int]] = deque(maxlen=capacity)
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
@@ -33,8 +33,8 @@ class ReplayBuffer:
     def batch(self, variants: np.ndarray, label: int) -> tuple[np.ndarray, np.ndarray]:
         """``variants`` of a drawing labelled ``label`` plus the replay sample, as (X, y)."""
         with self._lock:
-            picks = self._rng.choice(len(self.mnist_x), self.n_mnist, replace=False)
-            xs, ys = [variants, self.mnist_x[picks]], [np.full(len(variants), label), self.mnist_y[picks]]
+            picks = self._rng.choice(len(self.base_x), self.n_base, replace=False)
+            xs, ys = [variants, self.base_x[picks]], [np.full(len(variants), label), self.base_y[picks]]
             if self._drawings and self.n_drawings:
                 chosen = self._rng.choice(len(self._drawings), min(self.n_drawings, len(self._drawings)), replace=False)
                 xs.append(np.stack([self._drawings[i][0] for i in chosen]))

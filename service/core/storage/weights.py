@@ -1,6 +1,6 @@
 """Versioned online-model weights, stored the way git stores commits: one algorithm, any backend.
 
-Layout under ``weights/<model>/`` of an :class:`~service.storage.base.ObjectStore`::
+Layout under ``weights/<model>/`` of an :class:`~service.core.storage.base.ObjectStore`::
 
     objects/<sha256>.npz      weights, named by their content: immutable, written by anyone, any number of times
     versions/<v:08d>.json     the record of version v (a copy of what HEAD said), create-only
@@ -17,7 +17,7 @@ The record of version v is copied to ``versions/`` before any publish of v+1
 swaps HEAD, so history is ``versions/1..v-1`` plus HEAD, with no gaps.
 
 >>> import tempfile
->>> from service.storage.local import LocalObjects
+>>> from service.core.storage.local import LocalObjects
 >>> store = WeightStore(LocalObjects(tempfile.mkdtemp()))
 >>> store.publish("fnn_online", b"weights", expected_version=0, meta={"reason": "learn"}).version
 1
@@ -36,8 +36,8 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
-from .base import (CorruptObject, NotFound, ObjectStore, VersionConflict, WeightVersion, check_model, dump_json,
-                   parse_json, parse_version, sha256_hex)
+from .base import (CorruptObject, NotFound, ObjectStore, StorageError, VersionConflict, WeightVersion, check_model,
+                   dump_json, parse_json, parse_version, sha256_hex)
 from .ids import utc_iso
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,30 @@ class WeightStore:
         self._copy_to_history(record)  # best effort: the next publish does it if we die here
         self._remember(record)
         return record
+
+    def restore(self, model: str, version: int, original: bytes, why: str, attempts: int = 10) -> WeightVersion:
+        """Publish the weights of ``version`` (0: ``original``) as the next version of ``model``: versions never
+        go backwards, and a rollback is a version like any other.
+
+        The new version carries the queue position and reconciliation mark of the
+        HEAD it replaces, so the learner, whose next publish now conflicts, reloads
+        it and reads on from there: nothing is skipped or learned twice. A swap lost
+        to the learner publishing at the same moment is tried again.
+        """
+        data = original if version == 0 else self.load(model, version)
+        for _ in range(attempts):
+            head = self.current(model)
+            at = head.version if head else 0
+            if not 0 <= version <= at:
+                raise NotFound(f"{model} has no version {version} (newest is {at})")
+            carried = {k: head.meta.get(k) for k in ("position", "reconciled_to")} if head else {}
+            meta = {"reason": "rollback", "to": version, "why": why, "steps": head.steps if head else 0,
+                    "drawings": [], **carried}
+            try:
+                return self.publish(model, data, at, meta)
+            except VersionConflict:
+                continue
+        raise StorageError(f"{model}: the learner kept publishing; try the rollback again")
 
     def _copy_to_history(self, record: WeightVersion) -> None:
         name = self._name(record.model, f"versions/{record.version:08d}.json")

@@ -2,7 +2,7 @@
 
 The drawing is stored durably before anything else happens to it; with
 consent it then joins its writer's own memory (when it names a writer,
-:mod:`service.writers`) and is enqueued for the learner. By default the request waits
+:mod:`service.core.writers`) and is enqueued for the learner. By default the request waits
 (up to ``wait_seconds``) for the version that learned it, so the page can show
 the online models before and after; when the learner is behind by more than
 ``max_backlog`` drawings, or the queue is unreachable, it answers at once
@@ -18,15 +18,15 @@ from fastapi.concurrency import run_in_threadpool
 
 from models.preprocess import read_drawing
 
-from .queue import Lesson, QueueUnavailable
-from .runtime import Runtime
-from .storage import DrawingRecord, StorageError, new_drawing_id
-from .storage.ids import utc_iso
+from ..core.queue import Lesson, QueueUnavailable
+from ..core.storage import DrawingRecord, StorageError, new_drawing_id
+from ..core.storage.ids import utc_iso
+from .runtime import WebRuntime
 
 log = logging.getLogger(__name__)
 
 
-async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool, client: str,
+async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bool, client: str,
                           wait: bool = True, writer: str | None = None) -> dict:
     """Store a labelled drawing, then (with consent) add it to its writer's memory, enqueue it and wait
     for the version that learns it.
@@ -50,7 +50,7 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
     )
     await run_in_threadpool(runtime.drawings.put, record, png)
     runtime.metrics.drawings.inc()
-    runtime.stats_changed()
+    runtime.stats.changed()
 
     result = {"id": record.id, "stored": True, "trained": False, "queued": False, "queue_position": None,
               "learned": None, "versions": before.versions, "after": None,
@@ -80,5 +80,5 @@ async def collect_drawing(runtime: Runtime, png: bytes, label: int, train: bool,
         return result
     after = await runtime.infer(runtime.recognizer.recognize, x28, memory)
     result.update(trained=True, learned=learned, versions=after.versions, after=after.to_json())
-    runtime.stats_changed()
+    runtime.stats.changed()
     return result

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import BlankDrawingError, InvalidImageError
 
-from .storage import NotFound, StorageUnavailable
+from ..core.storage import NotFound, StorageUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,393 @@
+"""The learner: the one process of a deployment that learns.
+
+queue -> augment + replay -> one step per drawing -> one version per batch -> every worker.
+
+It reads lessons in queue order, takes exactly one SGD step per drawing for
+each online model, and when drawings are waiting publishes one weight version
+per batch (group commit: a batch ends at ``batch_max`` drawings or after
+``batch_seconds`` of stepping), so throughput is bound by the steps, not by
+storage round trips. The guard checks a batch's result on the holdout before
+it is published, so a backlog can never starve it.
+
+Exactly once: each version records the drawings it learned and the queue
+position it consumed through. A learner starts from the position in HEAD and
+skips drawings a version already holds; if its publish loses the
+compare-and-swap (a second learner started by mistake, an admin rollback) it
+drops its unpublished steps, reloads HEAD and reads on from there. The queue
+is trimmed only through positions a published version holds.
+
+Reconciliation: drawings stored while the queue was unreachable (or held by
+an in-process queue that died) are found in the drawing store, on start and
+every ``reconcile_seconds``, and enqueued again; duplicates are skipped.
+
+Run it as ``python -m service.learner`` (scale-out), or let the embedded
+default run it on a thread beside the web role (:mod:`service.learn.build` builds it either way).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from models.alphabets import Alphabet
+from models.augment import augment
+from models.base import DigitClassifier
+
+from ..core.lineup import online
+from ..core.queue import LearnQueue, Lesson, QueueUnavailable
+from ..core.storage import (CorruptObject, DrawingStore, NotFound, StorageError, VersionConflict, WeightStore,
+                            WeightVersion)
+from ..core.storage.ids import drawing_id_time, drawing_id_time_prefix
+from .guard import HoldoutGuard
+from .replay import ReplayBuffer
+
+log = logging.getLogger(__name__)
+
+# A label the original CNN gives under 1% is a vandal's or a rare honest correction:
+# either way the guard checks the batch that learned it before it is published.
+SUSPICIOUS_BELOW = 0.01
+# How far apart two hosts' clocks may be (drawing ids carry the web worker's, records the learner's).
+CLOCK_SKEW = timedelta(minutes=5)
+GOOD_VERSIONS_KEPT = 5  # rollback targets kept besides the newest versions
+
+
+@dataclass
+class Track:
+    """One online model as the learner holds it: the training copy and what it has consumed."""
+
+    name: str
+    model: DigitClassifier
+    original_bytes: bytes
+    baseline: float  # its original's accuracy on the guard's holdout
+    head: WeightVersion | None = None
+    through: str | None = None  # queue position consumed through, published or not
+    learned: set[str] = field(default_factory=set)  # drawings in recent versions (and in `pending`)
+    pending: list[str] = field(default_factory=list)  # stepped, not yet published
+    steps: int = 0
+    suspicious: bool = False
+    good: list[int] = field(default_factory=list)  # versions that passed within half the tolerance
+    checked_steps: int = 0  # steps at the guard's last check
+    checked_at: float = float("-inf")  # time.monotonic() of it
+    stale: bool = False  # a publish failed: reload HEAD before stepping again
+
+    @property
+    def version(self) -> int:
+        return self.head.version if self.head else 0
+
+
+class Learner:
+    def __init__(self, originals: dict[str, DigitClassifier], store: WeightStore, drawings: DrawingStore,
+                 queue: LearnQueue, replay: ReplayBuffer, guard: HoldoutGuard, *, alphabet: Alphabet,
+                 tuning: dict[str, dict], batch_max: int = 32, batch_seconds: float = 1.0, keep_versions: int = 50,
+                 prune_every: int = 10, reconcile_seconds: float = 60.0, metrics=None) -> None:
+        self.store, self.drawings, self.queue, self.replay, self.guard = store, drawings, queue, replay, guard
+        self.batch_max, self.batch_seconds = batch_max, batch_seconds
+        self.keep_versions, self.prune_every, self.reconcile_seconds = keep_versions, prune_every, reconcile_seconds
+        self.box = alphabet.box  # a drawing's variants are fitted as the alphabet's drawings are
+        self.metrics = metrics
+        self._judge = originals["cnn"]  # finds implausible labels
+        self.tracks = {}
+        for kind, original in originals.items():
+            data = original.to_bytes()
+            model = type(original).from_bytes(data)
+            for knob, value in tuning[kind].items():  # online_lr, and the CNN's step_dtype
+                setattr(model, knob, value)
+            self.tracks[online(kind)] = Track(online(kind), model, data, guard.accuracy(original))
+        self.watermark: str | None = None  # drawings up to here were reconciled
+        self._examined: set[str] = set()  # reconciled drawings that needed nothing (or were enqueued)
+        self._next_reconcile = 0.0
+        self._stop = threading.Event()
+        self._augmenting = ThreadPoolExecutor(1, "augment")
+        self._thread: threading.Thread | None = None
+
+    # --- state ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Migrate an old store, load every model's HEAD and recent ledger, and reconcile once."""
+        for name in self.tracks:
+            self.store.migrate(name)
+        # The reconciliation mark first: it bounds how far back _load reads the ledger.
+        heads = [self.store.current(name) for name in self.tracks]
+        marks = [head.meta.get("reconciled_to") if head else None for head in heads]
+        self.watermark = None if None in marks else min(marks)
+        for track in self.tracks.values():
+            self._load(track)
+        self.reconcile()
+
+    def warm_up(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Trace each training copy's compiled step and predict functions, changing nothing."""
+        for track in self.tracks.values():
+            saved = track.model.get_weights()
+            track.model.partial_fit(X, y)
+            track.model.set_weights(saved)
+            track.model.predict_proba(X)
+        self._judge.predict_proba(X[:1])
+
+    def _load(self, track: Track) -> None:
+        """Reset ``track`` to its model's HEAD: weights, position, steps and the drawings recent versions hold."""
+        head = self.store.current(track.name)
+        known = track.version
+        track.pending, track.suspicious, track.stale = [], False, False
+        if head is None:
+            track.head, track.through, track.steps = None, None, 0
+            track.model.set_weights(type(track.model).read_weights(track.original_bytes))
+            return
+        track.model.set_weights(self._readable_weights(track, head.version))
+        horizon = self._ledger_horizon()
+        records = [head]
+        v = head.version - 1
+        while v > known and v >= 1:  # newest first, until before the horizon (at least the last 200)
+            record = self.store.version(track.name, v)
+            if (horizon and record.created < horizon and head.version - v > 200) or head.version - v > 10_000:
+                break
+            records.append(record)
+            v -= 1
+        for record in records:
+            track.learned.update(record.drawings)
+        target = track.baseline - self.guard.tolerance / 2
+        track.good = sorted(set(track.good) | {r.version for r in records
+                                               if r.meta.get("holdout_accuracy", -1) >= target})[-GOOD_VERSIONS_KEPT:]
+        track.head, track.through, track.steps = head, head.meta.get("position"), head.steps
+        track.checked_steps = max((r.steps for r in records if "holdout_accuracy" in r.meta), default=0)
+
+    def _readable_weights(self, track: Track, version: int) -> list[np.ndarray]:
+        """The weights of ``version``, or of the newest older version that can be read (the original last).
+
+        A HEAD whose weights match their hash but are not this network's (tampering,
+        a bug) must not stop learning: the learner steps on from the last readable
+        weights and publishes on top of it; the ledger stays as the records say.
+        """
+        for v in range(version, max(0, version - 50), -1):
+            try:
+                data = self.store.load(track.name, v)
+            except NotFound:  # pruned
+                continue
+            except CorruptObject as exc:
+                why = exc
+            else:
+                saved = track.model.get_weights()
+                try:
+                    weights = type(track.model).read_weights(data)
+                    track.model.set_weights(weights)  # checks the shapes
+                    return weights
+                except Exception as exc:  # any failure to read stored bytes means the same
+                    why = exc
+                finally:
+                    track.model.set_weights(saved)
+            log.error("%s v%d: weights cannot be read (%r); trying the version before", track.name, v, why)
+            if self.metrics:
+                self.metrics.corrupt_versions.labels(track.name).inc()
+        return type(track.model).read_weights(track.original_bytes)
+
+    def _ledger_horizon(self) -> str | None:
+        """Records older than this hold no drawing reconciliation could still ask about (ISO time)."""
+        if self.watermark is None:
+            return None
+        since = drawing_id_time(self.watermark) - timedelta(seconds=self.reconcile_seconds) - CLOCK_SKEW
+        return since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    # --- the loop ---------------------------------------------------------------
+
+    def run_once(self, block_s: float = 0.5) -> int:
+        """Learn one batch (waiting up to ``block_s`` for the first drawing); returns the drawings consumed."""
+        for track in self.tracks.values():
+            if track.stale:
+                self._load(track)
+        if time.monotonic() >= self._next_reconcile:
+            self.reconcile()
+        after = min((t.through for t in self.tracks.values()), key=self.queue.order)
+        lessons = self.queue.read(after, self.batch_max, block_s)
+        if not lessons:
+            return 0
+        started = time.monotonic()
+        images = np.stack([np.frombuffer(lesson.input28, np.uint8).reshape(28, 28) for lesson in lessons])
+        images = images.astype(np.float32) / 255
+        plausibility = self._judge.predict_proba(images)[np.arange(len(lessons)), [x.label for x in lessons]]
+        # The next drawings' variants are made on a thread while this one's step runs: a third of
+        # a drawing's time was augmentation, and the step leaves the interpreter free.
+        variants = self._augmenting.map(functools.partial(augment, box=self.box), images)
+        consumed = 0
+        for lesson, x28, x24, p in zip(lessons, images, variants, plausibility):
+            self._learn(lesson, x28, x24, suspicious=float(p) < SUSPICIOUS_BELOW)
+            consumed += 1
+            if time.monotonic() - started >= self.batch_seconds:
+                break
+        variants.close()  # the rest are not made
+        for track in self.tracks.values():
+            self._commit(track)
+        self._trim()
+        if self.metrics:
+            self.metrics.batch_size.observe(consumed)
+        return consumed
+
+    def _learn(self, lesson: Lesson, x28: np.ndarray, variants: np.ndarray, suspicious: bool) -> None:
+        """One step of each model that has not learned ``lesson`` yet (``variants``: its 24 augmentations)."""
+        order = self.queue.order(lesson.position)
+        fresh = [t for t in self.tracks.values()
+                 if order > self.queue.order(t.through) and lesson.drawing_id not in t.learned]
+        if fresh:
+            X, y = self.replay.batch(variants, lesson.label)
+            for track in fresh:
+                track.model.partial_fit(X, y)
+                track.pending.append(lesson.drawing_id)
+                track.learned.add(lesson.drawing_id)
+                track.steps += 1
+                track.suspicious |= suspicious
+                if self.metrics:
+                    self.metrics.learn_steps.labels(track.name).inc()
+            self.replay.add(x28, lesson.label)
+        for track in self.tracks.values():
+            if order > self.queue.order(track.through):
+                track.through = lesson.position
+
+    def _commit(self, track: Track) -> None:
+        """Publish what ``track`` learned since its HEAD as one version, checked by the guard first."""
+        if not track.pending:
+            return
+        meta = {"reason": "learn", "steps": track.steps, "drawings": track.pending, "position": track.through,
+                "reconciled_to": self.watermark}
+        if self.guard.due(track.steps - track.checked_steps, time.monotonic() - track.checked_at, track.suspicious):
+            meta.update(self._check(track))
+            track.checked_steps, track.checked_at = track.steps, time.monotonic()
+        try:
+            record = self.store.publish(track.name, track.model.to_bytes(), track.version, meta)
+        except VersionConflict:
+            log.warning("%s: v%d was published by someone else (a second learner, or an admin rollback); "
+                        "dropping %d unpublished steps and reading on from it", track.name, track.version + 1,
+                        len(track.pending))
+            track.learned.difference_update(track.pending)
+            self._load(track)
+            return
+        except StorageError as exc:
+            log.warning("%s: could not publish (%s); the drawings stay queued and are learned again", track.name, exc)
+            track.learned.difference_update(track.pending)
+            track.stale = True
+            return
+        track.head, track.pending, track.suspicious = record, [], False
+        target = track.baseline - self.guard.tolerance / 2
+        if record.meta.get("holdout_accuracy", -1) >= target:
+            track.good = (track.good + [record.version])[-GOOD_VERSIONS_KEPT:]
+        self.queue.announce(track.name, record.version)
+        if self.metrics:
+            self.metrics.version.labels(track.name).set(record.version)
+        if record.version % self.prune_every == 0:
+            try:
+                self.store.prune(track.name, keep_last=self.keep_versions, keep=set(track.good))
+            except StorageError as exc:
+                log.warning("pruning %s failed: %s", track.name, exc)
+
+    def _check(self, track: Track) -> dict:
+        """The guard's verdict on the batch about to be published: its accuracy, or a rollback."""
+        accuracy = self.guard.accuracy(track.model)
+        floor = track.baseline - self.guard.tolerance
+        if accuracy >= floor:
+            return {"holdout_accuracy": round(accuracy, 4)}
+        good = track.good[-1] if track.good else 0
+        log.warning("%s: the batch scored %.4f on the holdout (floor %.4f): publishing v%d's weights instead",
+                    track.name, accuracy, floor, good)
+        weights = track.original_bytes if good == 0 else self.store.load(track.name, good)
+        track.model.set_weights(type(track.model).read_weights(weights))
+        if self.metrics:
+            self.metrics.rollbacks.labels(track.name).inc()
+        restored = (track.baseline if good == 0
+                    else self.store.version(track.name, good).meta.get("holdout_accuracy"))
+        return {"reason": "rollback", "to": good, "rejected_accuracy": round(accuracy, 4),
+                "holdout_accuracy": round(restored, 4) if restored is not None else None}
+
+    def _trim(self) -> None:
+        published = [t.head.meta.get("position") if t.head else None for t in self.tracks.values()]
+        if None in published:
+            return
+        try:
+            self.queue.trim(min(published, key=self.queue.order))
+        except QueueUnavailable as exc:
+            log.debug("trim deferred: %s", exc)
+
+    # --- reconciliation -----------------------------------------------------------
+
+    def reconcile(self) -> int:
+        """Enqueue stored drawings with consent that no version holds and no queue delivered; returns how many.
+
+        Only drawings older than ``reconcile_seconds`` are considered: younger ones
+        are still on their way through the queue.
+        """
+        self._next_reconcile = time.monotonic() + self.reconcile_seconds
+        now = drawing_id_time_prefix(datetime.now(timezone.utc) - timedelta(seconds=self.reconcile_seconds))
+        since = None
+        if self.watermark is not None:
+            since = drawing_id_time_prefix(drawing_id_time(self.watermark) - timedelta(seconds=self.reconcile_seconds))
+        try:
+            ids = [i for i in self.drawings.ids_since(since) if i < now]
+        except StorageError as exc:
+            log.warning("reconciliation skipped: %s", exc)
+            return 0
+        enqueued = 0
+        for drawing_id in ids:
+            if drawing_id in self._examined or all(drawing_id in t.learned for t in self.tracks.values()):
+                continue
+            try:
+                record = self.drawings.get(drawing_id)
+                if record.train:
+                    self.queue.add(Lesson(record.id, record.label, record.input28))
+                    enqueued += 1
+            except NotFound:
+                continue
+            except (StorageError, QueueUnavailable) as exc:
+                log.warning("reconciliation stopped at %s: %s", drawing_id, exc)
+                return enqueued
+            self._examined.add(drawing_id)
+        if ids:
+            self.watermark = max(ids[-1], self.watermark or ids[-1])
+            self._forget_before(since)
+        if enqueued:
+            log.info("reconciliation: %d stored drawings were not learned yet; enqueued them", enqueued)
+        return enqueued
+
+    def _forget_before(self, since: str | None) -> None:
+        """Keep the in-memory ledger bounded: ids older than the reconciliation window are never asked about."""
+        if since is None:
+            return
+        oldest = drawing_id_time_prefix(drawing_id_time(since) - CLOCK_SKEW)
+        self._examined = {i for i in self._examined if i >= oldest}
+        for track in self.tracks.values():
+            if len(track.learned) > 10_000:
+                track.learned = {i for i in track.learned if i >= oldest} | set(track.pending)
+
+    # --- running ------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        log.info("learning: versions %s", {n: t.version for n, t in self.tracks.items()})
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except QueueUnavailable as exc:
+                log.warning("%s", exc)
+                self._stop.wait(1.0)
+            except StorageError as exc:
+                log.warning("storage: %s", exc)
+                self._stop.wait(1.0)
+            except Exception:  # a bug must not stop learning for good; the lessons stay queued
+                log.exception("learner step failed")
+                for track in self.tracks.values():
+                    track.learned.difference_update(track.pending)
+                    track.stale = True
+                self._stop.wait(1.0)
+
+    def stop(self, wait_s: float = 0.0) -> None:
+        """Stop after the batch under way (waiting up to ``wait_s`` for it when running on a thread)."""
+        self._stop.set()
+        if self._thread is not None and wait_s:
+            self._thread.join(wait_s)
+
+    def start_thread(self) -> threading.Thread:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="learner", daemon=True)
+        self._thread.start()
+        return self._thread

@@ -1,0 +1,68 @@
+"""What routes are handed (FastAPI dependencies): the worker's runtime, whether the caller is the admin,
+who the client is, and the per-client rate limits."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .clients import client_address
+from .errors import ApiError
+from .runtime import WebRuntime
+
+bearer = HTTPBearer(auto_error=False, description="INKLING_ADMIN_TOKEN")
+
+
+async def get_runtime(request: Request) -> WebRuntime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[WebRuntime, Depends(get_runtime)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def is_admin(runtime: RuntimeDep, credentials: Credentials) -> bool:
+    """Whether the request carries ``Authorization: Bearer <INKLING_ADMIN_TOKEN>`` (never when unset)."""
+    token = runtime.settings.admin_token
+    if token is None or credentials is None:
+        return False
+    return hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode())
+
+
+AdminDep = Annotated[bool, Depends(is_admin)]
+
+
+async def require_admin(runtime: RuntimeDep, admin: AdminDep) -> None:
+    """The admin routes' guard: 403 when admin is disabled, 401 without the token."""
+    if runtime.settings.admin_token is None:
+        raise ApiError(403, "admin_disabled", "Admin routes are disabled: the operator has not set "
+                                              "INKLING_ADMIN_TOKEN.")
+    if not admin:
+        raise ApiError(401, "unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.")
+
+
+async def client_id(request: Request, runtime: RuntimeDep) -> str:
+    """The sender as the service keeps it: a salted hash of their address (:mod:`service.web.clients`)."""
+    return runtime.clients.of(client_address(request, runtime.settings.trusted_proxies))
+
+
+ClientDep = Annotated[str, Depends(client_id)]
+
+
+async def limit_predictions(client: ClientDep, runtime: RuntimeDep) -> None:
+    """A client asking for predictions faster than anyone draws gets 429."""
+    if wait := runtime.prediction_limiter.acquire(client):
+        retry = runtime.prediction_limiter.retry_after(wait)
+        raise ApiError(429, "rate_limited", f"Too many predictions at once; please wait {retry} s.",
+                       {"Retry-After": retry})
+
+
+async def limit_drawings(client: ClientDep, runtime: RuntimeDep) -> None:
+    """A client sending drawings faster than the limit gets 429 (counted across web workers through Redis)."""
+    if wait := runtime.drawing_limiter.acquire(client):
+        retry = runtime.drawing_limiter.retry_after(wait)
+        raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
+                       {"Retry-After": retry})

@@ -1,0 +1,117 @@
+"""A web worker's parts, built once at start-up from the deployment's shared parts (:mod:`service.core.parts`).
+
+A web worker stores drawings, enqueues them and answers with the versions the
+learner publishes; it never learns, and it predicts with the serving twins of
+the models (no TensorFlow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from models import load_original
+from models.alphabets import Alphabet
+from models.base import accuracy
+from models.prototypes import PrototypeMemory
+
+from ..core.lineup import KINDS, online, original
+from ..core.metrics import Metrics
+from ..core.parts import Parts
+from ..core.queue import LearnQueue
+from ..core.settings import Settings
+from ..core.storage import DrawingStore, WeightStore
+from ..core.writers import WriterMemories
+from .clients import ClientIds
+from .limits import RateLimiter, TokenBucket
+from .recognizer import Recognizer
+from .stats import Stats
+from .versions import OnlineModel, VersionFollower
+
+
+@dataclass
+class WebRuntime:
+    settings: Settings
+    alphabet: Alphabet
+    drawings: DrawingStore
+    weights: WeightStore
+    queue: LearnQueue
+    metrics: Metrics
+    recognizer: Recognizer
+    follower: VersionFollower
+    memories: WriterMemories
+    stats: Stats
+    clients: ClientIds
+    drawing_limiter: RateLimiter
+    prediction_limiter: TokenBucket
+    original_accuracy: dict[str, float]  # each original's, on the alphabet's holdout
+    inference: ThreadPoolExecutor | None = None  # None: CPU work runs on the event loop itself
+    ready: bool = False
+
+    @property
+    def online(self) -> dict[str, OnlineModel]:
+        return self.recognizer.online
+
+    async def infer(self, fn, *args):
+        """Run ``fn(*args)`` (decoding, preprocessing, models: CPU work) on the inference threads.
+
+        A few threads, not the request thread pool's forty: a worker has about one
+        core, so more threads only add memory (each keeps its own malloc arena and
+        buffers: 16 at once cost a worker ~40 MB) and make latency ragged.
+        """
+        if self.inference is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.inference, fn, *args)
+
+    async def memory_of(self, writer: str | None) -> PrototypeMemory | None:
+        """The writer's memory for answering (None without a writer id); read from the store only on a cache miss."""
+        if writer is None:
+            return None
+        memory = self.memories.cached_view(writer)
+        return memory if memory is not None else await asyncio.to_thread(self.memories.view, writer)
+
+
+def build_web(parts: Parts) -> WebRuntime:
+    """The web wing's parts, loaded and warmed up: the first request pays for nothing."""
+    settings, alphabet, weights, queue, metrics = parts.settings, parts.alphabet, parts.weights, parts.queue, parts.metrics
+    originals = {kind: load_original(kind, alphabet, serving=True) for kind in KINDS}
+    for kind in KINDS:
+        weights.migrate(online(kind))
+    online_models = {online(kind): OnlineModel(online(kind), originals[kind], weights) for kind in KINDS}
+    follower = VersionFollower(online_models, settings.refresh_seconds)
+    follower.on_version = lambda name, version: (metrics.version.labels(name).set(version),
+                                                 metrics.steps.labels(name).set(online_models[name].steps))
+    follower.on_corrupt = lambda name: metrics.corrupt_versions.labels(name).inc()
+    holdout_x, holdout_y = parts.sample.holdout
+    original_accuracy = {original(kind): accuracy(originals[kind], holdout_x, holdout_y) for kind in KINDS}
+    salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))
+    # Writers' memories live in the deployment's store beside the weights (writers/<key>.json).
+    memories = WriterMemories(weights.objects, n_classes=alphabet.n_classes, size=settings.memory_size,
+                              cache_writers=settings.memory_cache_writers, ttl_s=settings.memory_ttl_seconds)
+    memories.on_change = queue.announce_memory
+    queue.subscribe_memories(memories.changed)
+    recognizer = Recognizer(originals, online_models, alphabet)
+    runtime = WebRuntime(
+        settings, alphabet, parts.drawings, weights, queue, metrics, recognizer, follower, memories,
+        Stats(parts.drawings, weights, online_models, original_accuracy, alphabet.n_classes),
+        ClientIds(salt),
+        RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
+                    settings.queue_url.get_secret_value() if settings.queue_url else "memory://", settings.queue_name),
+        # Per process, in memory: a shared count would cost every prediction a Redis round trip.
+        TokenBucket(settings.predictions_per_minute, settings.predictions_burst),
+        original_accuracy,
+        inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None,
+    )
+    metrics.watch_queue(queue)
+    queue.subscribe(follower.poke)
+    follower.refresh()
+
+    warm_x = holdout_x[:48]
+    for model in (*originals.values(), *(m.serving for m in online_models.values())):
+        model.predict_proba(warm_x[:1])
+        model.predict_proba(warm_x)
+    originals["cnn"].activations(warm_x[:1])
+    recognizer.activations(warm_x[0])
+    return runtime
