@@ -157,7 +157,7 @@ FAULTS_PROBE = textwrap.dedent("""
     from lab.data import load_pendigits
     from lab.render import render_pendigit
     from models import load_original
-    from models.preprocess import preprocess_drawing
+    from models.preprocess import BOX, preprocess_drawing
     from service.core.tuning import tune_malloc_for_serving
     tune_malloc_for_serving()
     rgba = BytesIO()  # a canvas's own PNG: the largest temporaries a drawing makes

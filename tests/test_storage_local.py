@@ -140,7 +140,7 @@ class DrawingStoreContract:
         record = make_record(2)
         store.put(record, png_for(record.id))
         store.put(record, png_for(record.id))  # e.g. the first attempt timed out after it landed
-        assert store.counts()[record.label] == 1
+        assert store.counts(10)[record.label] == 1
         assert [r.id for r in store.list()[0]] == [record.id]
 
     def test_list_newest_first_across_pages(self, store):
@@ -162,7 +162,7 @@ class DrawingStoreContract:
         records = [make_record(i, label=[3, 3, 5, 0, 3][i % 5]) for i in range(15)]
         for r in records:
             store.put(r, png_for(r.id))
-        assert store.counts() == [3, 0, 0, 9, 0, 3, 0, 0, 0, 0]
+        assert store.counts(10) == [3, 0, 0, 9, 0, 3, 0, 0, 0, 0]
         threes = [r for r in records if r.label == 3][::-1]
         first, cursor = store.list(label=3, limit=5)
         rest, end = store.list(label=3, limit=5, cursor=cursor)
@@ -175,7 +175,7 @@ class DrawingStoreContract:
         for r in records:
             store.put(r, png_for(r.id))
         fresh = make_drawings()  # another worker, from the journal or the listing
-        assert fresh.counts()[70] == 2 and fresh.counts()[12] == 1 and len(fresh.counts()) == 71
+        assert fresh.counts(71)[70] == 2 and fresh.counts(71)[12] == 1 and len(fresh.counts(71)) == 71
         assert fresh.list(label=70)[0] == [records[2], records[0]] and fresh.get(records[1].id).label == 12
 
     def test_list_rejects_bad_arguments(self, store):
@@ -187,11 +187,11 @@ class DrawingStoreContract:
         reader, writer = make_drawings(), make_drawings()
         early = make_record(0, label=4)
         writer.put(early, png_for(early.id))
-        assert reader.list()[0] == [early] and reader.counts()[4] == 1  # reader has built its index
+        assert reader.list()[0] == [early] and reader.counts(10)[4] == 1  # reader has built its index
         late = make_record(1, label=4)
         writer.put(late, png_for(late.id))
         assert reader.list(label=4)[0] == [late, early]
-        assert reader.counts()[4] == 2
+        assert reader.counts(10)[4] == 2
 
     def test_list_reads_only_the_records_on_the_page(self, make_drawings, monkeypatch):
         writer = make_drawings()
@@ -202,7 +202,7 @@ class DrawingStoreContract:
         reads = []
         original_get = reader.get
         monkeypatch.setattr(reader, "get", lambda drawing_id: reads.append(drawing_id) or original_get(drawing_id))
-        assert reader.counts() == [2] * 10
+        assert reader.counts(10) == [2] * 10
         page, _ = reader.list(label=3, limit=2)
         assert [r.label for r in page] == [3, 3]
         assert sorted(reads) == sorted(r.id for r in page)
@@ -237,12 +237,12 @@ class DrawingStoreContract:
                 with pytest.raises(NotFound):
                     view.get_png(record.id)
                 assert view.list() == (committed[::-1], None)
-                assert view.counts() == [0, 0, 1] + [0] * 4 + [len(committed) - 1, 0, 0]
+                assert view.counts(10) == [0, 0, 1] + [0] * 4 + [len(committed) - 1, 0, 0]
                 assert list(view.iter_records()) == committed
             store.put(record, png_for(record.id))  # retrying the same put completes it
             committed.append(record)
             assert make_drawings().get_png(record.id) == png_for(record.id)
-            assert make_drawings().counts()[7] == len(committed) - 1
+            assert make_drawings().counts(10)[7] == len(committed) - 1
         assert crash_at >= 2 and writes[0].endswith(".png") and writes[-1].endswith(".json")
 
     def test_iter_records_oldest_first(self, store):
@@ -534,18 +534,18 @@ class TestLocalDrawingStore(LocalBackend, DrawingStoreContract):
             store.put(r, png_for(r.id))
         (tmp_path / "drawings" / "index.log").unlink()
         fresh = LocalDrawingStore(tmp_path)
-        assert fresh.counts() == [1] * 10
+        assert fresh.counts(10) == [1] * 10
         assert fresh.list(limit=3)[0] == records[:-4:-1]
 
     def test_a_torn_index_line_loses_nothing_after_it(self, tmp_path):
         store = LocalDrawingStore(tmp_path)
         reader = LocalDrawingStore(tmp_path)
-        assert reader.counts() == [0] * 10
+        assert reader.counts(10) == [0] * 10
         with open(tmp_path / "drawings" / "index.log", "ab") as log:
             log.write(b"20261127T150000000Z-00000")  # a writer died mid-line (and never committed)
         record = make_record(3, label=6)
         store.put(record, png_for(record.id))
-        assert reader.counts()[6] == 1
+        assert reader.counts(10)[6] == 1
         assert reader.list()[0] == [record]
 
     def test_stray_temp_files_are_ignored(self, tmp_path):
@@ -562,7 +562,7 @@ class TestLocalDrawingStore(LocalBackend, DrawingStoreContract):
         try:
             store = LocalDrawingStore(tmp_path)
             deadline = time.monotonic() + 30
-            while sum(store.counts()) < 20:
+            while sum(store.counts(10)) < 20:
                 assert time.monotonic() < deadline and writer.is_alive(), "writer did not get going"
                 time.sleep(0.02)
             os.kill(writer.pid, signal.SIGKILL)
@@ -570,7 +570,7 @@ class TestLocalDrawingStore(LocalBackend, DrawingStoreContract):
             writer.join(10)
         store = LocalDrawingStore(tmp_path)
         records = list(store.iter_records())
-        assert len(records) >= 20 and sum(store.counts()) == len(records)
+        assert len(records) >= 20 and sum(store.counts(10)) == len(records)
         for r in records:
             assert r == _record_for_kill_test(r.id)
             assert store.get_png(r.id) == png_for(r.id)

@@ -76,7 +76,7 @@ class TestMotoDrawingStore(MotoBackend, DrawingStoreContract):
             store.put(record, png_for(record.id))
         for n, store in enumerate(stores.values()):
             assert [r.label for r in store.list()[0]] == [n]
-            assert store.counts()[n] == 1 and sum(store.counts()) == 1
+            assert store.counts(10)[n] == 1 and sum(store.counts(10)) == 1
         keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
         assert any(k.startswith("drawings/") for k in keys) and any(k.startswith("a/b/drawings/") for k in keys)
 
@@ -95,7 +95,7 @@ class TestMotoDrawingStore(MotoBackend, DrawingStoreContract):
         store.put(record, png_for(record.id))
         store._bucket.client.delete_object(Bucket=store._bucket.bucket,
                                            Key=store._bucket.key(f"drawings/{record.id}.label8"))
-        assert make_drawings().counts()[8] == 1
+        assert make_drawings().counts(10)[8] == 1
 
     def test_conflicting_label_markers_defer_to_the_json(self, make_drawings):
         store = make_drawings()
@@ -103,12 +103,12 @@ class TestMotoDrawingStore(MotoBackend, DrawingStoreContract):
         store.put(record, png_for(record.id))
         with pytest.raises(AlreadyExists):  # same id and PNG, other label: dies at the JSON, marker left behind
             store.put(make_record(4, label=9, id=record.id), png_for(record.id))
-        assert make_drawings().counts()[8:] == [1, 0]
+        assert make_drawings().counts(10)[8:] == [1, 0]
 
     def test_a_missing_bucket_is_an_outage(self, client):
         store = S3DrawingStore(client, "no-such-bucket-here", "")
         with pytest.raises(StorageUnavailable):
-            store.counts()
+            store.counts(10)
 
 
 class TestMotoWriterMemories(MotoBackend, WriterMemoryContract):

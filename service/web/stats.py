@@ -36,7 +36,7 @@ class Stats:
         self._cache = None
 
     def compute(self) -> dict:
-        counts = (self.drawings.counts() + [0] * self.n_classes)[:self.n_classes]
+        counts = self.drawings.counts(self.n_classes)
         online = {}
         for name, model in self.online.items():
             records = self.weights.history(name, since=model.version - STATS_VERSIONS) if model.version else []

@@ -171,8 +171,8 @@ class DrawingStore(Protocol):
              cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:
         """Newest first; pass the returned cursor back for the next page (None = no more)."""
 
-    def counts(self) -> list[int]:
-        """Number of drawings per label, 0 up to the highest label stored."""
+    def counts(self, n_labels: int) -> list[int]:
+        """Number of drawings of each label 0 .. ``n_labels - 1`` (the alphabet's)."""
 
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Every drawing, oldest first (export, replay)."""
@@ -312,8 +312,8 @@ class DrawingIndex:
         """Ids after ``drawing_id`` (all if None), oldest first."""
         return list(self._all if drawing_id is None else self._all[bisect.bisect_right(self._all, drawing_id):])
 
-    def counts(self) -> list[int]:
-        return [len(self._by_label.get(label, ())) for label in range(max(self._by_label, default=-1) + 1)]
+    def counts(self, n_labels: int) -> list[int]:
+        return [len(self._by_label.get(label, ())) for label in range(n_labels)]
 
     def page(self, label: int | None, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Up to ``limit`` ids older than ``cursor`` (all if None), newest first, and the next cursor."""

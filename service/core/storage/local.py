@@ -107,7 +107,7 @@ class LocalDrawingStore:
     >>> store = LocalDrawingStore(Path(tempfile.mkdtemp()))
     >>> record = DrawingRecord(new_drawing_id(), 4, "2026-11-27T15:04:05.123Z", True, "c0ffee", bytes(784))
     >>> store.put(record, b"png bytes")
-    >>> store.get(record.id) == record, store.counts()[4]
+    >>> store.get(record.id) == record, store.counts(10)[4]
     (True, 1)
     """
 
@@ -177,10 +177,10 @@ class LocalDrawingStore:
             ids, next_cursor = self._index.page(label, limit, cursor)
         return [self.get(i) for i in ids], next_cursor
 
-    def counts(self) -> list[int]:
+    def counts(self, n_labels: int) -> list[int]:
         with self._lock:
             self._refresh()
-            return self._index.counts()
+            return self._index.counts(n_labels)
 
     def ids_since(self, drawing_id: str | None) -> list[str]:
         with self._lock:

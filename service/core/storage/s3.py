@@ -231,10 +231,10 @@ class S3DrawingStore:
             ids, next_cursor = self._index.page(label, limit, cursor)
         return _fetch_all(self.get, ids, self._workers), next_cursor
 
-    def counts(self) -> list[int]:
+    def counts(self, n_labels: int) -> list[int]:
         with self._lock:
             self._refresh()
-            return self._index.counts()
+            return self._index.counts(n_labels)
 
     def ids_since(self, drawing_id: str | None) -> list[str]:
         with self._lock:
