@@ -10,6 +10,22 @@ _DESCRIPTIONS = {
     "cnn": "Keras CNN: conv 5x5x32 -> max-pool -> conv 5x5x64 -> max-pool -> dense 128 -> "
     "dropout 0.4 -> {n}; Adam with cosine decay from 1e-3, batch 128.",
 }
+_GATE = ("The gate (`models/gate.py`): is a drawing one character of the alphabet, not a character, or several? "
+         "A network on the original CNN's last feature maps and logits -> {hidden} ReLU -> 3, trained with "
+         "scikit-learn's MLPClassifier (Adam, L2 1e-2, {iterations} epochs) on {characters:,} of the alphabet's "
+         "own training drawings against {outliers:,} outliers and {several:,} drawings of several characters "
+         "(`lab/outliers.py`, training split, with the learner's variants). Its threshold is chosen by "
+         "`scripts/ood.py --choose` and kept in the alphabet file; `scripts/ood.py` measures it.")
+
+
+def _gate_lines(record: dict) -> list[str]:
+    gate = record.get("gate")
+    if not gate:
+        return []
+    return ["## gate", "", _GATE.format(hidden=gate["hidden"], iterations=gate["iterations"],
+                                         **gate["training_images"]), "",
+            f"- command: `{gate['command']}`", f"- training time: {gate['training_seconds'] / 60:.1f} min, "
+            f"{gate['weights_bytes'] / 1e6:.2f} MB", f"- machine: {gate['machine']}", ""]
 
 _HIRAGANA_INTRO = [
     "# Model card: Inkling's original hiragana models",
@@ -39,14 +55,15 @@ _HIRAGANA_INTRO = [
 def write_model_card(record: dict, path: Path, alphabet=None) -> None:
     if alphabet is not None and not alphabet.is_digits:
         lines = [line.format(box=alphabet.box) for line in _HIRAGANA_INTRO]
-        for name, r in record.items():
+        models = {name: r for name, r in record.items() if name != "gate"}
+        for name, r in models.items():
             lines.append(f"| {name} | {r['heldout_writers_accuracy']:.2%} | {r['epochs']} | {r['seed']} "
                          f"| {r['training_seconds'] / 60:.1f} min | {r['weights_bytes'] / 1e6:.2f} MB |")
         lines.append("")
-        for name, r in record.items():
+        for name, r in models.items():
             lines += [f"## {name}", "", _DESCRIPTIONS.get(name, "").format(n=alphabet.n_classes), "",
                       f"- command: `{r['command']}`", f"- machine: {r['machine']}", ""]
-        path.write_text("\n".join(lines))
+        path.write_text("\n".join(lines + _gate_lines(record)))
         return
     lines = [
         "# Model card: Inkling's original models",
@@ -70,13 +87,14 @@ def write_model_card(record: dict, path: Path, alphabet=None) -> None:
         "| model | MNIST test | pendigits test (drawn) | epochs | seed | training time | weights |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, r in record.items():
+    models = {name: r for name, r in record.items() if name != "gate"}
+    for name, r in models.items():
         lines.append(
             f"| {name} | {r['mnist_test_accuracy']:.2%} | {r['pendigits_test_accuracy']:.2%} | {r['epochs']} "
             f"| {r['seed']} | {r['training_seconds'] / 60:.1f} min | {r['weights_bytes'] / 1e6:.2f} MB |"
         )
     lines.append("")
-    for name, r in record.items():
+    for name, r in models.items():
         lines += [f"## {name}", "", _DESCRIPTIONS.get(name, "").format(n=10), "", f"- command: `{r['command']}`",
                   f"- machine: {r['machine']}", ""]
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines + _gate_lines(record)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from .canvas import CanvasSpec
 from .ensemble import DEFAULT_WEIGHTS
+from .gate import Gate
 from .preprocess import BOX, FIELD
 from .prototypes import COMPLETE_SHARPNESS, SHARPNESS, Sharpness
 
@@ -65,6 +67,7 @@ class Alphabet:
     # square viewBox side, "source": their credit}); None: no guide.
     strokes: dict | None = field(default=None, compare=False, repr=False)
     extra: dict = field(default_factory=dict, compare=False)
+    folder: Path = field(default=Path("."), compare=False, repr=False)  # where the file's paths start
 
     @property
     def n_classes(self) -> int:
@@ -85,6 +88,22 @@ class Alphabet:
         partial = memory.get("sharpness", SHARPNESS)
         return Sharpness(float(partial), float(memory.get("complete_sharpness",
                                                           partial if "sharpness" in memory else COMPLETE_SHARPNESS)))
+
+    @functools.cached_property
+    def gate(self) -> Gate | None:
+        """What refuses a drawing that is not one character of the alphabet (:mod:`models.gate`), from
+        ``"gate": {"file", "refuse_above"}`` in the file; None: every drawing gets an answer."""
+        spec = self.extra.get("gate")
+        if not spec:
+            return None
+        return Gate.from_bytes((self.folder / spec["file"]).read_bytes(), spec["refuse_above"])
+
+    @property
+    def temperature(self) -> float:
+        """What the four models' combined log-probabilities are divided by so that "% sure" is calibrated on
+        held-out writers (``"calibration": {"temperature"}`` in the file, chosen by ``scripts/ood.py``); 1.0
+        where the file gives none."""
+        return float(self.extra.get("calibration", {}).get("temperature", 1.0))
 
     @property
     def box(self) -> int:
@@ -141,6 +160,19 @@ class Alphabet:
                              "nothing else")
         if rows and sorted(c for row in rows for c in row if c is not None) != list(range(len(glyphs))):
             raise ValueError(f"{path}: rows must place every label exactly once")
+        gate = d.get("gate")
+        if gate is not None and (not isinstance(gate, dict) or set(gate) - {"file", "refuse_above", "note"}
+                                 or not isinstance(gate.get("file"), str) or not (folder / gate["file"]).is_file()
+                                 or isinstance(gate.get("refuse_above"), bool)
+                                 or not isinstance(gate.get("refuse_above"), (int, float))
+                                 or not 0 < gate["refuse_above"] <= 1):
+            raise ValueError(f"{path}: gate must name its file (beside the alphabet file) and a refuse_above "
+                             "between 0 and 1 (and a note), nothing else")
+        calibration = d.get("calibration", {})
+        temperature = calibration.get("temperature", 1.0)
+        if (set(calibration) - {"temperature", "note"} or isinstance(temperature, bool)
+                or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0):
+            raise ValueError(f"{path}: calibration may give a temperature, a number > 0 (and a note), nothing else")
         strokes = json.loads((folder / d["strokes"]).read_text(encoding="utf-8")) if d.get("strokes") else None
         if strokes is not None and not (
                 len(strokes.get("paths", ())) == len(glyphs) and isinstance(strokes.get("box"), (int, float))
@@ -149,7 +181,7 @@ class Alphabet:
         return cls(name=d["name"], title=d.get("title", d["name"]), glyphs=glyphs,
                    canvas=CanvasSpec(**d.get("canvas", {})),
                    weights={kind: folder / d["weights"][kind] for kind in KINDS},
-                   sample=folder / d["sample"], rows=rows, source=d.get("source", ""), strokes=strokes,
+                   sample=folder / d["sample"], rows=rows, source=d.get("source", ""), strokes=strokes, folder=folder,
                    extra={k: v for k, v in d.items() if k not in {"name", "title", "glyphs", "canvas", "weights",
                                                                    "sample", "rows", "source", "strokes"}})
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -37,6 +38,13 @@ from .base import as_batch, read_layer_weights
 from .prototypes import normalise
 
 FEATURE_LAYERS = ("conv1", "pool1", "conv2", "pool2")
+
+
+class Forward(NamedTuple):
+    probs: np.ndarray  # float32[N, classes]
+    embedding: np.ndarray  # float32[N, 128], unit rows
+    logits: np.ndarray  # float32[N, classes]
+    pool2: np.ndarray  # float32[N, 7, 7, 64]
 # The Keras network's weights in ``get_weights`` order, but for the logits (then (128, classes), (classes,)).
 HIDDEN_SHAPES = ((5, 5, 1, 32), (32,), (5, 5, 32, 64), (64,), (3136, 128), (128,))
 
@@ -110,15 +118,22 @@ class NumpyCNN:
         conv2 = conv2d_relu(pool1, conv2_kernel, conv2_bias)
         return {"conv1": conv1, "pool1": pool1, "conv2": conv2, "pool2": max_pool2(conv2)}
 
-    def predict_and_embed(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """float32[N,10] class probabilities and float32[N,128] unit embeddings (the last hidden layer's
-        ReLU outputs, L2-normalised: what a writer's memory compares, :mod:`models.prototypes`)."""
+    def forward(self, X: np.ndarray) -> Forward:
+        """Everything one pass computes that anyone reads: class probabilities, the unit embedding (the last
+        hidden layer's ReLU outputs, L2-normalised: what a writer's memory compares,
+        :mod:`models.prototypes`), the logits and the last feature maps (what :mod:`models.gate` reads)."""
         fc1_kernel, fc1_bias, logits_kernel, logits_bias = self._weights[4:]
         pool2 = self.activations(X)["pool2"]
         hidden = pool2.reshape(len(pool2), -1) @ fc1_kernel  # NHWC order, as Keras' Flatten
         hidden += fc1_bias
         np.maximum(hidden, 0, out=hidden)
-        return softmax(hidden @ logits_kernel + logits_bias), normalise(hidden)
+        logits = hidden @ logits_kernel + logits_bias
+        return Forward(softmax(logits), normalise(hidden), logits, pool2)
+
+    def predict_and_embed(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32[N,classes] class probabilities and float32[N,128] unit embeddings (see :meth:`forward`)."""
+        out = self.forward(X)
+        return out.probs, out.embedding
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """float32[N,10] class probabilities for float32[N,28,28] images in [0,1]."""

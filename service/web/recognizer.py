@@ -10,6 +10,7 @@ import numpy as np
 from models.alphabets import Alphabet
 from models.base import Predictor
 from models.ensemble import Answer, combine
+from models.gate import Verdict, gate_features
 from models.prototypes import PrototypeMemory
 
 from ..core.lineup import MODEL_ORDER, original
@@ -26,6 +27,7 @@ class Recognition:
     input28: np.ndarray
     embedding: np.ndarray  # the original CNN's, what a writer's memory keeps (models.prototypes)
     alphabet: Alphabet
+    verdict: Verdict | None = None  # the gate's (models.gate); None where the alphabet has none
 
     def to_json(self, include_input: bool = True) -> dict:
         """The shape of a ``POST /api/predict`` response (``input28`` only if ``include_input``).
@@ -41,9 +43,14 @@ class Recognition:
             name: [{**named(int(c)), "p": round(float(p[c]), 4)} for c in np.argsort(-p)[:TOP_K]]
             for name, p in self.probs.items()
         }
-        answer = {**named(self.answer.label), "p": round(self.answer.p, 4), "agree": self.answer.agree,
-                  "reason": self.answer.reason, "personalised_by": self.answer.personalised_by}
-        out = {"models": top, "answer": answer, "versions": self.versions}
+        a = self.answer
+        answer = {**named(a.label), "p": round(a.p, 4), "agree": a.agree, "why": a.why, "reason": a.reason,
+                  "best": {**named(a.best), "p": round(a.p, 4)}, "personalised_by": a.personalised_by,
+                  "memory": None if a.memory_vote is None else named(a.memory_vote)}
+        gate = None if self.verdict is None else {"character": round(self.verdict.character, 4),
+                                                  "outlier": round(self.verdict.outlier, 4),
+                                                  "several": round(self.verdict.several, 4)}
+        out = {"models": top, "answer": answer, "versions": self.versions, "gate": gate}
         if include_input:
             out["input28"] = np.round(self.input28, 3).tolist()
         return out
@@ -69,15 +76,17 @@ class Recognizer:
                 model, record = self.online[name].served
                 versions[name] = record.version if record else 0
                 probs[name] = model.predict_proba(batch)[0]
-            elif name == "cnn_original":  # the fixed feature extractor of writers' memories, in the same pass
-                p, e = self.originals[name].predict_and_embed(batch)
-                probs[name], embedding = p[0], e[0]
+            elif name == "cnn_original":  # the fixed features of writers' memories and of the gate, in one pass
+                forward = self.originals[name].forward(batch)
+                probs[name], embedding = forward.probs[0], forward.embedding[0]
             else:
                 probs[name] = self.originals[name].predict_proba(batch)[0]
-        answer = combine(probs, self.alphabet.ensemble_weights, memory=memory, embedding=embedding,
-                         sharpness=self.alphabet.memory_sharpness,
-                         glyphs=None if self.alphabet.is_digits else self.alphabet.glyphs)
-        return Recognition(probs, answer, versions, x28, embedding, self.alphabet)
+        alphabet = self.alphabet
+        verdict = alphabet.gate.verdict(gate_features(forward.pool2, forward.logits)) if alphabet.gate else None
+        answer = combine(probs, alphabet.ensemble_weights, temperature=alphabet.temperature, memory=memory,
+                         embedding=embedding, sharpness=alphabet.memory_sharpness, verdict=verdict,
+                         glyphs=None if alphabet.is_digits else alphabet.glyphs)
+        return Recognition(probs, answer, versions, x28, embedding, alphabet, verdict)
 
     def activations(self, x28: np.ndarray) -> list[dict]:
         """The online CNN's feature maps as uint8 channel-major blocks, each layer scaled by its max."""

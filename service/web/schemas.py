@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from ..core.writers import MEMORY_SIZE, WRITER_PATTERN
@@ -38,16 +40,34 @@ class Guess(BaseModel):
     p: float
 
 
+class Named(BaseModel):
+    digit: int | None = Field(description="The digit (the label, for the digits alphabet; null for others).")
+    label: int
+    glyph: str
+
+
 class EnsembleAnswer(BaseModel):
-    digit: int | None = Field(description="The digit (digits alphabet only); null when the ensemble is not "
-                                          "confident.")
-    label: int | None = Field(None, description="The class of the deployment's alphabet; null when not confident.")
+    digit: int | None = Field(description="The digit (digits alphabet only); null when it cannot tell.")
+    label: int | None = Field(None, description="The class of the deployment's alphabet; null when it cannot tell "
+                                                "(see `why`).")
     glyph: str | None = Field(None, description="How that class is written (\"7\", \"あ\").")
-    p: float
-    agree: int = Field(description="How many of the four models have this class first.")
-    reason: str | None = None
+    p: float = Field(description="How sure, calibrated on held-out writers: the probability of `best`.")
+    agree: int = Field(description="How many of the four models have `best` first.")
+    why: Literal["not_a_character", "several", "unsure"] | None = Field(
+        None, description="Why it cannot tell: not one character of the alphabet, several side by side, or "
+                          "no label sure enough; null when it answers.")
+    reason: str | None = Field(None, description="`why`, in a sentence (English).")
+    best: Guess | None = Field(None, description="The likeliest label all the same (the answer, when there is one).")
     personalised_by: int = Field(0, description="Drawings in the writer's own memory that shaped this answer "
                                                 "(0: the same answer as for anyone).")
+    memory: Named | None = Field(None, description="What the writer's own memory votes: the label of their own "
+                                                   "drawings nearest this one (null without a memory).")
+
+
+class GateOut(BaseModel):
+    character: float = Field(description="Probability that the drawing is one character of the alphabet.")
+    outlier: float = Field(description="... that it is not a character of it (a letter, a scribble, ...).")
+    several: float = Field(description="... that it is several characters side by side.")
 
 
 class PredictOut(BaseModel):
@@ -55,6 +75,8 @@ class PredictOut(BaseModel):
     models: dict[str, list[Guess]]
     answer: EnsembleAnswer
     versions: dict[str, int]
+    gate: GateOut | None = Field(None, description="The gate's verdict (models/gate.py); null where the alphabet "
+                                                   "has none.")
     input28: list[list[float]] = Field(description="The 28x28 image the models saw, 0..1, white ink on black.")
 
 
