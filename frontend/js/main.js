@@ -164,8 +164,7 @@ async function boot() {
     showBootError(`Inkling could not start: ${error.message}`);
     return;
   }
-  const app = new App(config);
-  window.inkling = app; // handy in the console, and for tests
+  new App(config);
   document.documentElement.dataset.ready = "true";
 }
 
@@ -202,7 +201,7 @@ class App {
     this.predictTimer = 0;
     this.predictSeq = 0;
     this.predictAbort = null;
-    this.prediction = null; // {image, revision, response} for the drawing now on the pad, or null
+    this.setPrediction(null); // {image, revision, response} for the drawing now on the pad, or null
     this.actTimer = 0;
     this.actSeq = 0;
     this.actAbort = null;
@@ -350,7 +349,7 @@ class App {
 
   onStrokeStart() {
     this.cancelLive(); // answers still on their way describe a drawing that is changing now
-    this.prediction = null; // what is shown no longer describes the pad
+    this.setPrediction(null); // what is shown no longer describes the pad
     this.errors.hide(); // a changed drawing makes an old error moot: it is sent afresh
     this.results.hideLearned();
     if (this.results.els.answer.dataset.state === "saved" || this.results.els.answer.dataset.state === "thanks") this.results.showEmpty();
@@ -358,7 +357,7 @@ class App {
   }
 
   onDrawingChanged() {
-    this.prediction = null;
+    this.setPrediction(null);
     if (!this.saving) this.errors.hide();
     if (this.pad.isEmpty) {
       this.cancelLive();
@@ -372,6 +371,13 @@ class App {
       this.scheduleLive();
     }
     this.updateButtons();
+  }
+
+  /** The guess on show, and on the answer card whether it is for the drawing now on the pad (data-current). */
+  setPrediction(prediction) {
+    this.prediction = prediction;
+    const current = prediction !== null && prediction.revision === this.pad.revision && !this.pad.isDrawing;
+    this.results.els.answer.dataset.current = String(current);
   }
 
   cancelLive() {
@@ -402,7 +408,7 @@ class App {
       const image = await this.pad.toPNG();
       const response = await api.predict(image, abort.signal);
       if (seq !== this.predictSeq) return; // a newer drawing has been sent since
-      this.prediction = { image, revision, response };
+      this.setPrediction({ image, revision, response });
       this.results.showPrediction(response);
       this.showMemory(response.answer?.personalised_by);
       this.errors.hide("predict");
@@ -597,7 +603,7 @@ class App {
       this.memoryNote.textContent = "Forgotten. Answers are no longer personalised.";
       this.forgetButton.hidden = true;
       if (this.prediction && this.mode === "draw") {
-        this.prediction = null; // the answer on show was personalised: ask again
+        this.setPrediction(null); // the answer on show was personalised: ask again
         this.scheduleLive();
       }
     } catch (error) {
