@@ -48,8 +48,8 @@ def tab(page, name: str):
 
 
 def pad(page):
-    """The drawing pad (a canvas with the role of an image)."""
-    return page.get_by_role("img", name=re.compile(r"^Drawing pad\."))
+    """The drawing pad (a canvas with the role of an image), found hidden or shown."""
+    return page.get_by_role("img", name=re.compile(r"^Drawing pad\."), include_hidden=True)
 
 
 def strokes_on_pad(page) -> int:

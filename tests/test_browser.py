@@ -158,6 +158,9 @@ def wait_for_prediction(page) -> dict:
     return shown_prediction(page).json()
 
 
+# --- what is on the page, found by role, name or text (tests/browser_pages.py has the pad, tabs and consent) ---
+
+
 def answer(page):
     """The big answer card (a live region, without a role or name of its own)."""
     return page.get_by_test_id("answer")
@@ -206,19 +209,23 @@ def teach_save(page):
 
 
 def error_box(page):
+    """The inline error box: the one alert shown once the page runs (the boot error is the other)."""
     return page.get_by_role("alert")
 
 
+# These three are found hidden or shown: the tests check when they are hidden.
+
+
 def retry_button(page):
-    return page.get_by_role("button", name="Retry", exact=True)
+    return page.get_by_role("button", name="Retry", exact=True, include_hidden=True)
 
 
 def forget_button(page):
-    return page.get_by_role("button", name="Forget my handwriting")
+    return page.get_by_role("button", name="Forget my handwriting", include_hidden=True)
 
 
 def feature_maps(page):
-    return page.get_by_role("region", name="Inside the CNN")
+    return page.get_by_role("region", name="Inside the CNN", include_hidden=True)
 
 
 def stroke_guide(page):
