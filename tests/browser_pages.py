@@ -5,10 +5,16 @@ module that asks for them: ``browser`` (one Chromium per module), ``requests_see
 any page asked for), ``page`` (a desktop page, ready), ``fresh`` (that page back on the Draw
 tab with an empty pad and consent on) and ``no_request_leaves_the_origin`` (a module marks
 itself with ``pytest.mark.usefixtures`` to have every request checked at its end).
+
+The tests drive and read the page as a person does: by the roles, names and texts of what is
+on it (the helpers below). What a person sees but no role says is read from what the page
+exposes in its DOM: the pad's ``data-strokes`` (how many strokes it holds) and the answer
+card's ``data-current`` (whether the answer on show is for the drawing now on the pad).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,10 +39,52 @@ def chromium_path() -> str | None:
     return next((p for p in CHROMIUM_PATHS if Path(p).is_file()), None)
 
 
+# --- what is on the page, found as a person finds it ---------------------------------------
+
+
+def tab(page, name: str):
+    """One of the tabs: "Draw", "Teach" or "Stats"."""
+    return page.get_by_role("tab", name=name, exact=True)
+
+
+def pad(page):
+    """The drawing pad (a canvas with the role of an image), found hidden or shown."""
+    return page.get_by_role("img", name=re.compile(r"^Drawing pad\."), include_hidden=True)
+
+
+def strokes_on_pad(page) -> int:
+    return int(pad(page).get_attribute("data-strokes"))
+
+
+def pad_is_empty(page) -> bool:
+    return strokes_on_pad(page) == 0
+
+
+def clear_pad(page) -> None:
+    """Press Clear, if there is anything on the pad to clear."""
+    if not pad_is_empty(page):
+        page.get_by_role("button", name="Clear the drawing").click()
+
+
+def consent(page):
+    return page.get_by_role("checkbox", name="Use my drawing to train the models")
+
+
+def is_focused(locator) -> bool:
+    return locator.evaluate("e => e === document.activeElement")
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
 def open_page(browser, service, requests_seen, **context_options):
     context = browser.new_context(**{"viewport": DESKTOP, **context_options})
     context.on("request", lambda request: requests_seen.append(request.url))
     page = context.new_page()
+    # Every answer to POST /api/predict, in the order they came: the newest is the one the page shows
+    # (a newer request always wins), which ``wait_for_prediction`` in test_browser.py reads.
+    page.predictions = []
+    page.on("response", lambda r: page.predictions.append(r) if r.url.endswith("/api/predict") else None)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     # What the Content-Security-Policy blocks shows only as a console error: count it as a page error.
@@ -109,9 +157,8 @@ def page(browser, service, requests_seen):
 @pytest.fixture
 def fresh(page):
     """The desktop page, back on the Draw tab with an empty pad and training consent on."""
-    page.get_by_test_id("tab-draw").click()
-    page.evaluate("() => window.inkling.pad.clear()")
-    consent = page.get_by_test_id("train-consent")
-    if not consent.is_checked():
-        consent.check()
+    tab(page, "Draw").click()
+    clear_pad(page)
+    if not consent(page).is_checked():
+        consent(page).check()
     return page

@@ -13,19 +13,24 @@ from __future__ import annotations
 import base64
 import json
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import fresh_queue_env
-from tests.browser_pages import DESKTOP, PHONE, open_page, replay_with_mouse, replay_with_touch  # the fixtures: tests/conftest.py registers them
+from tests.browser_pages import (  # the fixtures: tests/conftest.py registers them
+    DESKTOP, PHONE, clear_pad, consent, is_focused, open_page, pad, pad_is_empty, replay_with_mouse, replay_with_touch,
+    strokes_on_pad, tab,
+)
 from inkling_testkit.live_service import PROJECT_ROOT, LiveLearner, LiveService
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 httpx = pytest.importorskip("httpx")
+expect = playwright_sync.expect
 
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 MODELS = ("fnn_original", "fnn_online", "cnn_original", "cnn_online")
@@ -106,6 +111,12 @@ def chosen(client):
 
 
 @pytest.fixture(scope="module")
+def titles(client) -> dict[str, str]:
+    """Each model's title, by name, as the page shows them (GET /api/config)."""
+    return client.get("/api/config").json()["titles"]
+
+
+@pytest.fixture(scope="module")
 def probe(chosen) -> bytes:
     from lab.render import render_pendigit
 
@@ -116,7 +127,7 @@ def screen_strokes(page, digit) -> list[np.ndarray]:
     """The digit's strokes in page (CSS) pixels, centred on the pad as render_pendigit centres them."""
     from lab.render import PENDIGITS_VIEW
 
-    box = page.get_by_test_id("pad").bounding_box()
+    box = pad(page).bounding_box()
     points = np.concatenate(digit.strokes)
     shift = PENDIGITS_VIEW / 2 - (points.min(axis=0) + points.max(axis=0)) / 2
     scale = np.array([box["width"], box["height"]]) / PENDIGITS_VIEW
@@ -132,23 +143,112 @@ def draw_with_touch(page, digit) -> None:
     replay_with_touch(page, screen_strokes(page, digit))
 
 
+def shown_prediction(page):
+    """The predict response (a Playwright Response) the page is showing, once it describes what is on the pad now.
+
+    The answer card says when its answer is for the drawing now on the pad (``data-current``); the
+    page then shows the newest answer it was sent (open_page records them in ``page.predictions``).
+    """
+    page.locator("[data-testid=answer][data-current=true]").wait_for(state="attached", timeout=20_000)
+    return page.predictions[-1]
+
+
 def wait_for_prediction(page) -> dict:
     """The predict response the page is showing, once it describes what is on the pad now."""
-    page.wait_for_function(
-        "() => { const a = window.inkling; return a.prediction && !a.pad.isDrawing"
-        " && a.prediction.revision === a.pad.revision; }",
-        polling=100,
-        timeout=20_000,
-    )
-    return page.evaluate("() => window.inkling.prediction.response")
+    return shown_prediction(page).json()
+
+
+# --- what is on the page, found by role, name or text (tests/browser_pages.py has the pad, tabs and consent) ---
+
+
+def answer(page):
+    """The big answer card (a live region, without a role or name of its own)."""
+    return page.get_by_test_id("answer")
 
 
 def shown_answer(page) -> str | None:
-    return page.get_by_test_id("answer").get_attribute("data-digit")
+    return answer(page).get_attribute("data-digit")
 
 
-def top3_shown(page, name) -> list[int]:
-    return [int(d) for d in page.locator(f"[data-testid=model-{name}] li.guess").evaluate_all("els => els.map(e => e.dataset.digit)")]
+def model_card(page, title: str):
+    """A model's card, named by the model's title (``titles``)."""
+    return page.get_by_role("article", name=title, exact=True)
+
+
+def top3_shown(page, title) -> list[int]:
+    """The labels of a model's top-3 on its card (``title``: the model's title), best first."""
+    return [int(d) for d in model_card(page, title).get_by_role("listitem").evaluate_all("els => els.map(e => e.dataset.digit)")]
+
+
+def right_button(page, **options):
+    """Right: named "Right", or "Right, it is a 5" once there is an answer."""
+    return page.get_by_role("button", name=re.compile(r"^Right\b"), **options)
+
+
+def wrong_button(page, **options):
+    return page.get_by_role("button", name="Wrong", exact=True, **options)
+
+
+def picker(page, **options):
+    return page.get_by_role("group", name="What did you draw?", **options)
+
+
+def picker_button(page, glyph: str):
+    """The picker's button for a digit: "I drew a 5"."""
+    return picker(page).get_by_role("button", name=f"I drew a {glyph}", exact=True)
+
+
+def teach_button(page, glyph: str):
+    """Teach mode's radio for a digit: "Teach the digit 5", with "(N in your memory)" once the memory knows it."""
+    return page.get_by_role("radio", name=re.compile(rf"^Teach the digit {re.escape(glyph)}(?: \(|$)"), include_hidden=True)
+
+
+def teach_save(page):
+    """Teach mode's Save: "Save", or "Save this 5" once a digit is picked."""
+    return page.get_by_role("button", name=re.compile(r"^Save\b"))
+
+
+def error_box(page):
+    """The inline error box: the one alert shown once the page runs (the boot error is the other)."""
+    return page.get_by_role("alert")
+
+
+# These three are found hidden or shown: the tests check when they are hidden.
+
+
+def retry_button(page):
+    return page.get_by_role("button", name="Retry", exact=True, include_hidden=True)
+
+
+def forget_button(page):
+    return page.get_by_role("button", name="Forget my handwriting", include_hidden=True)
+
+
+def feature_maps(page):
+    return page.get_by_role("region", name="Inside the CNN", include_hidden=True)
+
+
+def stroke_guide(page):
+    """Teach mode's "how it is written" figure, named by its caption ("ゆ is written in 2 strokes … Stroke order
+    from KanjiVG"), found hidden or shown."""
+    return page.get_by_role("figure", name=re.compile(r"Stroke order from KanjiVG"), include_hidden=True)
+
+
+def panel(page, name: str, **options):
+    return page.get_by_role("tabpanel", name=name, exact=True, **options)
+
+
+def counts_chart(page):
+    return page.get_by_role("img", name=re.compile(r"^Drawings collected per "))
+
+
+def accuracy_card(page, title: str):
+    """An online model's accuracy chart card (``title``: the model's title)."""
+    return page.get_by_role("article").filter(has=page.get_by_role("heading", name=f"{title}: holdout accuracy", exact=True))
+
+
+def gallery(page):
+    return page.get_by_role("list", name="Latest drawings")
 
 
 def online_versions(client, probe) -> dict:
@@ -176,9 +276,9 @@ def shot(page, name: str, full_page: bool = False) -> Path:
     return path
 
 
-def canvas_colours(page, selector: str) -> list[int]:
-    """For each canvas matching ``selector``, how many distinct RGBA values it holds (capped at 3)."""
-    return page.locator(selector).evaluate_all(
+def canvas_colours(canvases) -> list[int]:
+    """For each canvas the locator ``canvases`` finds, how many distinct RGBA values it holds (capped at 3)."""
+    return canvases.evaluate_all(
         """els => els.map(c => {
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             const seen = new Set();
@@ -191,42 +291,54 @@ def canvas_colours(page, selector: str) -> list[int]:
 # --- tests -----------------------------------------------------------------------------
 
 
-def test_page_is_built_from_the_config(fresh, client):
+def test_page_is_built_from_the_config(fresh, client, titles):
     page = fresh
     spec = client.get("/api/config").json()["canvas"]
-    pad = page.get_by_test_id("pad")
-    assert pad.evaluate("c => [c.width, c.height]") == [spec["size"], spec["size"]]
-    assert pad.evaluate("c => getComputedStyle(c).touchAction") == "none"
+    canvas = pad(page)
+    assert canvas.evaluate("c => [c.width, c.height]") == [spec["size"], spec["size"]]
+    assert canvas.evaluate("c => getComputedStyle(c).touchAction") == "none"
     # background filled with the configured colour
     rgb = tuple(int(spec["background"][i : i + 2], 16) for i in (1, 3, 5))
-    assert pad.evaluate("c => Array.from(c.getContext('2d').getImageData(5, 5, 1, 1).data.slice(0, 3))") == list(rgb)
-    for testid in ["clear", "undo", "answer", "input28", "feedback-right", "feedback-wrong", "train-consent",
-                   "teach", "activations", "stats", *(f"model-{m}" for m in MODELS)]:
-        assert page.get_by_test_id(testid).count() == 1, testid
-    assert page.get_by_test_id("train-consent").is_checked()
+    assert canvas.evaluate("c => Array.from(c.getContext('2d').getImageData(5, 5, 1, 1).data.slice(0, 3))") == list(rgb)
+    parts = {
+        "clear": page.get_by_role("button", name="Clear the drawing"),
+        "undo": page.get_by_role("button", name="Undo last stroke"),
+        "answer": answer(page),
+        "input28": page.get_by_role("img", name="The 28 by 28 pixel image the models saw"),
+        "right": right_button(page, include_hidden=True),  # hidden until there is something to judge
+        "wrong": wrong_button(page, include_hidden=True),
+        "consent": consent(page),
+        "teach": panel(page, "Teach", include_hidden=True),
+        "activations": feature_maps(page),
+        "stats": panel(page, "Stats", include_hidden=True),
+        **{f"model-{m}": model_card(page, titles[m]) for m in MODELS},
+    }
+    for name, part in parts.items():
+        assert part.count() == 1, name
+    assert consent(page).is_checked()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     # a tap draws a dot; Undo takes it away again
-    box = pad.bounding_box()
+    box = canvas.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    assert canvas_colours(page, "[data-testid=pad]") == [3]
-    page.get_by_test_id("undo").click()
-    assert canvas_colours(page, "[data-testid=pad]") == [1]
+    assert canvas_colours(canvas) == [3]
+    page.get_by_role("button", name="Undo last stroke").click()
+    assert canvas_colours(canvas) == [1]
 
 
-def test_pen_digits_are_recognised_live(fresh, chosen, client):
+def test_pen_digits_are_recognised_live(fresh, chosen, client, titles):
     page = fresh
     for index, digit in enumerate(chosen["good"]):
-        page.evaluate("() => window.inkling.pad.clear()")
+        clear_pad(page)
         draw_with_mouse(page, digit)
         response = wait_for_prediction(page)
         assert response["answer"]["digit"] == digit.label
         assert shown_answer(page) == str(digit.label)
-        assert f"It's a {digit.label}" in page.get_by_test_id("answer").inner_text()
+        assert f"It's a {digit.label}" in answer(page).inner_text()
         for name in MODELS:
-            assert top3_shown(page, name) == [g["digit"] for g in response["models"][name]]
-            assert len(top3_shown(page, name)) == 3
+            assert top3_shown(page, titles[name]) == [g["digit"] for g in response["models"][name]]
+            assert len(top3_shown(page, titles[name])) == 3
         # the 28x28 image the models saw is drawn, and is not blank
-        assert canvas_colours(page, "[data-testid=input28]") == [3]
+        assert canvas_colours(page.get_by_role("img", name="The 28 by 28 pixel image the models saw")) == [3]
         if index == 0:
             page.wait_for_timeout(300)  # let the feature maps arrive for the picture
             shot(page, "desktop-answer")
@@ -241,10 +353,11 @@ def test_the_page_sends_a_gray_png_of_the_canvas(fresh, chosen, client):
     page = fresh
     with page.expect_request(lambda r: r.url.endswith("/api/predict")) as asked:
         draw_with_mouse(page, chosen["good"][1])
-    response = wait_for_prediction(page)
+    shown = shown_prediction(page)
+    response = shown.json()
     sent = asked.value.post_data_json["image"]
-    assert sent == page.evaluate("() => window.inkling.prediction.image")
-    own = page.evaluate("() => window.inkling.pad.canvas.toDataURL('image/png')")
+    assert sent == shown.request.post_data_json["image"]  # the drawing the answer on show is for
+    own = pad(page).evaluate("c => c.toDataURL('image/png')")
     gray, rgba = (Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) for url in (sent, own))
     assert (gray.mode, rgba.mode) == ("L", "RGBA")
     assert np.array_equal(np.asarray(gray), np.asarray(rgba.convert("L")))
@@ -283,38 +396,39 @@ def test_undo_and_clear(fresh, chosen):
     digit = chosen["good"][0]
     draw_with_mouse(page, digit)
     wait_for_prediction(page)
-    count = "() => window.inkling.pad.strokes.length"
-    strokes = page.evaluate(count)
+    strokes = strokes_on_pad(page)
     assert strokes == len(digit.strokes)
-    page.get_by_test_id("undo").click()
-    assert page.evaluate(count) == strokes - 1
-    box = page.get_by_test_id("pad").bounding_box()
+    page.get_by_role("button", name="Undo last stroke").click()
+    assert strokes_on_pad(page) == strokes - 1
+    box = pad(page).bounding_box()
     page.mouse.click(box["x"] + 20, box["y"] + 20)  # a dot...
-    assert page.evaluate(count) == strokes
+    assert strokes_on_pad(page) == strokes
     page.keyboard.press("Control+z")  # ...undone from the keyboard
-    assert page.evaluate(count) == strokes - 1
+    assert strokes_on_pad(page) == strokes - 1
     draw_with_mouse(page, digit)
-    page.get_by_test_id("clear").click()
-    assert page.evaluate("() => window.inkling.pad.isEmpty")
-    assert canvas_colours(page, "[data-testid=pad]") == [1]
-    assert page.get_by_test_id("answer").get_attribute("data-state") == "empty"
+    page.get_by_role("button", name="Clear the drawing").click()
+    assert pad_is_empty(page)
+    assert canvas_colours(pad(page)) == [1]
+    assert answer(page).get_attribute("data-state") == "empty"
 
 
 def test_activations_show_feature_maps(fresh, chosen):
     page = fresh
     draw_with_mouse(page, chosen["good"][1])
     wait_for_prediction(page)
-    panel = page.get_by_test_id("activations")
+    maps = feature_maps(page)
+    layers = {name: maps.get_by_role("figure", name=re.compile(rf"^{name}: ")) for name in ("conv1", "pool1", "conv2", "pool2")}
     for name, count in (("conv1", 32), ("pool1", 32), ("conv2", 64), ("pool2", 64)):
-        layer = panel.locator(f"figure[data-layer={name}]")
+        layer = layers[name]
         layer.wait_for(timeout=20_000)
         assert layer.locator("canvas.map").count() == count
         assert layer.locator("figcaption .legend").inner_text().strip()
-    page.wait_for_function("() => document.querySelector('[data-testid=activations-status]').hidden", timeout=20_000)
-    for name in ("conv1", "pool1", "conv2", "pool2"):
-        colours = canvas_colours(page, f"[data-testid=activations] figure[data-layer={name}] canvas.map")
+    # the status line ("Draw something to see the feature maps.") has no role: found by its test id
+    page.get_by_test_id("activations-status").wait_for(state="hidden", timeout=20_000)
+    for name, layer in layers.items():
+        colours = canvas_colours(layer.locator("canvas.map"))
         assert max(colours) > 1, f"every {name} map is one flat colour"
-    assert "edges" in panel.locator("figure[data-layer=conv1] .legend").inner_text()
+    assert "edges" in layers["conv1"].locator(".legend").inner_text()
 
 
 def test_wrong_then_pick_a_digit_stores_it_and_the_models_learn(fresh, chosen, client, probe):
@@ -325,18 +439,18 @@ def test_wrong_then_pick_a_digit_stores_it_and_the_models_learn(fresh, chosen, c
     draw_with_mouse(page, digit)
     shown = wait_for_prediction(page)
     # keyboard: Wrong opens the picker with focus on 0; Tab walks to the right digit
-    page.get_by_test_id("feedback-wrong").focus()
+    wrong_button(page).focus()
     page.keyboard.press("Enter")
-    assert page.locator("#picker").is_visible()
-    assert page.evaluate("document.activeElement.dataset.testid") == "digit-0"
+    assert picker(page).is_visible()
+    assert is_focused(picker_button(page, "0"))
     for _ in range(digit.label):
         page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.dataset.testid") == f"digit-{digit.label}"
+    assert is_focused(picker_button(page, str(digit.label)))
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
         page.keyboard.press("Enter")
     assert saved.value.status == 201
     body = saved.value.json()
-    learned = page.get_by_test_id("learned")
+    learned = page.get_by_test_id("learned")  # the learned card and its rows per model have no role: found by test id
     learned.wait_for(state="visible")
     shot(page, "desktop-learned")
 
@@ -352,7 +466,7 @@ def test_wrong_then_pick_a_digit_stores_it_and_the_models_learn(fresh, chosen, c
         assert len(row.locator(".before li.guess").all()) == 3
         assert len(row.locator(".after li.guess").all()) == 3
     # saved: the pad is clear for the next one
-    assert page.evaluate("() => window.inkling.pad.isEmpty")
+    assert pad_is_empty(page)
 
 
 def test_right_stores_the_shown_answer(fresh, chosen, client):
@@ -361,7 +475,7 @@ def test_right_stores_the_shown_answer(fresh, chosen, client):
     draw_with_mouse(page, digit)
     wait_for_prediction(page)
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
-        page.get_by_test_id("feedback-right").click()
+        right_button(page).click()
     body = saved.value.json()
     assert saved.value.status == 201
     assert saved.value.request.post_data_json["label"] == digit.label
@@ -384,10 +498,10 @@ def test_a_queued_drawing_shows_learning_then_what_was_learned(fresh, chosen, cl
         draw_with_mouse(page, digit)
         shown = wait_for_prediction(page)
         with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
-            page.get_by_test_id("feedback-right").click()
+            right_button(page).click()
         body = saved.value.json()
         assert saved.value.status == 201 and body["queued"] and not body["trained"]
-        learning = page.get_by_test_id("learning")
+        learning = page.get_by_text("Learning…")
         learning.wait_for(state="visible")
         assert "Learning…" in learning.inner_text()
         shot(page, "desktop-learning")
@@ -409,23 +523,23 @@ def test_not_a_digit_stores_nothing(fresh, chosen, client):
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/api/drawings") else None)
     draw_with_mouse(page, chosen["good"][0])
     wait_for_prediction(page)
-    page.get_by_test_id("feedback-wrong").click()
-    page.get_by_test_id("not-digit").click()
-    assert "Thanks" in page.get_by_test_id("answer").inner_text()
-    assert page.evaluate("() => window.inkling.pad.isEmpty")
+    wrong_button(page).click()
+    page.get_by_role("button", name="Not a digit", exact=True).click()
+    assert "Thanks" in answer(page).inner_text()
+    assert pad_is_empty(page)
     assert posts == []
     assert len(drawings(client)) == total
 
 
 def test_consent_off_stores_without_training(fresh, chosen, client, probe):
     page = fresh
-    page.get_by_test_id("train-consent").uncheck()
+    consent(page).uncheck()
     before_versions = online_versions(client, probe)
     digit = chosen["good"][1]
     draw_with_mouse(page, digit)
     wait_for_prediction(page)
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
-        page.get_by_test_id("feedback-right").click()
+        right_button(page).click()
     assert saved.value.request.post_data_json["train"] is False
     body = saved.value.json()
     assert body["stored"] and not body["trained"]
@@ -435,33 +549,35 @@ def test_consent_off_stores_without_training(fresh, chosen, client, probe):
     assert stored["train"] is False
     assert body["id"] not in {d["id"] for d in drawings(client, label=digit.label)}  # private: the admin's only
     assert online_versions(client, probe) == before_versions
-    page.get_by_test_id("train-consent").check()
+    consent(page).check()
 
 
 def test_teach_mode_saves_each_drawing(fresh, chosen, client):
     page = fresh
     before = {d["id"] for d in drawings(client, label=TEACH_LABEL)}
-    page.get_by_test_id("tab-teach").click()
-    teach = page.get_by_test_id("teach")
-    assert teach.is_visible() and not page.get_by_test_id("activations").is_visible()
-    page.get_by_test_id(f"teach-digit-{TEACH_LABEL}").click()
-    assert not page.get_by_test_id("stroke-guide").is_visible()  # the digits' file has no "strokes"
+    tab(page, "Teach").click()
+    teach = panel(page, "Teach")
+    assert teach.is_visible() and not feature_maps(page).is_visible()
+    teach_button(page, str(TEACH_LABEL)).click()
+    assert stroke_guide(page).count() == 1 and not stroke_guide(page).is_visible()  # the digits' file has no "strokes"
     for n, digit in enumerate(chosen["teach"], start=1):
         draw_with_mouse(page, digit)
         with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
             if n % 2:
                 page.keyboard.press("Enter")
             else:
-                page.get_by_test_id("teach-save").click()
+                teach_save(page).click()
         assert saved.value.status == 201
         assert saved.value.request.post_data_json["label"] == TEACH_LABEL
-        page.wait_for_function(f"() => document.querySelector('[data-testid=teach-count]').dataset.count === '{n}'")
-        assert page.get_by_test_id("teach-count").inner_text() == f"{n} saved"
-        assert page.evaluate("() => window.inkling.pad.isEmpty")
+        count = teach.get_by_text(f"{n} saved", exact=True)
+        count.wait_for()
+        assert count.inner_text() == f"{n} saved"
+        assert pad_is_empty(page)
         if n == 2:
             draw_with_mouse(page, chosen["teach"][-1])  # mid-drawing, for the picture
             shot(page, "desktop-teach")
-            page.evaluate("() => window.inkling.pad.clear()")  # keeps focus where it was
+            for _ in range(strokes_on_pad(page)):  # undone stroke by stroke from the keyboard: focus stays where it was
+                page.keyboard.press("Control+z")
     added = {d["id"] for d in drawings(client, label=TEACH_LABEL)} - before
     assert len(added) == TEACH_COUNT
 
@@ -472,48 +588,45 @@ def test_your_handwriting_is_remembered_shown_and_forgotten(browser, service, re
     try:
         writer = page.evaluate("() => localStorage.getItem('inkling.writer')")
         assert writer and 8 <= len(writer) <= 64
+        # the memory's box (its note and Forget) has no role or name of its own: found by its test id
         memory = page.get_by_test_id("memory")
         assert memory.is_hidden()  # nothing remembered yet: nothing to show or forget
-        page.get_by_test_id("tab-teach").click()
-        page.get_by_test_id(f"teach-digit-{TEACH_LABEL}").click()
+        tab(page, "Teach").click()
+        teach_button(page, str(TEACH_LABEL)).click()
         for digit in chosen["teach"][:2]:
             draw_with_mouse(page, digit)
             with page.expect_response(lambda r: r.url.endswith("/api/drawings")) as saved:
-                page.get_by_test_id("teach-save").click()
+                teach_save(page).click()
             assert saved.value.status == 201 and saved.value.request.post_data_json["writer"] == writer
-        page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
-                               ".includes('Personalised by 2 of your drawings')")
+        page.get_by_text("Personalised by 2 of your drawings").wait_for()
         assert memory.is_visible()
-        taught = page.get_by_test_id(f"teach-digit-{TEACH_LABEL}")  # marked as known to the memory, and said so
-        page.wait_for_function(f"() => document.querySelector('[data-testid=teach-digit-{TEACH_LABEL}]')"
-                               ".dataset.taught === '2'")
+        taught = teach_button(page, str(TEACH_LABEL))  # marked as known to the memory, and said so
+        expect(taught).to_have_attribute("data-taught", "2", timeout=30_000)
         assert "2 in your memory" in taught.get_attribute("aria-label")
         others = [d for d in range(10) if d != TEACH_LABEL]
-        assert all(page.get_by_test_id(f"teach-digit-{d}").get_attribute("data-taught") is None for d in others)
-        assert page.get_by_test_id("teach-memory").inner_text() == (
+        assert all(teach_button(page, str(d)).get_attribute("data-taught") is None for d in others)
+        assert page.get_by_text("Your memory knows").inner_text() == (
             f"Your memory knows 1 of the 10 digits (marked with a dot). Not yet: {', '.join(map(str, others))}.")
 
         page.reload()  # the id, and so the memory, outlive the page
         page.wait_for_selector("html[data-ready=true]")
-        page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
-                               ".includes('Personalised by 2 of your drawings')")
-        page.get_by_test_id("tab-draw").click()
+        page.get_by_text("Personalised by 2 of your drawings").wait_for()
+        tab(page, "Draw").click()
         with page.expect_request(lambda r: r.url.endswith("/api/predict")) as asked:
             draw_with_mouse(page, chosen["teach"][-1])
         assert asked.value.post_data_json["writer"] == writer
         response = wait_for_prediction(page)
         assert response["answer"]["personalised_by"] == 2
         if response["answer"]["digit"] is not None:
-            assert "personalised for you" in page.get_by_test_id("answer").inner_text()
+            assert "personalised for you" in answer(page).inner_text()
         shot(page, "desktop-personalised")
 
         with page.expect_response(lambda r: r.url.endswith("/api/me") and r.request.method == "DELETE") as gone:
-            page.get_by_test_id("forget").click()
+            forget_button(page).click()
         assert gone.value.status == 200 and gone.value.request.headers["inkling-writer"] == writer
-        page.wait_for_function("() => document.querySelector('[data-testid=memory-note]').textContent"
-                               ".startsWith('Forgotten')")
-        assert page.get_by_test_id("forget").is_hidden()
-        assert taught.get_attribute("data-taught") is None and page.get_by_test_id("teach-memory").is_hidden()
+        page.get_by_text(re.compile(r"^Forgotten")).wait_for()
+        assert forget_button(page).is_hidden()
+        assert taught.get_attribute("data-taught") is None and page.get_by_text("Your memory knows").is_hidden()
         renewed = page.evaluate("() => localStorage.getItem('inkling.writer')")
         assert renewed != writer  # a new id from now on
         assert client.get("/api/me", headers={"Inkling-Writer": writer}).json()["drawings"] == 0
@@ -532,16 +645,16 @@ def test_blank_submit_shows_nothing_drawn(fresh, client):
     expected = client.post("/api/predict", json={"image": "data:image/png;base64," + base64.b64encode(blank.getvalue()).decode()})
     assert expected.status_code == 422
     detail = expected.json()["detail"]
-    page.get_by_test_id("tab-teach").click()
-    page.get_by_test_id("teach-digit-1").click()
+    tab(page, "Teach").click()
+    teach_button(page, "1").click()
     with page.expect_response(lambda r: r.url.endswith("/api/drawings")) as saved:
-        page.get_by_test_id("teach-save").click()
+        teach_save(page).click()
     assert saved.value.status == 422
-    error = page.get_by_test_id("error")
+    error = error_box(page)
     error.wait_for(state="visible")
     assert error.inner_text().strip().startswith(detail)
     assert "nothing drawn" in detail.lower()
-    assert not page.get_by_test_id("retry").is_visible()  # resending a blank would not help
+    assert not retry_button(page).is_visible()  # resending a blank would not help
     shot(page, "desktop-blank")
 
 
@@ -560,12 +673,12 @@ def test_unsure_answer_asks_and_offers_only_wrong(fresh, chosen):
         wait_for_prediction(page)
     finally:
         page.unroute("**/api/predict")
-    answer = page.get_by_test_id("answer")
-    assert answer.get_attribute("data-digit") is None
-    assert "I can't tell — is that a digit?" in answer.inner_text()
-    assert reason in answer.inner_text()
-    assert page.get_by_test_id("feedback-right").is_disabled()
-    assert page.get_by_test_id("feedback-wrong").is_enabled()
+    shown = answer(page)
+    assert shown.get_attribute("data-digit") is None
+    assert "I can't tell — is that a digit?" in shown.inner_text()
+    assert reason in shown.inner_text()
+    assert right_button(page).is_disabled()
+    assert wrong_button(page).is_enabled()
     shot(page, "desktop-unsure")
 
 
@@ -581,30 +694,30 @@ def test_storage_outage_is_explained_and_can_be_retried(fresh, chosen, client):
                       body='{"detail": "%s", "code": "storage_unavailable"}' % message)
 
     page.route("**/api/drawings", outage)
-    page.get_by_test_id("feedback-right").click()
-    error = page.get_by_test_id("error")
+    right_button(page).click()
+    error = error_box(page)
     error.wait_for(state="visible")
     assert message in error.inner_text()
-    assert "retry in 7 seconds" in page.get_by_test_id("error-wait").inner_text()
-    assert not page.evaluate("() => window.inkling.pad.isEmpty")  # the drawing is kept
+    assert error.get_by_text("retry in 7 seconds").is_visible()
+    assert not pad_is_empty(page)  # the drawing is kept
     shot(page, "desktop-error")
 
     # the network drops: a friendly message, not a stack trace
     page.unroute("**/api/drawings")
     page.route("**/api/drawings", lambda route: route.abort("internetdisconnected"))
-    page.get_by_test_id("retry").click()
-    page.wait_for_function("() => document.querySelector('[data-testid=error-message]').textContent.includes('reach')")
-    assert page.get_by_test_id("retry").is_visible()
+    retry_button(page).click()
+    error.get_by_text("reach").wait_for()
+    assert retry_button(page).is_visible()
 
     page.unroute("**/api/drawings")
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
-        page.get_by_test_id("retry").click()
+        retry_button(page).click()
     assert saved.value.status == 201
     assert saved.value.json()["id"] in {d["id"] for d in drawings(client, label=digit.label)}
     assert not error.is_visible()
 
 
-def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client):
+def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client, titles):
     page = fresh
     total = len(drawings(client, admin=True))  # counted, whether or not given to be shown
     for _ in range(50):  # /api/stats is cached for a moment; wait until it counts every drawing
@@ -613,16 +726,16 @@ def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client):
             break
         page.wait_for_timeout(100)
     assert stats["total"] == total
-    page.get_by_test_id("tab-stats").click()
-    section = page.get_by_test_id("stats")
+    tab(page, "Stats").click()
+    section = panel(page, "Stats")
     section.wait_for(state="visible")
-    assert not page.get_by_test_id("pad").is_visible()
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === 10")
-    assert f"{stats['total']} drawing" in page.get_by_test_id("stats-total").inner_text()
-    values = page.locator("[data-testid=counts-chart] .bar .value").evaluate_all("els => els.map(e => e.textContent)")
+    assert not pad(page).is_visible()
+    expect(counts_chart(page).locator(".bar")).to_have_count(10, timeout=30_000)
+    assert section.get_by_text(re.compile(rf"^{stats['total']} drawings? so far$")).is_visible()
+    values = counts_chart(page).locator(".bar .value").evaluate_all("els => els.map(e => e.textContent)")
     assert [int(v) for v in values] == stats["counts"]
     for name in stats["online"]:
-        card = page.get_by_test_id(f"accuracy-{name}")
+        card = accuracy_card(page, titles[name])
         assert card.count() == 1
         # the line starts at step 0 (the original) and has a point per holdout check; the original is dashed
         assert card.locator("svg .series").count() == 1
@@ -631,32 +744,27 @@ def test_stats_show_counts_accuracy_and_gallery(fresh, chosen, client):
             assert card.locator("svg circle.dot").count() == 1 + len(stats["online"][name]["history"])
         assert card.locator("svg .rollback").count() == len(stats["online"][name]["rollbacks"])
     latest = client.get("/api/drawings", params={"limit": 24}).json()["items"]
-    gallery = page.get_by_test_id("gallery")
+    shown = gallery(page)
     page.wait_for_function(
-        "n => Array.from(document.querySelectorAll('[data-testid=gallery] img')).filter(i => i.complete && i.naturalWidth > 0).length === n",
-        arg=len(latest),
+        "([list, n]) => Array.from(list.querySelectorAll('img')).filter(i => i.complete && i.naturalWidth > 0).length === n",
+        arg=[shown.element_handle(), len(latest)],
     )
-    assert gallery.locator("li.drawing").evaluate_all("els => els.map(e => e.dataset.id)") == [d["id"] for d in latest]
-    assert gallery.locator("li.untrained").count() == sum(1 for d in latest if d["train"] is False)
+    assert shown.locator("li.drawing").evaluate_all("els => els.map(e => e.dataset.id)") == [d["id"] for d in latest]
+    assert shown.locator("li.untrained").count() == sum(1 for d in latest if d["train"] is False)
     shot(page, "desktop-stats", full_page=True)
 
     # a drawing saved meanwhile is there when the section is opened again
-    page.get_by_test_id("tab-draw").click()
+    tab(page, "Draw").click()
     draw_with_mouse(page, chosen["good"][2])
     wait_for_prediction(page)
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
-        page.get_by_test_id("feedback-right").click()
-    page.get_by_test_id("tab-stats").click()
-    page.wait_for_function(
-        "n => document.querySelector('[data-testid=stats-total]').textContent.startsWith(n + ' drawing')",
-        arg=stats["total"] + 1,
-    )
-    page.wait_for_function(
-        "id => document.querySelector('[data-testid=gallery] li.drawing')?.dataset.id === id", arg=saved.value.json()["id"]
-    )
+        right_button(page).click()
+    tab(page, "Stats").click()
+    section.get_by_text(re.compile(rf"^{stats['total'] + 1} drawing")).wait_for()
+    expect(shown.locator("li.drawing").first).to_have_attribute("data-id", saved.value.json()["id"], timeout=30_000)
 
 
-def test_accuracy_chart_marks_rollbacks(fresh):
+def test_accuracy_chart_marks_rollbacks(fresh, titles):
     """A long history with a rollback, as the service reports one later in its life (served by a route)."""
     page = fresh
     history = [{"version": v, "step": v, "holdout_accuracy": 0.99 - 0.002 * (v % 7), "time": f"2026-11-27T15:{v:02d}:00Z"}
@@ -668,29 +776,29 @@ def test_accuracy_chart_marks_rollbacks(fresh):
     }
     page.route("**/api/stats", lambda route: route.fulfill(json={"counts": [5] * 10, "total": 50, "online": online}))
     try:
-        page.get_by_test_id("tab-stats").click()
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=accuracy-fnn_online] svg .rollback').length === 1")
-        fnn = page.get_by_test_id("accuracy-fnn_online")
+        tab(page, "Stats").click()
+        fnn = accuracy_card(page, titles["fnn_online"])
+        expect(fnn.locator("svg .rollback")).to_have_count(1, timeout=30_000)
         assert fnn.locator("svg circle.dot").count() == 1 + len(history)  # step 0 (the original) + each check
         assert fnn.locator("svg .reference").count() == 1
         assert "v40 → v30" in fnn.locator("svg .rollback title").text_content()
-        assert page.get_by_test_id("accuracy-cnn_online").locator("svg .rollback").count() == 0
-        assert "50 drawings" in page.get_by_test_id("stats-total").inner_text()
+        assert accuracy_card(page, titles["cnn_online"]).locator("svg .rollback").count() == 0
+        assert panel(page, "Stats").get_by_text("50 drawings so far").is_visible()
         shot(page, "desktop-stats-rollback")
     finally:
         page.unroute("**/api/stats")
 
 
-def test_phone_touch_drawing(browser, service, requests_seen, chosen):
+def test_phone_touch_drawing(browser, service, requests_seen, chosen, titles):
     page = open_page(browser, service, requests_seen, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
     try:
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        page.evaluate(
-            """() => { window.__pointerTypes = [];
-                document.querySelector('[data-testid=pad]').addEventListener('pointerdown', e => window.__pointerTypes.push(e.pointerType)); }"""
+        pad(page).evaluate(
+            """c => { window.__pointerTypes = [];
+                c.addEventListener('pointerdown', e => window.__pointerTypes.push(e.pointerType)); }"""
         )
         # the pad fits the screen and is fully visible before drawing
-        box = page.get_by_test_id("pad").bounding_box()
+        box = pad(page).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
         assert box["y"] + box["height"] <= PHONE["height"]
         digit = chosen["good"][0]
@@ -701,13 +809,13 @@ def test_phone_touch_drawing(browser, service, requests_seen, chosen):
         assert response["answer"]["digit"] == digit.label
         assert shown_answer(page) == str(digit.label)
         for name in MODELS:
-            assert len(top3_shown(page, name)) == 3
+            assert len(top3_shown(page, titles[name])) == 3
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(page, "phone-draw")
-        page.get_by_test_id("answer").scroll_into_view_if_needed()
+        answer(page).scroll_into_view_if_needed()
         shot(page, "phone-answer")
-        page.get_by_test_id("tab-stats").click()
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === 10")
+        tab(page, "Stats").click()
+        expect(counts_chart(page).locator(".bar")).to_have_count(10, timeout=30_000)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(page, "phone-stats", full_page=True)
         assert not page.js_errors, page.js_errors
@@ -730,9 +838,9 @@ def axe_violations(page) -> list[dict]:
 def assert_accessible(page, **steps) -> None:
     """axe-core finds nothing serious after each step (name=callable), then in teach mode and in stats."""
     found = {}
-    for name, step in {**steps, "teach": lambda: page.get_by_test_id("tab-teach").click(),
-                       "stats": lambda: (page.get_by_test_id("tab-stats").click(),
-                                         page.get_by_test_id("stats").wait_for(state="visible"))}.items():
+    for name, step in {**steps, "teach": lambda: tab(page, "Teach").click(),
+                       "stats": lambda: (tab(page, "Stats").click(),
+                                         panel(page, "Stats").wait_for(state="visible"))}.items():
         step()
         found[name] = axe_violations(page)
     assert not any(found.values()), found

@@ -16,6 +16,7 @@ Screenshots go to ``artifacts/screenshots/hiragana-*.png``.
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -26,14 +27,25 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_th
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 httpx = pytest.importorskip("httpx")
+expect = playwright_sync.expect
 
-from tests.browser_pages import DESKTOP, PHONE, open_page, replay_with_mouse, replay_with_touch
+from tests.browser_pages import DESKTOP, PHONE, is_focused, open_page, pad, pad_is_empty, replay_with_mouse, replay_with_touch, tab
 from tests.test_browser import (  # after the importorskips: that module needs Playwright too
     AXE_PATHS,
     MODELS,
+    answer,
     assert_accessible,
+    counts_chart,
+    gallery,
+    model_card,
+    panel,
+    picker,
+    right_button,
     shot,
+    stroke_guide,
+    teach_save,
     wait_for_prediction,
+    wrong_button,
 )
 
 N_KANA = 71
@@ -84,7 +96,7 @@ def config(client) -> dict:
 
 def screen_strokes(page, strokes, canvas_size: int) -> list[np.ndarray]:
     """Strokes in canvas pixels, in page (CSS) pixels on the pad's on-screen box."""
-    box = page.get_by_test_id("pad").bounding_box()
+    box = pad(page).bounding_box()
     scale = np.array([box["width"], box["height"]]) / canvas_size
     origin = np.array([box["x"], box["y"]])
     return [stroke * scale + origin for stroke in strokes]
@@ -142,21 +154,42 @@ def chosen(client, config):
     return {"good": good, "misread": misread}
 
 
-def picker_boxes(page, prefix: str) -> dict[int, dict]:
-    """The on-screen box of every glyph button ``<prefix><label>``, by label."""
+def picker_buttons(page):
+    """The glyph buttons of the picker that Wrong opens ("I drew あ")."""
+    return picker(page).get_by_role("button", name=re.compile(r"^I drew "))
+
+
+def picker_button(page, glyph: str):
+    return picker(page).get_by_role("button", name=f"I drew {glyph}", exact=True)
+
+
+def teach_buttons(page):
+    """Teach mode's glyph radios ("Teach the character あ")."""
+    return panel(page, "Teach").get_by_role("radiogroup").get_by_role("radio")
+
+
+def teach_button(page, glyph: str):
+    return page.get_by_role("radio", name=re.compile(rf"^Teach the character {re.escape(glyph)}(?: \(|$)"))
+
+
+GRIDS = {"picker": picker_buttons, "teach": teach_buttons}
+
+
+def picker_boxes(page, grid: str) -> dict[int, dict]:
+    """The on-screen box of every glyph button of a grid ("picker" or "teach"), by label (its ``data-digit``)."""
     return {
-        int(testid.removeprefix(prefix)): box
-        for testid, box in page.locator(f"[data-testid^={prefix}]").evaluate_all(
+        label: box
+        for label, box in GRIDS[grid](page).evaluate_all(
             """els => els.map(e => { const r = e.getBoundingClientRect();
-                return [e.dataset.testid, {x: r.x, y: r.y, width: r.width, height: r.height}]; })"""
+                return [Number(e.dataset.digit), {x: r.x, y: r.y, width: r.width, height: r.height}]; })"""
         )
     }
 
 
-def assert_kana_table(page, prefix: str, config: dict) -> None:
+def assert_kana_table(page, grid: str, config: dict) -> None:
     """The buttons are laid out as alphabet.rows: each row on one line, each cell in its column, gaps kept."""
     rows = config["alphabet"]["rows"]
-    boxes = picker_boxes(page, prefix)
+    boxes = picker_boxes(page, grid)
     assert sorted(boxes) == list(range(N_KANA))
     first = rows[0]
     pitch = boxes[first[1]]["x"] - boxes[first[0]]["x"]
@@ -183,69 +216,74 @@ def assert_kana_table(page, prefix: str, config: dict) -> None:
 def test_the_page_speaks_of_characters(fresh, config):
     page = fresh
     assert config["alphabet"]["name"] == "hiragana" and len(config["labels"]) == N_KANA
-    assert page.get_by_test_id("alphabet-title").inner_text() == config["alphabet"]["title"]
+    title = page.locator("header").get_by_text(config["alphabet"]["title"], exact=True)  # beside the brand
+    assert title.is_visible() and title.inner_text() == config["alphabet"]["title"]
     assert "Draw a character." in page.locator(".tagline").inner_text()
     assert page.title() == "Inkling — draw a character, watch it learn"
-    assert "Draw a character — I'll guess as you go." in page.get_by_test_id("answer").inner_text()
-    assert "character" in page.get_by_test_id("pad").get_attribute("aria-label")
-    assert page.get_by_test_id("not-digit").inner_text() == "None of these"
+    assert "Draw a character — I'll guess as you go." in answer(page).inner_text()
+    assert "character" in pad(page).get_attribute("aria-label")
+    # the picker's last button (the picker is closed: found hidden)
+    closed = picker(page, include_hidden=True)
+    assert closed.get_by_role("button", name="Not a digit", include_hidden=True).count() == 0
+    assert closed.get_by_role("button", name="None of these", exact=True, include_hidden=True).inner_text() == "None of these"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert "digit" not in page.locator("main").inner_text().lower()
 
 
 def test_teach_mode_shows_the_kana_table(fresh, config, chosen, client):
     page = fresh
-    page.get_by_test_id("tab-teach").click()
-    teach = page.get_by_test_id("teach")
+    tab(page, "Teach").click()
+    teach = panel(page, "Teach")
     assert teach.is_visible()
-    buttons = teach.locator("[data-testid^=teach-digit-]")
+    buttons = teach.get_by_role("radio")
     assert buttons.count() == N_KANA
-    assert_kana_table(page, "teach-digit-", config)
-    first = page.get_by_test_id("teach-digit-0")
+    assert_kana_table(page, "teach", config)
+    first = buttons.first
     assert first.inner_text() == "あ" and first.get_attribute("lang") == "ja"
     assert first.get_attribute("aria-label") == "Teach the character あ"
     assert first.get_attribute("data-digit") == "0" and first.get_attribute("role") == "radio"
-    assert "Pick a character to start" in page.get_by_test_id("teach-count").inner_text()
+    assert teach.get_by_text("Pick a character to start", exact=True).is_visible()
     # the glyphs are set in a Japanese font of the system (the CSP allows no web font)
     family = first.evaluate("b => getComputedStyle(b).fontFamily")
     assert family.startswith('"Hiragino Sans"') and "Noto Sans CJK JP" in family, family
 
     # keyboard: down keeps to the column, stepping over the gaps (い, き, し, ち, に, ひ, み, then り under the や row's gap)
     glyph = {entry["glyph"]: entry["label"] for entry in config["labels"]}
-    page.get_by_test_id(f"teach-digit-{glyph['い']}").click()
+    teach_button(page, "い").click()
     for expected in "きしちにひみり":
         page.keyboard.press("ArrowDown")
         assert page.evaluate("document.activeElement.textContent") == expected
-    assert page.get_by_test_id(f"teach-digit-{glyph['り']}").get_attribute("aria-checked") == "true"
+    assert teach_button(page, "り").get_attribute("aria-checked") == "true"
 
     # teach one ゆ: the saved label is its index
     label = glyph["ゆ"]
-    page.get_by_test_id(f"teach-digit-{label}").click()
-    assert page.get_by_test_id("teach-save").inner_text() == "Save this ゆ"
-    assert page.get_by_test_id("teach-badge").inner_text() == "Teaching: ゆ"
+    teach_button(page, "ゆ").click()
+    assert teach_save(page).inner_text() == "Save this ゆ"
+    assert page.get_by_text("Teaching:").inner_text() == "Teaching: ゆ"  # the badge on the pad
     # how ゆ is written: KanjiVG's strokes, drawn one after another and numbered
-    guide = page.get_by_test_id("stroke-guide")
+    guide = stroke_guide(page)
     strokes = config["alphabet"]["strokes"]["paths"][label]
     assert guide.is_visible() and len(strokes) == 2
     assert guide.locator("path.drawn").evaluate_all("ps => ps.map(p => p.getAttribute('d'))") == strokes
     assert guide.locator("text.number").all_text_contents() == ["1", "2"]
-    assert guide.locator("svg").get_attribute("aria-label") == "How to write ゆ: 2 strokes, in the order numbered"
+    assert guide.get_by_role("img").get_attribute("aria-label") == "How to write ゆ: 2 strokes, in the order numbered"
     assert "ゆ is written in 2 strokes" in guide.inner_text() and "KanjiVG" in guide.inner_text()
-    offsets = "() => [...document.querySelectorAll('[data-testid=stroke-guide] path.drawn')]" \
-              ".map(p => parseFloat(getComputedStyle(p).strokeDashoffset))"
-    page.wait_for_function(f"() => ({offsets})().every(o => o < 0.01)", timeout=5000)  # both drawn in the end
-    page.get_by_test_id("stroke-guide-replay").click()
-    assert page.evaluate(offsets)[1] > 0.99  # drawn again from the start: the second stroke waits its turn
+    offsets = "figure => [...figure.querySelectorAll('path.drawn')].map(p => parseFloat(getComputedStyle(p).strokeDashoffset))"
+    page.wait_for_function(f"figure => ({offsets})(figure).every(o => o < 0.01)", arg=guide.element_handle(),
+                           timeout=5000)  # both drawn in the end
+    replay = guide.get_by_role("button", name="Show again")
+    replay.click()
+    assert guide.evaluate(offsets)[1] > 0.99  # drawn again from the start: the second stroke waits its turn
     page.emulate_media(reduced_motion="reduce")  # no animation then: every stroke is there at once
-    page.get_by_test_id("stroke-guide-replay").click()
-    assert page.evaluate(offsets) == [0, 0]
+    replay.click()
+    assert guide.evaluate(offsets) == [0, 0]
     page.emulate_media(reduced_motion="no-preference")
     draw_with_mouse(page, kana().clean_drawing("ゆ"), config["canvas"]["size"])
     with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
-        page.get_by_test_id("teach-save").click()
+        teach_save(page).click()
     assert saved.value.status == 201
     assert saved.value.request.post_data_json["label"] == label
-    page.wait_for_function("() => document.querySelector('[data-testid=teach-count]').dataset.count === '1'")
+    teach.get_by_text("1 saved", exact=True).wait_for()
     shot(page, "hiragana-teach")
     stored = client.get("/api/drawings", params={"label": label}).json()["items"]
     assert saved.value.json()["id"] in {d["id"] for d in stored}
@@ -257,21 +295,20 @@ def test_a_drawn_character_is_answered_by_its_glyph(fresh, config, chosen):
     label = [entry["glyph"] for entry in config["labels"]].index(char)
     draw_with_mouse(page, kana().clean_drawing(char), config["canvas"]["size"])
     response = wait_for_prediction(page)
-    answer = response["answer"]
-    assert answer["label"] == label and answer["glyph"] == char and answer["digit"] is None
-    shown = page.get_by_test_id("answer")
+    said = response["answer"]
+    assert said["label"] == label and said["glyph"] == char and said["digit"] is None
+    shown = answer(page)
     assert shown.get_attribute("data-digit") == str(label)
     assert f"It's {char}!" in shown.inner_text()
     assert shown.locator(".answer-digit").inner_text() == char
     assert shown.locator(".answer-digit").get_attribute("lang") == "ja"
-    assert page.locator("#feedback-question").inner_text() == f"Is it {char}?"
-    assert page.get_by_test_id("feedback-right").get_attribute("aria-label") == f"Right, it is {char}"
+    assert page.get_by_role("group", name=f"Is it {char}?", exact=True).is_visible()  # named by its question
+    assert right_button(page).get_attribute("aria-label") == f"Right, it is {char}"
     for name in MODELS:
-        guesses = page.locator(f"[data-testid=model-{name}] li.guess")
+        guesses = model_card(page, config["titles"][name]).get_by_role("listitem")
         assert guesses.count() == 3
         assert guesses.evaluate_all("els => els.map(e => Number(e.dataset.digit))") == [g["label"] for g in response["models"][name]]
-        assert page.locator(f"[data-testid=model-{name}] li.guess .g-digit").all_inner_texts() == \
-            [g["glyph"] for g in response["models"][name]]
+        assert guesses.locator(".g-digit").all_inner_texts() == [g["glyph"] for g in response["models"][name]]
     page.wait_for_timeout(300)  # let the feature maps arrive for the picture
     shot(page, "hiragana-answer")
 
@@ -282,14 +319,13 @@ def test_wrong_then_pick_the_glyph_in_the_picker(fresh, config, chosen, client):
     label = [entry["glyph"] for entry in config["labels"]].index(char)
     draw_with_mouse(page, strokes, config["canvas"]["size"])
     wait_for_prediction(page)
-    assert page.get_by_test_id("feedback-wrong").is_enabled()
-    page.get_by_test_id("feedback-wrong").click()
-    picker = page.locator("#picker")
-    assert picker.is_visible()
-    assert picker.locator("[data-testid^=digit-]").count() == N_KANA
-    assert_kana_table(page, "digit-", config)
-    assert page.evaluate("document.activeElement.dataset.testid") == "digit-0"
-    button = page.get_by_test_id(f"digit-{label}")
+    assert wrong_button(page).is_enabled()
+    wrong_button(page).click()
+    assert picker(page).is_visible()
+    assert picker_buttons(page).count() == N_KANA
+    assert_kana_table(page, "picker", config)
+    assert is_focused(picker_button(page, config["labels"][0]["glyph"]))
+    button = picker_button(page, char)
     assert button.inner_text() == char and button.get_attribute("aria-label") == f"I drew {char}"
     button.scroll_into_view_if_needed()
     shot(page, "hiragana-picker")
@@ -299,12 +335,12 @@ def test_wrong_then_pick_the_glyph_in_the_picker(fresh, config, chosen, client):
     assert saved.value.request.post_data_json["label"] == label
     body = saved.value.json()
     assert body["stored"]
-    learned = page.get_by_test_id("learned")
+    learned = page.get_by_test_id("learned")  # the learned card has no role: found by test id
     learned.wait_for(state="visible")
     assert f"from your {char}" in learned.inner_text() or f"Stored your {char}" in learned.inner_text()
-    assert f"Saved as {char}" in page.get_by_test_id("answer").inner_text()
+    assert f"Saved as {char}" in answer(page).inner_text()
     assert body["id"] in {d["id"] for d in client.get("/api/drawings", params={"label": label}).json()["items"]}
-    assert page.evaluate("() => window.inkling.pad.isEmpty")
+    assert pad_is_empty(page)
     shot(page, "hiragana-learned")
 
 
@@ -316,64 +352,66 @@ def test_stats_count_and_filter_by_character(fresh, config, client):
             break
         page.wait_for_timeout(100)
     assert len(stats["counts"]) == N_KANA
-    page.get_by_test_id("tab-stats").click()
-    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === {N_KANA}")
-    page.wait_for_function(
-        "n => document.querySelector('[data-testid=stats-total]').textContent.startsWith(n + ' drawing')", arg=stats["total"]
-    )
-    chart = page.get_by_test_id("counts-chart")
+    tab(page, "Stats").click()
+    chart = counts_chart(page)
+    expect(chart.locator(".bar")).to_have_count(N_KANA, timeout=30_000)
+    panel(page, "Stats").get_by_text(re.compile(rf"^{stats['total']} drawing")).wait_for()
     values = chart.locator(".bar .value").all_text_contents()
-    assert [int(v) for v in values] == page.evaluate("() => window.inkling.stats.data.counts")
+    # the counts the page has, as the chart names them: "Drawings collected per character: あ: 3, い: 0, …"
+    named = chart.get_attribute("aria-label").split(": ", 1)[1].split(", ")
+    assert [int(v) for v in values] == [int(item.rsplit(": ", 1)[1]) for item in named]
     assert chart.locator(".bar .tick").all_text_contents() == [entry["glyph"] for entry in config["labels"]]
     # readable: the bars wrap into rows rather than shrink, and the chart fits its card
     ticks = chart.locator(".bar .tick").evaluate_all("els => els.map(e => e.getBoundingClientRect().x)")
     assert min(b - a for a, b in itertools.pairwise(ticks) if b > a) >= 20
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     # the gallery's filter: every character by its glyph, by label index
-    options = page.get_by_test_id("gallery-filter").locator("option")
+    show = page.get_by_label("Show drawings of")
+    options = show.locator("option")
     assert options.count() == N_KANA + 1
     assert options.nth(0).inner_text() == "all characters"
     assert options.nth(1).inner_text() == "あ" and options.nth(1).get_attribute("value") == "0"
     label = int(np.argmax(stats["counts"]))
     with page.expect_response(lambda r: "/api/drawings?" in r.url and f"label={label}" in r.url):
-        page.get_by_test_id("gallery-filter").select_option(str(label))
-    page.wait_for_function("() => document.querySelector('[data-testid=gallery] li.drawing')")
-    captions = page.locator("[data-testid=gallery] li.drawing .label").all_inner_texts()
+        show.select_option(str(label))
+    gallery(page).locator("li.drawing").first.wait_for(state="attached")
+    captions = gallery(page).locator("li.drawing .label").all_inner_texts()
     assert captions and set(captions) == {config["labels"][label]["glyph"]}
     shot(page, "hiragana-stats", full_page=True)
-    page.get_by_test_id("gallery-filter").select_option("")
+    show.select_option("")
 
 
 def test_phone_picker_fits_and_is_touchable(browser, service, requests_seen, config, chosen):
     page = open_page(browser, service, requests_seen, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
     try:
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        box = page.get_by_test_id("pad").bounding_box()  # the pad is whole on screen before drawing
+        box = pad(page).bounding_box()  # the pad is whole on screen before drawing
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] and box["y"] + box["height"] <= PHONE["height"]
         draw_with_touch(page, kana().clean_drawing(chosen["good"]), config["canvas"]["size"])
         wait_for_prediction(page)
         assert page.evaluate("[window.scrollX, window.scrollY]") == [0, 0], "drawing scrolled the page"
-        page.get_by_test_id("feedback-wrong").tap()
-        assert page.locator("#picker").is_visible()
-        for prefix in ("digit-", "teach-digit-"):
-            if prefix == "teach-digit-":
-                page.get_by_test_id("tab-teach").tap()
+        wrong_button(page).tap()
+        assert picker(page).is_visible()
+        for grid in ("picker", "teach"):
+            if grid == "teach":
+                tab(page, "Teach").tap()
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-            boxes = picker_boxes(page, prefix)
+            boxes = picker_boxes(page, grid)
             assert len(boxes) == N_KANA
             small = {label: b for label, b in boxes.items() if b["width"] < 40 or b["height"] < 40}
             assert not small, f"touch targets under 40 px: {small}"
             outside = {label: b for label, b in boxes.items() if b["x"] < 0 or b["x"] + b["width"] > PHONE["width"]}
             assert not outside, f"buttons past the screen's width: {outside}"
-            assert_kana_table(page, prefix, config)
-            if prefix == "digit-":
-                page.locator("#picker").scroll_into_view_if_needed()
+            assert_kana_table(page, grid, config)
+            if grid == "picker":
+                picker(page).scroll_into_view_if_needed()
                 shot(page, "hiragana-phone-picker")
-        page.get_by_test_id("teach-digit-0").tap()
-        assert page.get_by_test_id("teach-digit-0").get_attribute("aria-checked") == "true"
+        first = teach_button(page, config["labels"][0]["glyph"])
+        first.tap()
+        assert first.get_attribute("aria-checked") == "true"
         shot(page, "hiragana-phone-teach", full_page=True)
-        page.get_by_test_id("tab-stats").tap()
-        page.wait_for_function(f"() => document.querySelectorAll('[data-testid=counts-chart] .bar').length === {N_KANA}")
+        tab(page, "Stats").tap()
+        expect(counts_chart(page).locator(".bar")).to_have_count(N_KANA, timeout=30_000)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(page, "hiragana-phone-stats", full_page=True)
         assert not page.js_errors, page.js_errors
@@ -393,6 +431,6 @@ def test_no_serious_accessibility_violations(browser, service, requests_seen, co
             page,
             answer=lambda: (draw_with_mouse(page, kana().clean_drawing(chosen["good"]), config["canvas"]["size"]),
                             wait_for_prediction(page)),
-            picker=lambda: page.get_by_test_id("feedback-wrong").click())
+            picker=lambda: wrong_button(page).click())
     finally:
         page.context.close()

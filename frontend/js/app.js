@@ -1,0 +1,167 @@
+// The page's start and frame: asks the service for its config (GET /api/config), builds every part once
+// (the pad and its tools, saving, the Draw tab, teach mode, your handwriting, the stats), switches between
+// the tabs (by click, by the arrow keys, by #draw, #teach or #stats in the address) and hands the keys of
+// the whole page to the part that owns them. Sets html[data-ready=true] once the page is ready.
+//
+// The parts do not reach into each other: each is given what it needs when it is built, and they hear of
+// each other through events (the pad's, the saver's, the memory's) or the one callback wired here.
+
+import { ActivationsView } from "./activations.js";
+import { api } from "./api.js";
+import { DEBOUNCE_MS, DrawController } from "./draw.js";
+import { ErrorBox, showBootError } from "./errors.js";
+import { FeatureMaps } from "./featuremaps.js";
+import { applyAlphabetWords } from "./glyphs.js";
+import { HandwritingMemory } from "./memory.js";
+import { DrawingPad } from "./pad.js";
+import { PadTools } from "./padtools.js";
+import { Results, alphabetOf } from "./results.js";
+import { DrawingSaver } from "./saver.js";
+import { Stats } from "./stats.js";
+import { TeachController } from "./teach.js";
+
+const MODES = ["draw", "teach", "stats"];
+const STATS_SETTLE_MS = 2500;
+
+const $ = (selector) => document.querySelector(selector);
+const byTestId = (id) => $(`[data-testid="${id}"]`);
+
+/** Starts the page: its parts once the service has said what it serves, or why it could not start. */
+export async function boot() {
+  let config;
+  try {
+    config = await api.config();
+  } catch (error) {
+    showBootError(byTestId("boot-error"), `Inkling could not start: ${error.message}`);
+    return;
+  }
+  new App(config);
+  document.documentElement.dataset.ready = "true";
+}
+
+class App {
+  constructor(config) {
+    const alphabet = alphabetOf(config);
+    applyAlphabetWords(alphabet);
+    this.mode = "draw";
+    const errors = new ErrorBox(byTestId("error"));
+    const pad = new DrawingPad(byTestId("pad"), config.canvas);
+    const results = new Results(config, {
+      answer: byTestId("answer"),
+      cards: byTestId("models"),
+      input28: byTestId("input28"),
+      learned: byTestId("learned"),
+      panel: $("#panel-draw"),
+    });
+    const featureMaps = new FeatureMaps({
+      pad, api, view: new ActivationsView(byTestId("layers")), status: byTestId("activations-status"), debounceMs: DEBOUNCE_MS,
+    });
+    this.stats = new Stats(byTestId("stats"), config);
+    this.lastSaveAt = -Infinity;
+    this.statsTimer = 0;
+
+    const saver = new DrawingSaver({ pad, api, consent: byTestId("train-consent"), errors });
+    this.padTools = new PadTools({ pad, saver, undoButton: byTestId("undo"), clearButton: byTestId("clear") });
+    const memory = new HandwritingMemory({
+      api, saver, errors, els: { box: byTestId("memory"), note: byTestId("memory-note"), forget: byTestId("forget") },
+    });
+    this.draw = new DrawController({
+      pad, api, alphabet, saver, errors, results, featureMaps,
+      els: {
+        right: byTestId("feedback-right"),
+        wrong: byTestId("feedback-wrong"),
+        question: $("#feedback-question"),
+        picker: $("#picker"),
+        pickerGrid: $("[data-role=picker-digits]"),
+        notADigit: byTestId("not-digit"),
+      },
+      onPersonalised: (drawings) => memory.show(drawings),
+    });
+    this.teach = new TeachController({
+      pad, alphabet, saver,
+      els: {
+        panel: byTestId("teach"),
+        grid: $("[data-role=teach-digits]"),
+        save: byTestId("teach-save"),
+        count: byTestId("teach-count"),
+        badge: byTestId("teach-badge"),
+        guide: byTestId("stroke-guide"),
+        replay: byTestId("stroke-guide-replay"),
+        memory: byTestId("teach-memory"),
+      },
+    });
+    memory.addEventListener("taught", ({ detail }) => this.teach.showTaught(detail.counts));
+    memory.addEventListener("forgotten", () => this.draw.forgotten());
+    saver.addEventListener("saved", () => {
+      this.lastSaveAt = performance.now();
+      if (this.mode === "stats") this.refreshStats();
+    });
+    byTestId("stats-refresh").addEventListener("click", () => this.refreshStats());
+    memory.refresh();
+
+    this.tabs = [...document.querySelectorAll("[role=tab]")];
+    this.tabs.forEach((tab) => tab.addEventListener("click", () => this.setMode(tab.dataset.mode, { focus: false })));
+    $("[role=tablist]").addEventListener("keydown", (e) => this.#tabKeys(e));
+    document.addEventListener("keydown", (e) => this.#keydown(e));
+    window.addEventListener("hashchange", () => this.setMode(this.#modeFromHash(), { updateHash: false }));
+    this.setMode(this.#modeFromHash(), { updateHash: false });
+  }
+
+  setMode(mode, { updateHash = true, focus = false } = {}) {
+    if (!MODES.includes(mode)) mode = "draw";
+    this.mode = mode;
+    for (const tab of this.tabs) {
+      const selected = tab.dataset.mode === mode;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+      if (selected && focus) tab.focus();
+    }
+    document.body.dataset.mode = mode;
+    $("#workspace").hidden = mode === "stats";
+    $("#panel-draw").hidden = mode !== "draw";
+    byTestId("activations").hidden = mode !== "draw";
+    byTestId("teach").hidden = mode !== "teach";
+    byTestId("stats").hidden = mode !== "stats";
+    this.teach.setActive(mode === "teach");
+    if (updateHash && location.hash !== `#${mode}`) history.replaceState(null, "", `#${mode}`);
+    this.draw.setActive(mode === "draw");
+    if (mode === "stats") this.refreshStats();
+  }
+
+  refreshStats() {
+    // The server caches its stats for a moment (STATS_SETTLE_MS); right after a save, look again once it has passed.
+    clearTimeout(this.statsTimer);
+    const age = performance.now() - this.lastSaveAt;
+    if (age < STATS_SETTLE_MS) {
+      this.statsTimer = setTimeout(() => this.mode === "stats" && this.stats.refresh(), STATS_SETTLE_MS - age);
+    }
+    return this.stats.refresh();
+  }
+
+  #modeFromHash() {
+    const mode = location.hash.replace(/^#/, "");
+    return MODES.includes(mode) ? mode : "draw";
+  }
+
+  /** The keys of the whole page, each to its owner: Ctrl+Z to the pad wherever it is shown, Escape to the
+   * picker whenever it is open, Enter to teach mode. */
+  #keydown(event) {
+    if (this.mode !== "stats" && this.padTools.keydown(event)) return;
+    if (this.draw.keydown(event)) return;
+    if (this.mode === "teach") this.teach.keydown(event);
+  }
+
+  /** Arrow keys, Home and End move between the tabs (and show the tab moved to). */
+  #tabKeys(event) {
+    const index = this.tabs.indexOf(document.activeElement);
+    if (index < 0) return;
+    let next = null;
+    if (event.key === "ArrowRight") next = (index + 1) % this.tabs.length;
+    else if (event.key === "ArrowLeft") next = (index - 1 + this.tabs.length) % this.tabs.length;
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = this.tabs.length - 1;
+    if (next === null) return;
+    event.preventDefault();
+    this.setMode(this.tabs[next].dataset.mode, { focus: true });
+  }
+}
