@@ -9,8 +9,10 @@ pen, on the alphabet's canvas:
   simplex roman, simplex script, cursive, italic; the ``Hershey-Fonts`` package, MIT), plus Greek and
   Cyrillic capitals in the training split;
 * ``symbols``: punctuation and signs (``+ = # @ & % ? ! $ * < > / ~ ^`` and brackets) in the same styles;
-* ``kana`` and ``kanji``: katakana (and, for the digits, hiragana) and common kanji from KanjiVG
-  (Ulrich Apel, CC BY-SA 3.0); the training and evaluation splits use different characters;
+* ``kana`` and ``kanji``: katakana (and, for the digits, hiragana) and kanji from KanjiVG (Ulrich Apel,
+  CC BY-SA 3.0); the training and evaluation splits use different characters (the training split many
+  more kanji than the 43 common ones it is scored on);
+* ``shapes``: a triangle, a square, a star, a heart, a smiley, arrows, a spiral, a zigzag, a wave, a tick;
 * ``marks``: a dot or a few, a dash, a slanted line: what a tap or a slip makes;
 * ``scribbles``: a random walk of the pen;
 * ``several``: two or three characters of the alphabet side by side (``models.gate`` answers these
@@ -52,9 +54,11 @@ KATAKANA = "アイウエオカキクケコサシスセソタチツテトナニ�
 KATAKANA_LIKE_HIRAGANA = "カキセヘモヤリ"
 KANJI = ("一二三四五六七八九十日月火水木金土山川田人口目耳手足力上下左右大小中本学生先年名字文子女男白赤青空雨花竹石気天",
          "王玉犬虫貝見音草村町森林糸車正立休出入早夕円百千雪風夏秋冬春朝昼夜東西南北馬鳥魚肉米茶")
+MORE_KANJI = 400  # of KanjiVG's, for the training split only (every n-th by code point, none of the above)
+SHAPES = ("triangle", "square", "star", "heart", "smiley", "arrow", "spiral", "zigzag", "wave", "tick")
 WRITERS = {"train": "train", "eval": "test"}  # lab.kana's writer splits
-COUNTS = {"train": {"marks": 300, "scribbles": 400, "several": 400, "digits": 400},
-          "eval": {"marks": 150, "scribbles": 200, "several": 200, "digits": 200}}
+COUNTS = {"train": {"marks": 300, "scribbles": 400, "several": 400, "digits": 400, "shapes": 300},
+          "eval": {"marks": 150, "scribbles": 200, "several": 200, "digits": 200, "shapes": 150}}
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,64 @@ def _characters(kind: str, chars: str, split: str, canvas: CanvasSpec) -> Iterat
             yield _drawn(kind, char, load_strokes(char), writers[(3 * c + r) % 60], (c, r, 3), canvas)
 
 
+def more_kanji(n: int = MORE_KANJI) -> str:
+    """``n`` kanji of KanjiVG's spread over its code points, none of :data:`KANJI`'s."""
+    from .kana import _kanji_dir
+
+    names = sorted(p.name for p in _kanji_dir().glob("?????.svg"))
+    chars = [chr(int(name[:5], 16)) for name in names if 0x4E00 <= int(name[:5], 16) <= 0x9FFF]
+    chars = [c for c in chars if c not in KANJI[0] + KANJI[1]]
+    return "".join(chars[:: max(1, len(chars) // n)][:n])
+
+
+def shape_strokes(shape: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """A simple shape in :mod:`lab.kana`'s template units (a median character is 75 high; y down)."""
+    t = np.linspace(0, 2 * np.pi, 60)
+    r = 36.0
+    if shape == "triangle":
+        corners = np.array([[0, -r], [r, r * 0.8], [-r, r * 0.8], [0, -r]])
+        return [np.concatenate([np.linspace(a, b, 12) for a, b in zip(corners[:-1], corners[1:])])]
+    if shape == "square":
+        corners = np.array([[-r, -r], [r, -r], [r, r], [-r, r], [-r, -r]]) * 0.8
+        return [np.concatenate([np.linspace(a, b, 12) for a, b in zip(corners[:-1], corners[1:])])]
+    if shape == "star":
+        angles = -np.pi / 2 + np.arange(6) * 4 * np.pi / 5
+        return [np.stack([np.cos(angles), np.sin(angles)], axis=1) * r]
+    if shape == "heart":
+        x, y = 16 * np.sin(t) ** 3, -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+        return [np.stack([x, y], axis=1) * (r / 17)]
+    if shape == "smiley":
+        face = np.stack([np.cos(t), np.sin(t)], axis=1) * r
+        smile = np.stack([np.cos(np.linspace(0.2, np.pi - 0.2, 20)), np.sin(np.linspace(0.2, np.pi - 0.2, 20))], axis=1)
+        return [face, np.array([[-r / 3, -r / 3]]), np.array([[r / 3, -r / 3]]), smile * r / 2 + [0, r / 8]]
+    if shape == "arrow":
+        direction = rng.choice(4)
+        arrow = [np.array([[-r, 0], [r, 0]]), np.array([[r * 0.5, -r * 0.4], [r, 0], [r * 0.5, r * 0.4]])]
+        turn = np.array([[1, 0], [0, 1]]) if direction == 0 else np.array([[0, -1], [1, 0]]) @ np.linalg.matrix_power(
+            np.array([[0, -1], [1, 0]]), int(direction) - 1)
+        return [a @ turn.T for a in arrow]
+    if shape == "spiral":
+        turn = np.linspace(0, 4 * np.pi, 80)
+        return [np.stack([np.cos(turn), np.sin(turn)], axis=1) * (turn / (4 * np.pi))[:, None] * r]
+    if shape == "zigzag":
+        n = int(rng.integers(4, 8))
+        return [np.stack([np.linspace(-r, r, n), np.tile([-r / 2, r / 2], n)[:n]], axis=1)]
+    if shape == "wave":
+        x = np.linspace(-r, r, 50)
+        return [np.stack([x, np.sin(x / r * np.pi * rng.uniform(1.5, 3)) * r / 3], axis=1)]
+    if shape == "tick":
+        return [np.array([[-r, 0], [-r / 3, r * 0.7], [r, -r]])]
+    raise ValueError(f"no shape {shape!r}")
+
+
+def _shapes(split: str, canvas: CanvasSpec) -> Iterator[Outlier]:
+    writers = _writers(split, 60, canvas)
+    for i in range(COUNTS[split]["shapes"]):
+        rng = np.random.default_rng([i, SPLITS.index(split), 7])
+        shape = SHAPES[i % len(SHAPES)]
+        yield _drawn("shapes", shape, shape_strokes(shape, rng), writers[i % 60], (i, 7), canvas)
+
+
 def _marks(split: str, canvas: CanvasSpec) -> Iterator[Outlier]:
     side = canvas.size
     for i in range(COUNTS[split]["marks"]):
@@ -156,7 +218,7 @@ def _digit_templates(split: str) -> list:
     return load_pendigits("train" if split == "train" else "test")
 
 
-def _side_by_side(parts: Sequence[Sequence[np.ndarray]], gaps: Sequence[float], canvas: CanvasSpec) -> list:
+def side_by_side(parts: Sequence[Sequence[np.ndarray]], gaps: Sequence[float], canvas: CanvasSpec) -> list:
     """``parts`` (strokes, any units, y down) in a row with the given gaps (fractions of a part's height),
     scaled to fill most of the canvas's width."""
     row, x = [], 0.0
@@ -183,14 +245,14 @@ def _several(alphabet: Alphabet, split: str, canvas: CanvasSpec) -> Iterator[Out
         rng = np.random.default_rng([i, SPLITS.index(split), 6])
         n = 2 + i % 2
         gaps = rng.uniform(-0.05, 0.4, n)  # some touch or overlap a little
-        yield Outlier("several", f"{n} characters", tuple(_side_by_side([pick(rng) for _ in range(n)], gaps, canvas)))
+        yield Outlier("several", f"{n} characters", tuple(side_by_side([pick(rng) for _ in range(n)], gaps, canvas)))
 
 
 def _digits(split: str, canvas: CanvasSpec) -> Iterator[Outlier]:
     digits = _digit_templates(split)
     for i in range(COUNTS[split]["digits"]):
         digit = digits[(i * 7) % len(digits)]
-        yield Outlier("digits", str(digit.label), tuple(_side_by_side([digit.strokes], [0.0], canvas)))
+        yield Outlier("digits", str(digit.label), tuple(side_by_side([digit.strokes], [0.0], canvas)))
 
 
 def sample(alphabet: Alphabet | str, split: str) -> list[Outlier]:
@@ -205,9 +267,10 @@ def sample(alphabet: Alphabet | str, split: str) -> list[Outlier]:
     if alphabet.is_digits:
         kana += "".join(HIRAGANA[:46])
     kana = "".join(c for c in kana[half::2] if c not in own)
+    kanji = KANJI[half] + (more_kanji() if split == "train" else "")
     kinds = [_letters(split, canvas), _symbols(split, canvas), _characters("kana", kana, split, canvas),
-             _characters("kanji", KANJI[half], split, canvas), _marks(split, canvas), _scribbles(split, canvas),
-             _several(alphabet, split, canvas)]
+             _characters("kanji", kanji, split, canvas), _shapes(split, canvas), _marks(split, canvas),
+             _scribbles(split, canvas), _several(alphabet, split, canvas)]
     if not alphabet.is_digits:
         kinds.append(_digits(split, canvas))
     return [outlier for kind in kinds for outlier in kind]

@@ -65,6 +65,9 @@ def train(alphabet, seed: int, hidden: int) -> tuple[Gate, dict]:
     rng = np.random.default_rng(seed)
     cnn = load_original("cnn", alphabet, serving=True)
     own = characters(alphabet, ID_IMAGES, rng)
+    # Odd but honest characters must pass: the learner's variants (sizes, slants) of some of them too.
+    own = np.concatenate([own, np.stack([augment(x, alphabet.box)[rng.integers(24)]
+                                         for x in own[rng.choice(len(own), len(own) // 2, replace=False)]])])
     outliers, kinds, _ = drawn_outliers(alphabet, "train")
     variants = np.concatenate([augment(x, alphabet.box)[rng.choice(24, VARIANTS, replace=False)] for x in outliers])
     X = np.concatenate([own, outliers, variants])
