@@ -47,8 +47,10 @@ def store_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(store_dir):
+    # Quarantine off: these writers teach odd labels on purpose, to see their memories follow them (held for
+    # review, the first ones would not join: tests/test_curation.py).
     settings = Settings(data_dir=store_dir, drawings_burst=1000, drawings_per_minute=6000, predictions_burst=100_000,
-                        predictions_per_minute=1e6, guard_every=1000)
+                        predictions_per_minute=1e6, guard_every=1000, quarantine_above=1.0)
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -21,6 +21,11 @@ class Metrics:
         self.rollbacks = Counter("inkling_rollbacks_total", "Guard rollbacks of online models.", ["model"],
                                  registry=self.registry)
         self.drawings = Counter("inkling_drawings_stored_total", "Labelled drawings stored.", registry=self.registry)
+        self.quarantined = Counter("inkling_drawings_quarantined_total", "Labelled drawings stored but held for "
+                                   "review (suspicion over INKLING_QUARANTINE_ABOVE, or their writer's).",
+                                   registry=self.registry)
+        self.reviews = Counter("inkling_reviews_total", "Reviews of drawings, by action.", ["action"],
+                               registry=self.registry)
         self.version = Gauge("inkling_model_version", "Version each online model serves.", ["model"],
                              registry=self.registry)
         self.steps = Gauge("inkling_model_steps", "Learning steps in the version each online model serves.",

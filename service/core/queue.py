@@ -47,22 +47,44 @@ class QueueUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Lesson:
-    """One stored drawing with consent, as the learner needs it (it never reads the store for it)."""
+    """What the learner must do for one stored drawing, with everything it needs (it never reads the store
+    for it): learn it (a drawing with consent), or carry out a review of it (:mod:`service.core.curation`).
+
+    A drawing's first lesson steps with its ``label``. A review's lesson steps with ``label`` when the
+    review says so (None: no step), and makes replay and the writer's memory (``alias``) hold the drawing
+    with ``holds`` (None: not at all), keeping the reviewer's ``verdict`` in the writer's track record.
+    """
 
     drawing_id: str
-    label: int
+    label: int | None
     input28: bytes
     position: str | None = None  # set by the queue that delivers it
+    review: str | None = None  # the review it carries out; None: the drawing's first lesson
+    holds: int | None = None
+    alias: str | None = None
+    verdict: str | None = None
+
+    @property
+    def lesson_id(self) -> str:
+        """Its entry in the ledger of published versions: the review's id, or the drawing's."""
+        return self.review or self.drawing_id
 
     def to_fields(self) -> dict:
-        return {"id": self.drawing_id, "label": str(self.label), "input28": self.input28}
+        fields = {"id": self.drawing_id, "label": "" if self.label is None else str(self.label), "input28": self.input28}
+        if self.review:
+            fields.update(review=self.review, holds="" if self.holds is None else str(self.holds),
+                          alias=self.alias or "", verdict=self.verdict or "")
+        return fields
 
     @classmethod
     def from_fields(cls, fields: dict, position: str) -> "Lesson":
-        get = lambda k: fields.get(k) if k in fields else fields.get(k.encode())  # noqa: E731
-        drawing_id = get("id")
-        return cls(drawing_id.decode() if isinstance(drawing_id, bytes) else drawing_id,
-                   int(get("label")), bytes(get("input28")), position)
+        def get(key: str) -> str | bytes | None:
+            value = fields.get(key) if key in fields else fields.get(key.encode())
+            return value.decode() if isinstance(value, bytes) and key != "input28" else value
+
+        number = lambda key: None if get(key) in (None, "") else int(get(key))  # noqa: E731
+        return cls(get("id"), number("label"), bytes(get("input28")), position, get("review") or None,
+                   number("holds"), get("alias") or None, get("verdict") or None)
 
 
 class LearnQueue(Protocol):

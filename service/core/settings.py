@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +39,13 @@ class Settings(BaseSettings):
     s3_region: str | None = Field(None, description="Region; None = the boto3 default chain.")
     s3_timeout_s: float = Field(3.0, gt=0, description="Connect/read timeout so an S3 outage fails fast.")
     admin_token: SecretStr | None = Field(None, description="Bearer token for admin routes, at least 16 characters; "
-                                                            "unset = admin routes disabled.")
+                                                            "unset = admin routes disabled. Its name is 'admin'.")
+    admin_tokens: SecretStr | None = Field(None, description="Named admin tokens, 'name:token,name:token' (each "
+                                                             "token at least 16 characters): reviews and the audit "
+                                                             "log name who did what.")
+    quarantine_above: float = Field(0.9, gt=0, le=1, description="A labelled drawing whose suspicion (0-1) passes "
+                                                                 "this is stored but held out of learning, replay, "
+                                                                 "memories and exports until a reviewer decides.")
     client_salt: SecretStr | None = Field(None, description="Salt for hashing client addresses; unset = random per process.")
     trusted_proxies: int = Field(0, ge=0, le=10, description="Proxies in front of the service that append the "
                                                              "address they saw to X-Forwarded-For (a Heroku router, "
@@ -130,6 +137,7 @@ class Settings(BaseSettings):
                 f"INKLING_ADMIN_TOKEN is set but has {len(self.admin_token.get_secret_value())} characters: use at "
                 f"least {MIN_ADMIN_TOKEN} random ones (python -c 'import secrets; print(secrets.token_urlsafe(24))'), "
                 "or unset it to disable the admin routes")
+        self.admins()  # ValueError names what is wrong with INKLING_ADMIN_TOKENS
         if self.dyno and self.storage == "local" and not self.allow_ephemeral:
             raise ValueError(
                 f"INKLING_STORAGE=local on a Heroku dyno ({self.dyno}): its filesystem is wiped at every restart, "
@@ -138,6 +146,22 @@ class Settings(BaseSettings):
         if self.trust_forwarded_for and not self.trusted_proxies:
             self.trusted_proxies = 1
         return self
+
+    def admins(self) -> dict[str, str]:
+        """The admin tokens by their holders' names: INKLING_ADMIN_TOKENS, and INKLING_ADMIN_TOKEN as "admin".
+
+        >>> Settings(admin_tokens="ana:" + "a" * 16 + ", bo:" + "b" * 20).admins() == {"ana": "a" * 16, "bo": "b" * 20}
+        True
+        """
+        named = {"admin": self.admin_token.get_secret_value()} if self.admin_token else {}
+        for entry in (self.admin_tokens.get_secret_value().split(",") if self.admin_tokens else ()):
+            name, _, token = entry.strip().partition(":")
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", name) or len(token) < MIN_ADMIN_TOKEN or name in named:
+                raise ValueError("INKLING_ADMIN_TOKENS must be name:token pairs separated by commas, each name "
+                                 f"unique (1-32 of A-Z a-z 0-9 _ . -) and each token at least {MIN_ADMIN_TOKEN} "
+                                 "characters")
+            named[name] = token
+        return named
 
     @property
     def on_paas(self) -> bool:

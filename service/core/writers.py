@@ -44,15 +44,16 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
 from models.prototypes import EMBEDDING_SIZE, PrototypeMemory
+from models.suspicion import TrackRecord
 
 from .storage import CorruptObject, NotFound, ObjectStore, StorageError, VersionConflict
-from .storage.base import MAX_LABELS, dump_json, parse_json
+from .storage.base import ALIAS_RE, MAX_LABELS, dump_json, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,46 @@ class Entry:
         return cls(str(d["id"]), d["label"], embedding, d.get("guess"))
 
 
+def new_alias() -> str:
+    """A writer's pseudonym: random, so nothing leads from a writer's id to it but their memory."""
+    return "w" + secrets.token_hex(6)
+
+
 @dataclass(frozen=True)
 class StoredMemory:
-    """One writer's memory as stored: the link secret and the newest drawings, oldest first."""
+    """One writer's memory as stored: the link secret, their pseudonym and track record, and the newest
+    drawings, oldest first."""
 
     secret: bytes
     entries: tuple[Entry, ...] = ()
+    alias: str | None = None  # in their drawings' records, so reviewers can group them (memories from before: None)
+    counted: tuple[int, int, int] = (0, 0, 0)  # their labels: stored with consent, suspicious, quarantined
+    verdicts: tuple[tuple[str, str], ...] = ()  # (drawing id, "confirmed" | "corrected"): reviewers' findings
+
+    @property
+    def track_record(self) -> TrackRecord:
+        found = dict(self.verdicts)
+        return TrackRecord(*self.counted, confirmed=sum(v == "confirmed" for v in found.values()),
+                           corrected=sum(v == "corrected" for v in found.values()))
+
+    def count(self, item: float, quarantined: bool) -> "StoredMemory":
+        """With one more label of this item score (models.suspicion) counted in the track record."""
+        after = self.track_record.after(item, quarantined)
+        return replace(self, counted=(after.labelled, after.flagged, after.quarantined))
+
+    def with_verdict(self, drawing_id: str, verdict: str | None) -> "StoredMemory":
+        kept = tuple((d, v) for d, v in self.verdicts if d != drawing_id)
+        return replace(self, verdicts=kept + (((drawing_id, verdict),) if verdict else ()))
+
+    def without(self, drawing_id: str) -> "StoredMemory":
+        return replace(self, entries=tuple(e for e in self.entries if e.drawing_id != drawing_id))
+
+    def relabelled(self, drawing_id: str, label: int) -> "StoredMemory":
+        return replace(self, entries=tuple(replace(e, label=label) if e.drawing_id == drawing_id else e
+                                           for e in self.entries))
+
+    def holds(self, drawing_id: str) -> bool:
+        return any(e.drawing_id == drawing_id for e in self.entries)
 
     def link(self, drawing_id: str) -> str:
         """What a drawing's record holds for its writer: meaningless without ``secret``."""
@@ -113,17 +148,24 @@ class StoredMemory:
 
     def with_entry(self, entry: Entry, size: int) -> "StoredMemory":
         kept = tuple(e for e in self.entries if e.drawing_id != entry.drawing_id)  # a retried request
-        return StoredMemory(self.secret, (*kept, entry)[-size:])
+        return replace(self, entries=(*kept, entry)[-size:])
 
     def to_bytes(self) -> bytes:
-        return dump_json({"format": 1, "secret": base64.b64encode(self.secret).decode("ascii"),
-                          "entries": [e.to_json() for e in self.entries]})
+        d = {"format": 1, "secret": base64.b64encode(self.secret).decode("ascii"),
+             "entries": [e.to_json() for e in self.entries]}
+        if self.alias is not None:
+            d.update(format=2, alias=self.alias, counted=list(self.counted), verdicts=[list(v) for v in self.verdicts])
+        return dump_json(d)
 
     @classmethod
     def from_bytes(cls, data: bytes, what: str) -> "StoredMemory":
         d = parse_json(data, what)
         try:
-            return cls(base64.b64decode(d["secret"], validate=True), tuple(Entry.from_json(e) for e in d["entries"]))
+            alias, counted = d.get("alias"), tuple(int(n) for n in d.get("counted", (0, 0, 0)))
+            if (alias is not None and not ALIAS_RE.match(str(alias))) or len(counted) != 3:
+                raise ValueError("bad alias or counts")
+            return cls(base64.b64decode(d["secret"], validate=True), tuple(Entry.from_json(e) for e in d["entries"]),
+                       alias, counted, tuple((str(i), str(v)) for i, v in d.get("verdicts", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptObject(f"{what} is not a valid writer memory: {exc!r}") from None
 
@@ -154,6 +196,11 @@ class WriterMemories:
     @staticmethod
     def _name(key: str) -> str:
         return f"writers/{key}.json"
+
+    @staticmethod
+    def _pointer(alias: str) -> str:
+        """Where a pseudonym leads to its writer's memory (for reviews): deleted with the memory."""
+        return f"writers/aliases/{alias}.json"
 
     def _read(self, key: str) -> tuple[StoredMemory | None, str | None]:
         """The stored memory and its tag; a memory that cannot be read counts as none (the next add replaces it)."""
@@ -218,12 +265,27 @@ class WriterMemories:
     # --- learning and forgetting -------------------------------------------------------
 
     def link(self, writer: str) -> Link:
-        """Read the writer's memory before storing their drawing: its record is linked with the memory's secret."""
-        stored, tag = self._read(writer_key(writer))
-        return Link(stored or StoredMemory(secrets.token_bytes(16)), tag)
+        """The writer's memory as it is before one of their drawings is stored: its record is linked with the
+        memory's secret and carries its pseudonym. A writer's first drawing makes the memory first (empty), so
+        two first drawings at once share one secret and one pseudonym."""
+        key = writer_key(writer)
+        for _ in range(CAS_ATTEMPTS):
+            stored, tag = self._read(key)
+            if stored is not None and stored.alias is not None:
+                return Link(stored, tag)
+            fresh = replace(stored, alias=new_alias()) if stored else StoredMemory(secrets.token_bytes(16),
+                                                                                     alias=new_alias())
+            self.objects.put(self._pointer(fresh.alias), dump_json({"key": key}))  # before anything names it
+            try:
+                return Link(fresh, self.objects.put_if_match(self._name(key), fresh.to_bytes(), tag))
+            except VersionConflict:
+                continue  # another drawing of theirs made it first: take theirs
+        raise VersionConflict(f"writer memory {key}: too many concurrent changes")
 
-    def add(self, writer: str, link: Link, drawing_id: str, label: int, embedding: np.ndarray) -> PrototypeMemory:
-        """Add a stored drawing to the writer's memory (compare-and-swap; never loses a concurrent add).
+    def add(self, writer: str, link: Link, drawing_id: str, label: int, embedding: np.ndarray, *, item: float = 0.0,
+            quarantined: bool = False) -> PrototypeMemory:
+        """Count a stored drawing in the writer's track record and, unless it is ``quarantined``, add it to their
+        memory (compare-and-swap; never loses a concurrent add). ``item``: its suspicion by itself.
 
         A memory forgotten since ``link`` was read stays forgotten: the drawing
         is not added, and its record's link, made with the old secret, leads nowhere.
@@ -233,7 +295,10 @@ class WriterMemories:
         for _ in range(CAS_ATTEMPTS):
             view = stored.view(self.n_classes)
             guess = view.guess(embedding) if view.counts_[label] else None
-            updated = stored.with_entry(Entry(drawing_id, label, np.asarray(embedding, np.float16), guess), self.size)
+            updated = stored.count(item, quarantined)
+            if not quarantined:
+                updated = updated.with_entry(Entry(drawing_id, label, np.asarray(embedding, np.float16), guess),
+                                             self.size)
             try:
                 self.objects.put_if_match(self._name(key), updated.to_bytes(), tag)
                 break
@@ -254,8 +319,57 @@ class WriterMemories:
         return view
 
     def forget(self, writer: str) -> None:
-        """Delete the writer's memory (and with its secret, every link to their drawings), everywhere."""
+        """Delete the writer's memory (and with its secret and its pseudonym's pointer, every way from their id
+        to their drawings), everywhere. Their drawings stay, under a pseudonym nothing leads to any more."""
         key = writer_key(writer)
+        stored, _ = self._read(key)
         self.objects.delete([self._name(key)])
+        if stored is not None and stored.alias is not None:
+            self.objects.delete([self._pointer(stored.alias)])
         self._remember(key, PrototypeMemory.empty(self.n_classes))
         self.on_change(key, self.origin)
+
+    def track_record(self, alias: str) -> TrackRecord | None:
+        """The track record of the writer with this pseudonym (None: forgotten, or never had one)."""
+        key = self._key_of(alias)
+        stored = self._read(key)[0] if key else None
+        return stored.track_record if stored else None
+
+    def _key_of(self, alias: str) -> str | None:
+        try:
+            key = parse_json(self.objects.get(self._pointer(alias)), self._pointer(alias)).get("key")
+        except (NotFound, CorruptObject):
+            return None
+        return key if isinstance(key, str) and re.fullmatch(r"[0-9a-f]{32}", key) else None
+
+    def apply_review(self, alias: str, drawing_id: str, label: int | None, embedding: np.ndarray | None,
+                     verdict: str | None) -> bool:
+        """Make the memory of the writer with this pseudonym follow a review of one of their drawings: hold it
+        with ``label`` (adding it, from ``embedding``, if it was held out), or not at all (``label`` None:
+        quarantined, discarded), and keep the reviewer's ``verdict`` in their track record. Idempotent: a
+        learner that applies a review twice changes nothing more. False when no memory follows the alias."""
+        key = self._key_of(alias)
+        if key is None:
+            return False
+        for _ in range(CAS_ATTEMPTS):
+            stored, tag = self._read(key)
+            if stored is None or stored.alias != alias:
+                return False  # forgotten (and perhaps begun again under another pseudonym)
+            updated = stored.with_verdict(drawing_id, verdict)
+            if label is None:
+                updated = updated.without(drawing_id)
+            elif stored.holds(drawing_id):
+                updated = updated.relabelled(drawing_id, label)
+            elif embedding is not None:
+                updated = updated.with_entry(Entry(drawing_id, label, np.asarray(embedding, np.float16), None),
+                                             self.size)
+            if updated.to_bytes() == stored.to_bytes():
+                return True
+            try:
+                self.objects.put_if_match(self._name(key), updated.to_bytes(), tag)
+            except VersionConflict:
+                continue
+            self.changed(key)
+            self.on_change(key, self.origin)
+            return True
+        raise VersionConflict(f"writer memory {key}: too many concurrent changes")

@@ -15,11 +15,13 @@ import numpy as np
 
 from models import load_original
 
+from ..core.curation import ReviewStore, state_of
 from ..core.lineup import KINDS
 from ..core.parts import Parts, build_parts
 from ..core.settings import load_settings
 from ..core.storage import DrawingStore, StorageError
 from ..core.tuning import configure_tensorflow, learn_dtype
+from ..core.writers import WriterMemories
 from .guard import HoldoutGuard
 from .learner import Learner
 from .replay import ReplayBuffer
@@ -42,29 +44,39 @@ def build_learner(parts: Parts, *, threads: int) -> Learner:
                          settings.guard_min_seconds)
     replay = ReplayBuffer(sample.replay_x, sample.replay_y, settings.replay_base, settings.replay_drawings)
     originals = {kind: load_original(kind, alphabet) for kind in KINDS}
+    reviews = ReviewStore(parts.weights.objects)
+    memories = WriterMemories(parts.weights.objects, n_classes=alphabet.n_classes, size=settings.memory_size,
+                              cache_writers=0)
+    memories.on_change = parts.queue.announce_memory
     learner = Learner(originals, parts.weights, parts.drawings, parts.queue, replay, guard, alphabet=alphabet,
                       tuning={"fnn": {"online_lr": settings.fnn_online_lr},
                               "cnn": {"online_lr": settings.cnn_online_lr, "step_dtype": learn_dtype(settings)}},
                       batch_max=settings.learn_batch_max, batch_seconds=settings.learn_batch_seconds,
                       keep_versions=settings.keep_versions, prune_every=settings.prune_every,
-                      reconcile_seconds=settings.reconcile_seconds, metrics=parts.metrics)
+                      reconcile_seconds=settings.reconcile_seconds, metrics=parts.metrics, reviews=reviews,
+                      memories=memories, embedder=load_original("cnn", alphabet, serving=True))
     learner.start()
     learner.warm_up(holdout_x[:48], holdout_y[:48])
     # Listing a big S3 store the first time takes seconds: do it beside learning, not before it.
-    threading.Thread(target=fill_replay, args=(replay, parts.drawings), name="replay-warm-up", daemon=True).start()
+    threading.Thread(target=fill_replay, args=(replay, parts.drawings, reviews), name="replay-warm-up",
+                     daemon=True).start()
     return learner
 
 
-def fill_replay(replay: ReplayBuffer, drawings: DrawingStore, n: int = 500) -> None:
-    """Seed the replay buffer with the newest stored drawings people gave consent to train on."""
+def fill_replay(replay: ReplayBuffer, drawings: DrawingStore, reviews: ReviewStore, n: int = 500) -> None:
+    """Seed the replay buffer with the newest stored drawings people gave consent to train on, as reviews
+    leave them (none quarantined or discarded)."""
     try:
         records, _ = drawings.list(limit=n)
+        reviews.refresh()
     except StorageError as exc:
         log.warning("replay buffer starts empty: %s", exc)
         return
     for record in reversed(records):
-        if record.train:
-            replay.add(np.frombuffer(record.input28, np.uint8).reshape(28, 28) / np.float32(255), record.label)
+        state = state_of(record, reviews.of(record.id))
+        if record.train and state.learnable:
+            replay.add(np.frombuffer(record.input28, np.uint8).reshape(28, 28) / np.float32(255), state.label,
+                       record.id)
 
 
 def main() -> None:

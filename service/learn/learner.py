@@ -20,6 +20,14 @@ Reconciliation: drawings stored while the queue was unreachable (or held by
 an in-process queue that died) are found in the drawing store, on start and
 every ``reconcile_seconds``, and enqueued again; duplicates are skipped.
 
+Reviews (:mod:`service.core.curation`) are lessons too, named by the review's
+id: one step when the review says so (a quarantined drawing accepted, a
+relabelled one), recorded like a drawing's; a review without a step (a
+discard) is recorded in the version's ``applied``. Either way the learner
+makes replay and the writer's memory follow it (both idempotent), and finds
+reviews the queue lost by reconciliation, as it finds drawings. Quarantined
+drawings are never enqueued, and reconciliation leaves them alone.
+
 Run it as ``python -m service.learner`` (scale-out), or let the embedded
 default run it on a thread beside the web role (:mod:`service.learn.build` builds it either way).
 """
@@ -38,13 +46,15 @@ import numpy as np
 
 from models.alphabets import Alphabet
 from models.augment import augment
-from models.base import DigitClassifier
+from models.base import DigitClassifier, Predictor
 
+from ..core.curation import ReviewStore, lesson_for
 from ..core.lineup import online
 from ..core.queue import LearnQueue, Lesson, QueueUnavailable
 from ..core.storage import (CorruptObject, DrawingStore, NotFound, StorageError, VersionConflict, WeightStore,
                             WeightVersion)
 from ..core.storage.ids import drawing_id_time, drawing_id_time_prefix
+from ..core.writers import WriterMemories
 from .guard import HoldoutGuard
 from .replay import ReplayBuffer
 
@@ -68,8 +78,9 @@ class Track:
     baseline: float  # its original's accuracy on the guard's holdout
     head: WeightVersion | None = None
     through: str | None = None  # queue position consumed through, published or not
-    learned: set[str] = field(default_factory=set)  # drawings in recent versions (and in `pending`)
+    learned: set[str] = field(default_factory=set)  # lessons in recent versions (and in `pending`, `applied`)
     pending: list[str] = field(default_factory=list)  # stepped, not yet published
+    applied: list[str] = field(default_factory=list)  # reviews carried out without a step, not yet published
     steps: int = 0
     suspicious: bool = False
     good: list[int] = field(default_factory=list)  # versions that passed within half the tolerance
@@ -86,12 +97,18 @@ class Learner:
     def __init__(self, originals: dict[str, DigitClassifier], store: WeightStore, drawings: DrawingStore,
                  queue: LearnQueue, replay: ReplayBuffer, guard: HoldoutGuard, *, alphabet: Alphabet,
                  tuning: dict[str, dict], batch_max: int = 32, batch_seconds: float = 1.0, keep_versions: int = 50,
-                 prune_every: int = 10, reconcile_seconds: float = 60.0, metrics=None) -> None:
+                 prune_every: int = 10, reconcile_seconds: float = 60.0, metrics=None,
+                 reviews: ReviewStore | None = None, memories: WriterMemories | None = None,
+                 embedder: Predictor | None = None) -> None:
         self.store, self.drawings, self.queue, self.replay, self.guard = store, drawings, queue, replay, guard
         self.batch_max, self.batch_seconds = batch_max, batch_seconds
         self.keep_versions, self.prune_every, self.reconcile_seconds = keep_versions, prune_every, reconcile_seconds
         self.box = alphabet.box  # a drawing's variants are fitted as the alphabet's drawings are
         self.metrics = metrics
+        # Reviews: found by reconciliation in ``reviews``; writers' memories follow them, and a drawing that
+        # joins one gets its embedding from ``embedder`` (the original CNN's serving twin).
+        self.reviews, self.memories, self.embedder = reviews, memories, embedder
+        self.review_watermark: str | None = None
         self._judge = originals["cnn"]  # finds implausible labels
         self.tracks = {}
         for kind, original in originals.items():
@@ -117,6 +134,8 @@ class Learner:
         heads = [self.store.current(name) for name in self.tracks]
         marks = [head.meta.get("reconciled_to") if head else None for head in heads]
         self.watermark = None if None in marks else min(marks)
+        marks = [head.meta.get("reviews_reconciled_to") if head else None for head in heads]
+        self.review_watermark = None if None in marks else min(marks)
         for track in self.tracks.values():
             self._load(track)
         self.reconcile()
@@ -134,7 +153,7 @@ class Learner:
         """Reset ``track`` to its model's HEAD: weights, position, steps and the drawings recent versions hold."""
         head = self.store.current(track.name)
         known = track.version
-        track.pending, track.suspicious, track.stale = [], False, False
+        track.pending, track.applied, track.suspicious, track.stale = [], [], False, False
         if head is None:
             track.head, track.through, track.steps = None, None, 0
             track.model.set_weights(type(track.model).read_weights(track.original_bytes))
@@ -151,6 +170,7 @@ class Learner:
             v -= 1
         for record in records:
             track.learned.update(record.drawings)
+            track.learned.update(record.applied)
         target = track.baseline - self.guard.tolerance / 2
         track.good = sorted(set(track.good) | {r.version for r in records
                                                if r.meta.get("holdout_accuracy", -1) >= target})[-GOOD_VERSIONS_KEPT:]
@@ -187,10 +207,11 @@ class Learner:
         return type(track.model).read_weights(track.original_bytes)
 
     def _ledger_horizon(self) -> str | None:
-        """Records older than this hold no drawing reconciliation could still ask about (ISO time)."""
-        if self.watermark is None:
+        """Records older than this hold no drawing or review reconciliation could still ask about (ISO time)."""
+        if self.watermark is None or (self.reviews is not None and self.review_watermark is None):
             return None
-        since = drawing_id_time(self.watermark) - timedelta(seconds=self.reconcile_seconds) - CLOCK_SKEW
+        marks = [self.watermark] + ([self.review_watermark[1:]] if self.reviews is not None else [])
+        since = drawing_id_time(min(marks)) - timedelta(seconds=self.reconcile_seconds) - CLOCK_SKEW
         return since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     # --- the loop ---------------------------------------------------------------
@@ -209,12 +230,13 @@ class Learner:
         started = time.monotonic()
         images = np.stack([np.frombuffer(lesson.input28, np.uint8).reshape(28, 28) for lesson in lessons])
         images = images.astype(np.float32) / 255
-        plausibility = self._judge.predict_proba(images)[np.arange(len(lessons)), [x.label for x in lessons]]
+        labels = [0 if lesson.label is None else lesson.label for lesson in lessons]
+        plausibility = self._judge.predict_proba(images)[np.arange(len(lessons)), labels]
         # The next drawings' variants are made on a thread while this one's step runs: a third of
         # a drawing's time was augmentation, and the step leaves the interpreter free.
         variants = self._augmenting.map(functools.partial(augment, box=self.box), images)
         consumed = 0
-        for lesson, x28, x24, p in zip(lessons, images, variants, plausibility):
+        for lesson, x28, x24, p in zip(lessons, images, variants, plausibility):  # (p of a step-less review: unused)
             self._learn(lesson, x28, x24, suspicious=float(p) < SUSPICIOUS_BELOW)
             consumed += 1
             if time.monotonic() - started >= self.batch_seconds:
@@ -228,31 +250,57 @@ class Learner:
         return consumed
 
     def _learn(self, lesson: Lesson, x28: np.ndarray, variants: np.ndarray, suspicious: bool) -> None:
-        """One step of each model that has not learned ``lesson`` yet (``variants``: its 24 augmentations)."""
+        """Carry out ``lesson`` for each model that has not yet: one step (``variants``: its 24 augmentations)
+        unless it is a review without one; then replay and the writer's memory follow a review."""
         order = self.queue.order(lesson.position)
         fresh = [t for t in self.tracks.values()
-                 if order > self.queue.order(t.through) and lesson.drawing_id not in t.learned]
-        if fresh:
+                 if order > self.queue.order(t.through) and lesson.lesson_id not in t.learned]
+        if fresh and lesson.label is not None:
             X, y = self.replay.batch(variants, lesson.label)
             for track in fresh:
                 track.model.partial_fit(X, y)
-                track.pending.append(lesson.drawing_id)
-                track.learned.add(lesson.drawing_id)
+                track.pending.append(lesson.lesson_id)
+                track.learned.add(lesson.lesson_id)
                 track.steps += 1
                 track.suspicious |= suspicious
                 if self.metrics:
                     self.metrics.learn_steps.labels(track.name).inc()
-            self.replay.add(x28, lesson.label)
+        elif fresh:
+            for track in fresh:
+                track.applied.append(lesson.lesson_id)
+                track.learned.add(lesson.lesson_id)
+        if fresh:
+            if lesson.review is None:
+                self.replay.add(x28, lesson.label, lesson.drawing_id)
+            else:
+                self._follow(lesson, x28)
         for track in self.tracks.values():
             if order > self.queue.order(track.through):
                 track.through = lesson.position
 
+    def _follow(self, review: Lesson, x28: np.ndarray) -> None:
+        """Replay and the writer's memory hold the drawing as the review leaves it (idempotent, so a batch
+        learned again after a failed publish changes nothing more)."""
+        self.replay.hold(review.drawing_id, x28, review.holds)
+        if self.memories is not None and review.alias:
+            embedding = None
+            if review.holds is not None and self.embedder is not None:
+                embedding = self.embedder.predict_and_embed(x28[None])[1][0]
+            try:
+                self.memories.apply_review(review.alias, review.drawing_id, review.holds, embedding, review.verdict)
+            except StorageError as exc:  # the next review of theirs, or reconciliation, puts it right
+                log.warning("review %s: the writer's memory could not follow it: %s", review.review, exc)
+
     def _commit(self, track: Track) -> None:
         """Publish what ``track`` learned since its HEAD as one version, checked by the guard first."""
-        if not track.pending:
+        if not track.pending and not track.applied:
             return
         meta = {"reason": "learn", "steps": track.steps, "drawings": track.pending, "position": track.through,
                 "reconciled_to": self.watermark}
+        if self.reviews is not None:
+            meta["reviews_reconciled_to"] = self.review_watermark
+        if track.applied:
+            meta["applied"] = track.applied
         if self.guard.due(track.steps - track.checked_steps, time.monotonic() - track.checked_at, track.suspicious):
             meta.update(self._check(track))
             track.checked_steps, track.checked_at = track.steps, time.monotonic()
@@ -262,15 +310,15 @@ class Learner:
             log.warning("%s: v%d was published by someone else (a second learner, or an admin rollback); "
                         "dropping %d unpublished steps and reading on from it", track.name, track.version + 1,
                         len(track.pending))
-            track.learned.difference_update(track.pending)
+            track.learned.difference_update(track.pending + track.applied)
             self._load(track)
             return
         except StorageError as exc:
             log.warning("%s: could not publish (%s); the drawings stay queued and are learned again", track.name, exc)
-            track.learned.difference_update(track.pending)
+            track.learned.difference_update(track.pending + track.applied)
             track.stale = True
             return
-        track.head, track.pending, track.suspicious = record, [], False
+        track.head, track.pending, track.applied, track.suspicious = record, [], [], False
         target = track.baseline - self.guard.tolerance / 2
         if record.meta.get("holdout_accuracy", -1) >= target:
             track.good = (track.good + [record.version])[-GOOD_VERSIONS_KEPT:]
@@ -334,7 +382,7 @@ class Learner:
                 continue
             try:
                 record = self.drawings.get(drawing_id)
-                if record.train:
+                if record.train and record.status == "pending":  # quarantined ones wait for a review
                     self.queue.add(Lesson(record.id, record.label, record.input28))
                     enqueued += 1
             except NotFound:
@@ -348,6 +396,41 @@ class Learner:
             self._forget_before(since)
         if enqueued:
             log.info("reconciliation: %d stored drawings were not learned yet; enqueued them", enqueued)
+        return enqueued + self._reconcile_reviews()
+
+    def _reconcile_reviews(self) -> int:
+        """Enqueue stored reviews that no version holds (learned or applied) and no queue delivered."""
+        if self.reviews is None:
+            return 0
+        now = "r" + drawing_id_time_prefix(datetime.now(timezone.utc) - timedelta(seconds=self.reconcile_seconds))
+        since = None
+        if self.review_watermark is not None:
+            since = "r" + drawing_id_time_prefix(drawing_id_time(self.review_watermark[1:])
+                                                 - timedelta(seconds=self.reconcile_seconds))
+        try:
+            reviews = [r for r in self.reviews.since(since) if r.id < now]
+        except StorageError as exc:
+            log.warning("reconciliation of reviews skipped: %s", exc)
+            return 0
+        enqueued = 0
+        for review in reviews:
+            if review.id in self._examined or all(review.id in t.learned for t in self.tracks.values()):
+                continue
+            try:
+                self.queue.add(lesson_for(self.drawings.get(review.drawing), review))
+                enqueued += 1
+            except NotFound:
+                pass
+            except (StorageError, QueueUnavailable) as exc:
+                log.warning("reconciliation of reviews stopped at %s: %s", review.id, exc)
+                return enqueued
+            self._examined.add(review.id)
+        if reviews:
+            self.review_watermark = max(reviews[-1].id, self.review_watermark or reviews[-1].id)
+        elif self.review_watermark is None:
+            self.review_watermark = now  # none before this: the ledger need not be read back for any
+        if enqueued:
+            log.info("reconciliation: %d reviews were not carried out yet; enqueued them", enqueued)
         return enqueued
 
     def _forget_before(self, since: str | None) -> None:
@@ -376,7 +459,7 @@ class Learner:
             except Exception:  # a bug must not stop learning for good; the lessons stay queued
                 log.exception("learner step failed")
                 for track in self.tracks.values():
-                    track.learned.difference_update(track.pending)
+                    track.learned.difference_update(track.pending + track.applied)
                     track.stale = True
                 self._stop.wait(1.0)
 

@@ -24,24 +24,32 @@ RuntimeDep = Annotated[WebRuntime, Depends(get_runtime)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def is_admin(runtime: RuntimeDep, credentials: Credentials) -> bool:
-    """Whether the request carries ``Authorization: Bearer <INKLING_ADMIN_TOKEN>`` (never when unset)."""
-    token = runtime.settings.admin_token
-    if token is None or credentials is None:
-        return False
-    return hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode())
+async def admin_name(runtime: RuntimeDep, credentials: Credentials) -> str | None:
+    """The name of the admin whose token the request carries (``Authorization: Bearer <token>``), or None.
+    Every token is compared, in constant time, whichever matches."""
+    if credentials is None:
+        return None
+    given, found = credentials.credentials.encode(), None
+    for name, token in runtime.admins.items():
+        if hmac.compare_digest(given, token.encode()):
+            found = name
+    return found
 
 
-AdminDep = Annotated[bool, Depends(is_admin)]
+AdminDep = Annotated[str | None, Depends(admin_name)]
 
 
-async def require_admin(runtime: RuntimeDep, admin: AdminDep) -> None:
-    """The admin routes' guard: 403 when admin is disabled, 401 without the token."""
-    if runtime.settings.admin_token is None:
+async def require_admin(runtime: RuntimeDep, admin: AdminDep) -> str:
+    """The admin routes' guard: 403 when admin is disabled, 401 without a token; the admin's name."""
+    if not runtime.admins:
         raise ApiError(403, "admin_disabled", "Admin routes are disabled: the operator has not set "
-                                              "INKLING_ADMIN_TOKEN.")
-    if not admin:
+                                              "INKLING_ADMIN_TOKEN or INKLING_ADMIN_TOKENS.")
+    if admin is None:
         raise ApiError(401, "unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.")
+    return admin
+
+
+ReviewerDep = Annotated[str, Depends(require_admin)]
 
 
 async def client_id(request: Request, runtime: RuntimeDep) -> str:

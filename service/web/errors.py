@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import BlankDrawingError, InvalidImageError
+from models.strokes import InvalidStrokesError
 
 from ..core.storage import NotFound, StorageUnavailable
 
@@ -49,6 +50,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidImageError)
     async def _invalid_image(request: Request, exc: InvalidImageError):
         return error_response(422, "invalid_image", str(exc))
+
+    @app.exception_handler(InvalidStrokesError)
+    async def _invalid_strokes(request: Request, exc: InvalidStrokesError):
+        return error_response(422, "invalid_strokes", str(exc))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):

@@ -17,6 +17,7 @@ from models.alphabets import Alphabet
 from models.base import accuracy
 from models.prototypes import PrototypeMemory
 
+from ..core.curation import ReviewStore
 from ..core.lineup import KINDS, online, original
 from ..core.metrics import Metrics
 from ..core.parts import Parts
@@ -27,6 +28,7 @@ from ..core.writers import WriterMemories
 from .clients import ClientIds
 from .limits import RateLimiter, TokenBucket
 from .recognizer import Recognizer
+from .review import ReviewQueue
 from .stats import Stats
 from .versions import OnlineModel, VersionFollower
 
@@ -47,6 +49,9 @@ class WebRuntime:
     drawing_limiter: RateLimiter
     prediction_limiter: TokenBucket
     original_accuracy: dict[str, float]  # each original's, on the alphabet's holdout
+    reviews: ReviewStore
+    review_queue: ReviewQueue
+    admins: dict[str, str]  # admin tokens by their holders' names (Settings.admins)
     inference: ThreadPoolExecutor | None = None  # None: CPU work runs on the event loop itself
     ready: bool = False
 
@@ -93,6 +98,7 @@ def build_web(parts: Parts) -> WebRuntime:
     memories.on_change = queue.announce_memory
     queue.subscribe_memories(memories.changed)
     recognizer = Recognizer(originals, online_models, alphabet)
+    reviews = ReviewStore(weights.objects)
     runtime = WebRuntime(
         settings, alphabet, parts.drawings, weights, queue, metrics, recognizer, follower, memories,
         Stats(parts.drawings, weights, online_models, original_accuracy, alphabet.n_classes),
@@ -101,7 +107,7 @@ def build_web(parts: Parts) -> WebRuntime:
                     settings.queue_url.get_secret_value() if settings.queue_url else "memory://", settings.queue_name),
         # Per process, in memory: a shared count would cost every prediction a Redis round trip.
         TokenBucket(settings.predictions_per_minute, settings.predictions_burst),
-        original_accuracy,
+        original_accuracy, reviews, ReviewQueue(parts.drawings, reviews), settings.admins(),
         inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None,
     )
     metrics.watch_queue(queue)

@@ -24,6 +24,10 @@ class ImageIn(BaseModel):
 class DrawingIn(ImageIn):
     label: StrictInt = Field(..., ge=0, description="What the person drew: a label of the deployment's alphabet "
                                                    "(GET /api/config), 0-9 for the digits.")
+    strokes: list[list[list[float]]] | None = Field(
+        None, description="The pen strokes the drawing was made of, Quick, Draw!'s raw format: per "
+                                         "stroke [[x...], [y...], [t...]], canvas pixels and milliseconds since the "
+                                         "first point (at most 64 strokes and 4,096 points). Kept beside the PNG.")
     train: StrictBool = Field(True, description="Consent to train the online models on this drawing.")
     wait: StrictBool = Field(True, description="Wait (up to ~2 s) for the version that learned it and answer "
                                                "with the models' answer after learning; false answers at once.")
@@ -113,6 +117,80 @@ class DrawingItem(BaseModel):
 class DrawingInfo(DrawingItem):
     learned: dict[str, int | None] | None = Field(
         description="Per online model, the version that first learned it (null while queued); null without consent.")
+    status: Literal["pending", "accepted", "relabelled", "discarded", "quarantined"] = Field(
+        "pending", description="pending: learned, not reviewed; quarantined: held for review (not learned); "
+                               "accepted, relabelled, discarded: a reviewer's decision.")
+    suspicion: float | None = Field(None, description="0-1: how likely its label is wrong, judged when it was stored "
+                                                      "(null for drawings from before curation).")
+
+
+class Review(BaseModel):
+    id: str
+    at: str
+    by: str = Field(description="Who: the admin token's name, or 'inkling' for the service's own decisions.")
+    action: Literal["accept", "relabel", "discard", "undo", "quarantine"]
+    drawing: str
+    before_status: str
+    before_label: int
+    after_status: str
+    after_label: int
+    learn: int | None = Field(description="The label the models take one step with because of it (null: none).")
+    undoes: str | None = None
+
+
+class TrackRecordOut(BaseModel):
+    drawings: int
+    suspicious: int = Field(description="Their labels that were suspicious by themselves.")
+    quarantined: int = Field(description="Held for review now.")
+    confirmed: int = Field(description="Labels a reviewer let stand.")
+    corrected: int = Field(description="Labels a reviewer relabelled or discarded.")
+
+
+class ReviewItem(BaseModel):
+    id: str
+    label: int = Field(description="The label now (a reviewer's, if relabelled).")
+    given: int = Field(description="The label its writer gave.")
+    glyph: str
+    suspicion: float
+    status: str
+    writer: str = Field(description="The writer's pseudonym (or client-<hashed address> without a writer id).")
+    guess: int | None = Field(description="What the models answered before learning it (null: can't tell).")
+    reasons: list[str]
+    created: str
+    train: bool
+    png_url: str
+    models: dict[str, list[Guess]] | None = Field(description="Each model's top-3 before learning it.")
+    reviews: list[Review] = Field(default_factory=list, description="Its reviews, oldest first.")
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewItem]
+    next: str | None = Field(description="The cursor of the next page (null: no more).")
+    writers: dict[str, TrackRecordOut] = Field(description="The track record of each writer on this page.")
+
+
+class ReviewIn(BaseModel):
+    action: Literal["accept", "relabel", "discard", "undo"]
+    label: StrictInt | None = Field(None, ge=0, description="The new label (relabel only).")
+
+
+class BulkReviewIn(ReviewIn):
+    ids: list[str] = Field(..., min_length=1, max_length=200, description="The drawings to review alike.")
+
+
+class ReviewOut(BaseModel):
+    review: Review
+    drawing: ReviewItem
+
+
+class BulkReviewOut(BaseModel):
+    done: list[ReviewOut]
+    refused: dict[str, str] = Field(description="Drawings not reviewed, with why.")
+
+
+class AuditPage(BaseModel):
+    items: list[Review] = Field(description="Reviews, newest first.")
+    next: str | None
 
 
 class DrawingPage(BaseModel):

@@ -34,6 +34,8 @@ __all__ = [
 INPUT28_BYTES = 28 * 28
 MAX_LABELS = 1000  # labels are class indices of the deployment's alphabet (models.alphabets); the store takes any below this
 WRITER_LINK_RE = re.compile(r"^[0-9a-f]{32}$")
+ALIAS_RE = re.compile(r"\Aw[0-9a-f]{12}\Z")  # a writer's pseudonym (service.core.writers), never their id
+STATUSES = ("pending", "quarantined")  # a drawing's status when it is stored; reviews move it (service.core.curation)
 MAX_PAGE = 1000
 
 
@@ -83,6 +85,13 @@ class DrawingRecord:
     prediction: dict | None = None
     versions: dict | None = None
     writer: str | None = None  # HMAC of the id under the writer's memory's secret (service.core.writers); never the id
+    # What curation needs (service.core.curation), on drawings stored since it began; older ones have none.
+    probs: dict | None = None  # each model's probabilities before it learned the drawing, rounded
+    suspicion: float | None = None  # 0..1, when it was stored (models.suspicion)
+    reasons: tuple[str, ...] = ()  # why it is suspicious
+    status: str = "pending"  # when it was stored: "pending" (learned) or "quarantined" (held for review)
+    alias: str | None = None  # its writer's pseudonym, grouping their drawings for review
+    strokes: bool = False  # its pen strokes are stored beside it (get_strokes)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not DRAWING_ID_RE.match(self.id):
@@ -97,6 +106,15 @@ class DrawingRecord:
                 raise ValueError(f"{name} must be a dict or None")
         if self.writer is not None and not (isinstance(self.writer, str) and WRITER_LINK_RE.match(self.writer)):
             raise ValueError("writer must be a link of 32 hex digits or None")
+        if self.probs is not None and not isinstance(self.probs, dict):
+            raise ValueError("probs must be a dict or None")
+        if self.suspicion is not None and not (isinstance(self.suspicion, (int, float)) and 0 <= self.suspicion <= 1):
+            raise ValueError("suspicion must be a number 0-1 or None")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        if self.alias is not None and not (isinstance(self.alias, str) and ALIAS_RE.match(self.alias)):
+            raise ValueError("alias must be a writer's pseudonym or None")
+        object.__setattr__(self, "reasons", tuple(str(r) for r in self.reasons))
 
     def to_json(self) -> dict:
         d = {"id": self.id, "label": self.label, "created": self.created, "train": self.train,
@@ -104,13 +122,18 @@ class DrawingRecord:
              "prediction": self.prediction, "versions": self.versions}
         if self.writer is not None:  # records without a writer keep their exact bytes from before writers existed
             d["writer"] = self.writer
+        if self.suspicion is not None:  # ... and records from before curation theirs
+            d.update(probs=self.probs, suspicion=self.suspicion, reasons=list(self.reasons), status=self.status,
+                     alias=self.alias, strokes=self.strokes)
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> "DrawingRecord":
         return cls(id=d["id"], label=d["label"], created=d["created"], train=bool(d["train"]),
                    client=d["client"], input28=base64.b64decode(d["input28"], validate=True),
-                   prediction=d.get("prediction"), versions=d.get("versions"), writer=d.get("writer"))
+                   prediction=d.get("prediction"), versions=d.get("versions"), writer=d.get("writer"),
+                   probs=d.get("probs"), suspicion=d.get("suspicion"), reasons=tuple(d.get("reasons") or ()),
+                   status=d.get("status", "pending"), alias=d.get("alias"), strokes=bool(d.get("strokes", False)))
 
 
 @dataclass(frozen=True)
@@ -135,10 +158,16 @@ class WeightVersion:
 
     @property
     def drawings(self) -> list[str]:
-        """Drawings whose learning step this version contains (old records name one as ``drawing``)."""
+        """Lessons whose learning step this version contains: drawing ids, and the ids of reviews that
+        took a step (service.core.curation); old records name one drawing as ``drawing``."""
         if "drawings" in self.meta:
             return list(self.meta["drawings"])
         return [self.meta["drawing"]] if self.meta.get("drawing") else []
+
+    @property
+    def applied(self) -> list[str]:
+        """Reviews this version carried out without a step (a discard, an accept of what was learned)."""
+        return list(self.meta.get("applied", ()))
 
     def to_json(self) -> dict:
         return {"model": self.model, "version": self.version, "sha256": self.sha256,
@@ -154,8 +183,8 @@ class WeightVersion:
 
 @runtime_checkable
 class DrawingStore(Protocol):
-    def put(self, record: DrawingRecord, png: bytes) -> None:
-        """Store durably; PNG first, JSON (the commit marker) last; never overwrite an id.
+    def put(self, record: DrawingRecord, png: bytes, strokes: bytes | None = None) -> None:
+        """Store durably; PNG (and strokes) first, JSON (the commit marker) last; never overwrite an id.
 
         Re-putting the identical drawing (a retry after a timeout) succeeds;
         a different drawing under an existing id raises AlreadyExists.
@@ -166,6 +195,9 @@ class DrawingStore(Protocol):
 
     def get_png(self, drawing_id: str) -> bytes:
         """The PNG of a committed drawing, or NotFound."""
+
+    def get_strokes(self, drawing_id: str) -> bytes:
+        """The pen strokes (JSON, :mod:`models.strokes`) of a committed drawing stored with them, or NotFound."""
 
     def list(self, label: int | None = None, limit: int = 50,
              cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:

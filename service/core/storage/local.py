@@ -3,6 +3,7 @@
 Layout under ``root``::
 
     drawings/<id>.png            the drawing as the user saw it
+    drawings/<id>.strokes.json   its pen strokes, when the page sent them (models.strokes)
     drawings/<id>.json           DrawingRecord; written last = the commit marker
     drawings/index.log           append-only "<id> <label>" lines, see below
     weights/...                  the weight store's objects (``weights.py``), as files
@@ -124,10 +125,12 @@ class LocalDrawingStore:
 
     # -- writing
 
-    def put(self, record: DrawingRecord, png: bytes) -> None:
+    def put(self, record: DrawingRecord, png: bytes, strokes: bytes | None = None) -> None:
         body = dump_json(record.to_json())
         with _os_errors(f"put {record.id}"):
             self._create(f"{record.id}.png", bytes(png))
+            if strokes is not None:
+                self._create(f"{record.id}.strokes.json", bytes(strokes))
             self._append_journal(record.id, record.label)
             _fsync_dir(self._dir)  # the PNG is durable before the JSON can be
             self._create(f"{record.id}.json", body)
@@ -166,6 +169,13 @@ class LocalDrawingStore:
             if not (self._dir / f"{drawing_id}.json").exists():  # uncommitted PNGs do not exist
                 raise NotFound(f"no drawing {drawing_id}")
             return _read_file(self._dir / f"{drawing_id}.png", f"PNG of drawing {drawing_id}")
+
+    def get_strokes(self, drawing_id: str) -> bytes:
+        check_drawing_id(drawing_id)
+        with _os_errors(f"read {drawing_id}"):
+            if not (self._dir / f"{drawing_id}.json").exists():
+                raise NotFound(f"no drawing {drawing_id}")
+            return _read_file(self._dir / f"{drawing_id}.strokes.json", f"strokes of drawing {drawing_id}")
 
     # -- reading many
 

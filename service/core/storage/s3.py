@@ -3,6 +3,7 @@
 Keys under ``<prefix>/`` (the prefix may be empty) mirror the local layout::
 
     drawings/<id>.png             the drawing as the user saw it
+    drawings/<id>.strokes.json    its pen strokes, when the page sent them (models.strokes)
     drawings/<id>.label<d>        empty label marker, so listings carry labels
     drawings/<id>.json            DrawingRecord; written last = the commit marker
     weights/...                   the weight store's objects (``weights.py``)
@@ -193,9 +194,11 @@ class S3DrawingStore:
         self._lock = threading.Lock()  # guards the index
         self._index = DrawingIndex()
 
-    def put(self, record: DrawingRecord, png: bytes) -> None:
+    def put(self, record: DrawingRecord, png: bytes, strokes: bytes | None = None) -> None:
         body = dump_json(record.to_json())
         self._create(f"drawings/{record.id}.png", bytes(png))
+        if strokes is not None:
+            self._create(f"drawings/{record.id}.strokes.json", bytes(strokes))
         self._create(f"drawings/{record.id}.label{record.label}", b"")
         self._create(f"drawings/{record.id}.json", body)  # the commit marker, last
         with self._lock:
@@ -222,6 +225,11 @@ class S3DrawingStore:
         check_drawing_id(drawing_id)
         self._bucket.exists(f"drawings/{drawing_id}.json")  # uncommitted PNGs do not exist
         return self._bucket.get(f"drawings/{drawing_id}.png")
+
+    def get_strokes(self, drawing_id: str) -> bytes:
+        check_drawing_id(drawing_id)
+        self._bucket.exists(f"drawings/{drawing_id}.json")
+        return self._bucket.get(f"drawings/{drawing_id}.strokes.json")
 
     def list(self, label: int | None = None, limit: int = 50,
              cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:

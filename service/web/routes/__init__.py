@@ -1,5 +1,5 @@
 """The HTTP API, one module a area; each route is thin and calls plain modules of :mod:`service.web`."""
 
-from . import learn, models, operations, recognise, you
+from . import admin, learn, models, operations, recognise, you
 
-ROUTERS = (recognise.router, learn.router, you.router, models.router, operations.router)
+ROUTERS = (recognise.router, learn.router, you.router, models.router, admin.router, operations.router)

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from models.preprocess import decode_image_payload
 
+from ...core.storage import NotFound
 from ...core.storage.base import MAX_LABELS
 from .. import schemas
 from ..collect import collect_drawing
@@ -44,7 +45,7 @@ async def add_drawing(body: schemas.DrawingIn, runtime: RuntimeDep, client: Clie
     """
     check_label(body.label, runtime)
     return await collect_drawing(runtime, decode_image_payload(body.image), body.label, body.train, client,
-                                 wait=body.wait, writer=body.writer)
+                                 wait=body.wait, writer=body.writer, strokes=body.strokes)
 
 
 @router.read("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS)
@@ -55,7 +56,8 @@ async def list_drawings(runtime: RuntimeDep, admin: AdminDep,
     """Stored drawings given with consent (to the admin, all of them), newest first, a page at a time."""
     check_label(label, runtime)
     try:
-        records, next_cursor = await run_in_threadpool(visible_page, runtime.drawings, label, limit, cursor, admin)
+        records, next_cursor = await run_in_threadpool(visible_page, runtime.drawings, runtime.reviews, label, limit,
+                                                       cursor, admin is not None)
     except ValueError:
         raise ApiError(422, "invalid_cursor", "That cursor is not one this service gave out; start without it.")
     items = [{"id": r.id, "label": r.label, "created": r.created, "train": r.train,
@@ -66,19 +68,36 @@ async def list_drawings(runtime: RuntimeDep, admin: AdminDep,
 @router.read("/api/drawings/{drawing_id}.png", response_class=Response, responses={**ERRORS, 200: {
     "content": {"image/png": {}}, "description": "The drawing's pixels (re-encoded when it was stored)."}})
 async def drawing_png(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
-    record = await run_in_threadpool(visible_drawing, runtime.drawings, drawing_id, admin)
+    record = await run_in_threadpool(visible_drawing, runtime.drawings, runtime.reviews, drawing_id, admin is not None)
     png = await run_in_threadpool(runtime.drawings.get_png, record.id)
-    cache = "public, max-age=31536000, immutable" if record.train else "private, no-store"
+    # Anyone's drawings may be cached for a day (a review may take one out of the collection), private ones never.
+    cache = "public, max-age=86400" if record.train else "private, no-store"
     return Response(png, media_type="image/png", headers={"Cache-Control": cache})
+
+
+@router.read("/api/drawings/{drawing_id}/strokes", responses={**ERRORS, 200: {
+    "content": {"application/json": {}}, "description": "Its pen strokes, [[x...], [y...], [t...]] a stroke."}})
+async def drawing_strokes(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
+    """The pen strokes the drawing was made of, when they were sent with it (404 otherwise)."""
+    record = await run_in_threadpool(visible_drawing, runtime.drawings, runtime.reviews, drawing_id, admin is not None)
+    if not record.strokes:
+        raise ApiError(404, "not_found", "This drawing was stored without its strokes.")
+    strokes = await run_in_threadpool(runtime.drawings.get_strokes, record.id)
+    return Response(strokes, media_type="application/json",
+                    headers={"Cache-Control": "public, max-age=86400" if record.train else "private, no-store"})
 
 
 @router.read("/api/drawings/{drawing_id}", response_model=schemas.DrawingInfo, responses=ERRORS)
 async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
     """One drawing, and per online model the version that first learned it (null while it is queued)."""
-    record = await run_in_threadpool(visible_drawing, runtime.drawings, drawing_id, admin)
+    row = await run_in_threadpool(runtime.review_queue.get, drawing_id)
+    record = row.record
+    if not admin and not record.train:
+        raise NotFound(f"no drawing {drawing_id}")
     learned = await run_in_threadpool(runtime.follower.learned, record.id) if record.train else None
-    return {"id": record.id, "label": record.label, "created": record.created, "train": record.train,
-            "png_url": f"/api/drawings/{record.id}.png", "learned": learned}
+    return {"id": record.id, "label": row.label, "created": record.created, "train": record.train,
+            "png_url": f"/api/drawings/{record.id}.png", "learned": learned, "status": row.status,
+            "suspicion": record.suspicion}
 
 
 @router.read("/api/stats", response_model=schemas.StatsOut)
