@@ -108,9 +108,14 @@ def test_the_rate_limit_is_shared_by_every_worker(redis_server):
     assert workers[1].acquire("client-b") == 0  # another client has its own count
 
 
-def test_the_rate_limit_lets_drawings_through_when_redis_is_down():
+def test_the_rate_limit_counts_in_the_process_when_redis_is_down():
+    """Never no limit: while Redis cannot be reached the same limit is counted per process (it let every
+    drawing through before)."""
     limiter = RateLimiter(per_minute=1, burst=1, storage_url=f"redis://127.0.0.1:{free_port()}/0")
-    assert [limiter.acquire("c") for _ in range(3)] == [0.0, 0.0, 0.0]
+    changes = []
+    limiter.on_change = changes.append
+    assert limiter.acquire("c") == 0.0 and limiter.acquire("c") > 0 and limiter.acquire("d") == 0.0
+    assert not limiter.shared and limiter.state == "per_process_fallback" and changes == [False]
 
 
 @pytest.mark.redis

@@ -85,6 +85,10 @@ class LearnQueue(Protocol):
     def order(self, position: str | None) -> tuple:
         """A sort key for positions (None sorts first)."""
 
+    @property
+    def reachable(self) -> bool:
+        """Whether the last call to the queue succeeded (no call is made to find out)."""
+
     def announce(self, model: str, version: int) -> None:
         """Tell every web worker that ``model`` has a new ``version``."""
 
@@ -157,6 +161,8 @@ class MemoryQueue:
     def order(self, position: str | None) -> tuple:
         return (self._n(position),)
 
+    reachable = True
+
     def announce(self, model: str, version: int) -> None:
         for callback in list(self._subscribers):
             callback(model, version)
@@ -192,15 +198,19 @@ class RedisQueue:
         self.stream, self.channel, self.memory_channel = f"{name}:lessons", f"{name}:versions", f"{name}:memories"
         self._cool_off_s, self._down_until = cool_off_s, 0.0
         self._max_length = max_length
+        self.reachable = True
 
     def _call(self, what: str, fn, *args, **kwargs):
         if time.monotonic() < self._down_until:
             raise QueueUnavailable(f"queue unreachable ({what}); retrying shortly")
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except self._redis_errors as exc:
             self._down_until = time.monotonic() + self._cool_off_s
+            self.reachable = False
             raise QueueUnavailable(f"queue {what}: {exc}") from exc
+        self.reachable = True
+        return result
 
     def add(self, lesson: Lesson) -> str:
         position = self._call("add", self.client.xadd, self.stream, lesson.to_fields(),

@@ -7,6 +7,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .clients import client_address
@@ -61,8 +62,9 @@ async def limit_predictions(client: ClientDep, runtime: RuntimeDep) -> None:
 
 
 async def limit_drawings(client: ClientDep, runtime: RuntimeDep) -> None:
-    """A client sending drawings faster than the limit gets 429 (counted across web workers through Redis)."""
-    if wait := runtime.drawing_limiter.acquire(client):
+    """A client sending drawings faster than the limit gets 429 (counted across web workers through Redis, on a
+    thread: a Redis that hangs must not hold the event loop)."""
+    if wait := await run_in_threadpool(runtime.drawing_limiter.acquire, client):
         retry = runtime.drawing_limiter.retry_after(wait)
         raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
                        {"Retry-After": retry})

@@ -105,6 +105,8 @@ def build_web(parts: Parts) -> WebRuntime:
         inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None,
     )
     metrics.watch_queue(queue)
+    metrics.rate_limit_shared.set(float(runtime.drawing_limiter.shared))
+    runtime.drawing_limiter.on_change = lambda shared: metrics.rate_limit_shared.set(float(shared))
     queue.subscribe(follower.poke)
     follower.refresh()
 
