@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 import signal
+import socket
 import statistics
 import threading
 import time
@@ -18,9 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from inkling_testkit.live_service import LiveService
+from inkling_testkit.processes import rss_mb
 from inkling_testkit.redis_server import RedisServer, find_redis
 from lab.data import load_pendigits
 from lab.render import render_pendigit
+from service.edge import SERVER_ARGS
 from tests.test_hardening import data_url, post
 
 httpx = pytest.importorskip("httpx")
@@ -183,3 +187,106 @@ def test_a_paused_redis_does_not_stall_the_worker(service, redis, pen):
         scraper.result()
     assert set(statuses) == {201}, statuses  # stored all the same (learned later)
     assert max(latencies) < baseline + 1.0, (baseline, sorted(latencies)[-5:])
+
+
+# --- 4. medium: header size was unbounded --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory, redis):
+    """The guarded server as the Procfile runs it, facing clients directly (no proxy), headers given 20 s."""
+    env = web_env(redis, INKLING_TRUSTED_PROXIES="0", INKLING_HEADER_TIMEOUT_SECONDS="20")
+    with LiveService(tmp_path_factory.mktemp("edge"), env, server_args=SERVER_ARGS) as svc:
+        yield svc
+
+
+def connect(port: int, source: str = "127.0.0.1") -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    answer = b""
+    with contextlib.suppress(ConnectionResetError, TimeoutError):
+        while chunk := sock.recv(65536):
+            answer += chunk
+    sock.close()
+    return answer
+
+
+def send_big_header(port: int, size: int) -> tuple[bytes, int]:
+    """GET /healthz with one header value of ``size`` bytes, sent in 64 KiB pieces until the server answers;
+    returns the answer and the bytes of the value sent."""
+    sock, sent, piece = connect(port), 0, b"a" * 65536
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        while sent < size and not select.select([sock], [], [], 0)[0]:
+            sock.sendall(piece[:size - sent])
+            sent += min(len(piece), size - sent)
+        if sent == size:
+            sock.sendall(b"\r\nConnection: close\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return read_answer(sock), sent
+
+
+def test_a_request_head_is_bounded(edge):
+    """One 40 MB header value was accepted and answered 200, and 8 connections x 30 MB took a worker from 112 to
+    227 MB. Now a head is refused at 32 KiB with 431 (URL included), and the worker's memory does not move."""
+    answer, _ = send_big_header(edge.port, 30_000)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:80]  # a large head within the limit is served
+    answer, sent = send_big_header(edge.port, 40_000_000)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
+    assert b'"code": "headers_too_large"' in answer and b"nosniff" in answer
+    assert sent < 5_000_000  # refused while the client was still sending
+    sock = connect(edge.port)
+    sock.sendall(b"GET /healthz?" + b"q" * 40_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_answer(sock).startswith(b"HTTP/1.1 431")  # the URL counts
+    before = rss_mb(edge.process.pid)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: send_big_header(edge.port, 30_000_000), range(8)))
+    assert all(a.startswith(b"HTTP/1.1 431") for a, _ in answers)
+    assert rss_mb(edge.process.pid) - before < 20, (before, rss_mb(edge.process.pid))
+    assert httpx.get(f"{edge.base_url}/healthz").status_code == 200
+
+
+# --- 5. medium: idle connections exhausted --limit-concurrency -----------------------------------------
+
+
+def test_idle_connections_from_one_address_meet_a_cap(edge):
+    """500 sockets that sent nothing made /healthz answer 503 to everyone until the header timeout. From one
+    address, all but 32 are now answered 429 and closed at once, and everyone else is served meanwhile."""
+    idle = [connect(edge.port, "127.0.0.2") for _ in range(500)]
+    try:
+        assert httpx.get(f"{edge.base_url}/healthz", timeout=10).status_code == 200
+        refused = [sock for sock in idle if select.select([sock], [], [], 0.5 if sock is idle[-1] else 0)[0]]
+        assert len(refused) >= 500 - 32, len(refused)
+        assert read_answer(refused[-1]).startswith(b"HTTP/1.1 429")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_idle_connections_from_many_addresses_are_closed_soon(edge):
+    """From 500 addresses the cap does not help: a connection that says nothing is closed after 2 s (the first
+    byte's timeout), not after the header timeout (20 s here), so /healthz answers again within seconds."""
+    idle = [connect(edge.port, f"127.3.{i // 250}.{i % 250 + 1}") for i in range(500)]
+    opened = time.monotonic()
+    try:
+        while httpx.get(f"{edge.base_url}/healthz", timeout=10).status_code != 200:
+            assert time.monotonic() - opened < 10, "still refused after 10 s"
+            time.sleep(0.2)
+        assert read_answer(idle[0]).startswith(b"HTTP/1.1 408")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+# --- 7. medium/low: IPv6 clients were limited per address -------------------------------------------------
+
+
+def test_ipv6_clients_are_limited_by_their_64(client, pen):
+    """300 drawings from 300 addresses of one /64 were all accepted: one subscriber's network is one client."""
+    png, label = pen
+    statuses = [post(client, png, label, f"2001:db8:7:7::{i:x}").status_code for i in range(1, 7)]
+    assert statuses == [201, 201, 201, 429, 429, 429]
+    assert post(client, png, label, "2001:db8:7:8::1").status_code == 201  # the next /64 is someone else

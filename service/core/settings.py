@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(10, gt=0, description="A request's headers must arrive within this.")
     body_timeout_seconds: float = Field(30, gt=0, description="A request's body must arrive within this of its "
                                                                "headers.")
+    # A browser's first bytes follow its connection at once; a socket that says nothing holds a place in
+    # --limit-concurrency until it is closed.
+    first_byte_timeout_seconds: float = Field(2, gt=0, description="A connection that sends nothing within this "
+                                                                    "is closed (408).")
+    # A browser's request head is well under 8 KiB; nginx's default buffers hold 8 KiB, 32 KiB at most.
+    max_header_bytes: int = Field(32 * 1024, ge=1024, description="A request's head (request line and headers) may "
+                                                                 "be this large; past it, 431.")
+    max_connections_per_client: int = Field(32, ge=0, description="Connections one client address (an IPv6 /64) "
+                                                                  "may hold open to a worker; past it, 429 (0: no "
+                                                                  "cap; off behind INKLING_TRUSTED_PROXIES).")
     drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
     drawings_burst: int = Field(10, gt=0, description="Drawings a client may send at once before the rate applies.")
     # The page asks for a prediction and the feature maps after each stroke: a quick writer makes ~4

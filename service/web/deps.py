@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .clients import client_address
+from .clients import client_address, network_of
 from .errors import ApiError
 from .runtime import WebRuntime
 
@@ -46,8 +46,9 @@ async def require_admin(runtime: RuntimeDep, admin: AdminDep) -> None:
 
 
 async def client_id(request: Request, runtime: RuntimeDep) -> str:
-    """The sender as the service keeps it: a salted hash of their address (:mod:`service.web.clients`)."""
-    return runtime.clients.of(client_address(request, runtime.settings.trusted_proxies))
+    """The sender as the service keeps it: a salted hash of their address, or of their IPv6 /64
+    (:mod:`service.web.clients`)."""
+    return runtime.clients.of(network_of(client_address(request, runtime.settings.trusted_proxies)))
 
 
 ClientDep = Annotated[str, Depends(client_id)]
