@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from inkling_testkit.live_service import LiveService
+from inkling_testkit.live_service import LiveLearner, LiveService
 from inkling_testkit.processes import rss_mb
 from inkling_testkit.redis_server import RedisServer, find_redis
 from lab.data import load_pendigits
 from lab.render import render_pendigit
+from service.core.storage import LocalObjects, WeightStore
 from service.edge import SERVER_ARGS
-from tests.test_hardening import data_url, post
+from tests.test_hardening import data_url, post, wait_until
 
 httpx = pytest.importorskip("httpx")
 pytestmark = pytest.mark.redis
@@ -290,3 +291,35 @@ def test_ipv6_clients_are_limited_by_their_64(client, pen):
     statuses = [post(client, png, label, f"2001:db8:7:7::{i:x}").status_code for i in range(1, 7)]
     assert statuses == [201, 201, 201, 429, 429, 429]
     assert post(client, png, label, "2001:db8:7:8::1").status_code == 201  # the next /64 is someone else
+
+
+# --- 6. medium/low: the learn queue had no hard bound --------------------------------------------------------
+
+
+def test_past_the_queue_bound_drawings_are_stored_and_learned_once_later(tmp_path, redis, pen):
+    """300 drawings queued past INKLING_MAX_BACKLOG of 200, and the stream's MAXLEN was a million (~1 GB of
+    Redis). Now the queue holds at most INKLING_QUEUE_MAX_DRAWINGS; past it a drawing is stored and answered
+    at once, and the learner's reconciliation enqueues it later: every drawing is learned exactly once."""
+    png, label = pen
+    env = web_env(redis, INKLING_QUEUE_NAME="round-two-bound", INKLING_QUEUE_MAX_DRAWINGS="4",
+                  INKLING_DRAWINGS_BURST="100", INKLING_RECONCILE_SECONDS="2")
+    with LiveService(tmp_path, env) as web, httpx.Client(base_url=web.base_url, timeout=30) as c:
+        answers = [post(c, png, label, "198.51.100.60").json() for _ in range(7)]
+        assert all(a["stored"] and a["queued"] for a in answers), answers
+        assert redis.client().xlen("round-two-bound:lessons") == 4
+        assert "learn from this one a little later" in answers[-1]["detail"]
+        assert 'inkling_drawings_deferred_total{reason="queue_full"} 3.0' in c.get("/metrics").text
+        ids = [a["id"] for a in answers]
+        with LiveLearner(tmp_path, env):
+            learned = wait_until(lambda: all_learned(c, ids), timeout=120)
+        assert set(learned) == set(ids)
+        versions = [c.get(f"/api/drawings/{i}").json()["learned"]["cnn_online"] for i in ids]
+        assert all(versions)
+    store = WeightStore(LocalObjects(tmp_path))
+    seen = [d for record in store.history("cnn_online", since=0) for d in record.drawings]
+    assert sorted(seen) == sorted(ids)  # each drawing in exactly one version
+
+
+def all_learned(c, ids: list[str]) -> list[str] | None:
+    learned = [i for i in ids if c.get(f"/api/drawings/{i}").json()["learned"]["cnn_online"]]
+    return learned if len(learned) == len(ids) else None

@@ -10,7 +10,7 @@ import pytest
 
 from inkling_testkit.live_service import free_port
 from service.web.limits import RateLimiter
-from service.core.queue import Lesson, MemoryQueue, QueueUnavailable, RedisQueue
+from service.core.queue import Lesson, MemoryQueue, QueueFull, QueueUnavailable, RedisQueue
 
 
 def lesson(n: int) -> Lesson:
@@ -35,6 +35,17 @@ class QueueContract:
         assert [x.position for x in queue.read(None, 10, 0)] == positions[2:]
         queue.trim(positions[-1])
         assert queue.depth() == 0 and queue.oldest_age_s() is None
+
+    def test_past_its_bound_the_queue_refuses_and_keeps_what_it_holds(self, queue):
+        """A hard bound (it had none in memory, and Redis's MAXLEN of a million dropped the oldest lessons)."""
+        queue.max_depth = 3
+        positions = [queue.add(lesson(n)) for n in range(3)]
+        with pytest.raises(QueueFull):
+            queue.add(lesson(3))
+        assert queue.depth() == 3 and [x.position for x in queue.read(None, 10, 0)] == positions
+        queue.trim(positions[0])
+        queue.add(lesson(4))
+        assert [x.label for x in queue.read(None, 10, 0)] == [1, 2, 4]
 
     def test_a_blocking_read_wakes_for_a_new_lesson(self, queue):
         threading.Timer(0.2, queue.add, args=(lesson(7),)).start()

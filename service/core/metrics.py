@@ -25,6 +25,9 @@ class Metrics:
         self.rollbacks = Counter("inkling_rollbacks_total", "Guard rollbacks of online models.", ["model"],
                                  registry=self.registry)
         self.drawings = Counter("inkling_drawings_stored_total", "Labelled drawings stored.", registry=self.registry)
+        self.drawings_deferred = Counter("inkling_drawings_deferred_total", "Drawings stored but not enqueued "
+                                         "(the learner's reconciliation enqueues them), by why.", ["reason"],
+                                         registry=self.registry)
         self.version = Gauge("inkling_model_version", "Version each online model serves.", ["model"],
                              registry=self.registry)
         self.steps = Gauge("inkling_model_steps", "Learning steps in the version each online model serves.",

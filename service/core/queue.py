@@ -9,6 +9,12 @@ backends with one small interface, like the stores:
 * :class:`RedisQueue`, a Redis Stream (``XADD``/``XREAD``/``XTRIM``) plus a
   pub/sub channel, for web workers and one learner in separate processes.
 
+Both hold at most ``max_depth`` lessons (a hard bound, sized to Redis's memory:
+~1 KB a lesson); past it ``add`` raises :class:`QueueFull` and adds nothing.
+The drawing is stored all the same, and the learner's reconciliation enqueues
+it once there is room: a bound never drops a lesson (trimming one that no
+version holds would lose it for good).
+
 Delivery is at-least-once and the learner makes it exactly-once: every
 published weight version records the queue position it has consumed through
 and the drawings it learned, so a learner reads on from the position in HEAD
@@ -41,8 +47,15 @@ Announcement = Callable[[str, int], None]  # (model, version)
 MemoryNews = Callable[[str, str], None]  # (writer key, the announcing worker)
 
 
+DEFAULT_MAX_DEPTH = 20_000  # lessons; ~20 MB of Redis (1,022 bytes a lesson, by MEMORY USAGE)
+
+
 class QueueUnavailable(Exception):
     """The queue could not be reached; the drawing is stored and reconciliation will enqueue it."""
+
+
+class QueueFull(QueueUnavailable):
+    """The queue holds ``max_depth`` lessons; the drawing is stored and reconciliation will enqueue it."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class Lesson:
 
 class LearnQueue(Protocol):
     def add(self, lesson: Lesson) -> str:
-        """Append; returns the lesson's position. Raises QueueUnavailable."""
+        """Append; returns the lesson's position. Raises QueueFull at ``max_depth`` lessons, QueueUnavailable."""
 
     def read(self, after: str | None, count: int, block_s: float) -> list[Lesson]:
         """Up to ``count`` lessons after position ``after`` (None: from the start), oldest first;
@@ -113,7 +126,8 @@ class MemoryQueue:
     """In-process queue. Positions are ``<ms>-<n>`` like a Redis stream's, and carry this
     instance's epoch, so a position from an earlier process reads as "from the start"."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        self.max_depth = max_depth
         self._epoch = secrets.token_hex(4)
         self._entries: list[tuple[int, Lesson, float]] = []  # (n, lesson, added at)
         self._next = 1
@@ -128,6 +142,8 @@ class MemoryQueue:
 
     def add(self, lesson: Lesson) -> str:
         with self._cond:
+            if len(self._entries) >= self.max_depth:
+                raise QueueFull(f"the learn queue holds {self.max_depth} drawings")
             n, self._next = self._next, self._next + 1
             position = f"{self._epoch}:{n}"
             self._entries.append((n, replace(lesson, position=position), time.time()))
@@ -185,10 +201,19 @@ class RedisQueue:
 
     After a failed call the queue answers QueueUnavailable at once for ``cool_off_s``
     rather than make every request wait out a connect timeout during an outage.
+    ``add`` checks the bound and appends in one script, so workers adding at once
+    never take the stream past ``max_depth``.
+    """
+
+    # Atomic: XLEN and XADD with nothing between them. No MAXLEN: trimming drops the oldest lessons,
+    # which no version may hold yet.
+    _ADD = """
+    if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
+    return redis.call('XADD', KEYS[1], '*', 'id', ARGV[2], 'label', ARGV[3], 'input28', ARGV[4])
     """
 
     def __init__(self, url: str, name: str = "inkling", *, timeout_s: float = 2.0, cool_off_s: float = 1.0,
-                 max_length: int = 1_000_000) -> None:
+                 max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         import redis  # only the scale-out set-up needs the client
 
         self._redis_errors = (redis.RedisError, OSError)
@@ -197,7 +222,8 @@ class RedisQueue:
         self._url, self._timeout_s = url, timeout_s
         self.stream, self.channel, self.memory_channel = f"{name}:lessons", f"{name}:versions", f"{name}:memories"
         self._cool_off_s, self._down_until = cool_off_s, 0.0
-        self._max_length = max_length
+        self.max_depth = max_depth
+        self._add = self.client.register_script(self._ADD)
         self.reachable = True
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -213,8 +239,11 @@ class RedisQueue:
         return result
 
     def add(self, lesson: Lesson) -> str:
-        position = self._call("add", self.client.xadd, self.stream, lesson.to_fields(),
-                              maxlen=self._max_length, approximate=True)
+        fields = lesson.to_fields()
+        position = self._call("add", self._add, keys=[self.stream],
+                              args=[self.max_depth, fields["id"], fields["label"], fields["input28"]])
+        if position is None:
+            raise QueueFull(f"the learn queue holds {self.max_depth} drawings")
         return position.decode()
 
     def read(self, after: str | None, count: int, block_s: float) -> list[Lesson]:
@@ -287,6 +316,6 @@ class RedisQueue:
         return self._listen(self.memory_channel, lambda news: callback(str(news["writer"]), str(news["origin"])))
 
 
-def make_queue(url: str | None, name: str = "inkling") -> LearnQueue:
+def make_queue(url: str | None, name: str = "inkling", max_depth: int = DEFAULT_MAX_DEPTH) -> LearnQueue:
     """The queue a deployment's settings select: Redis when ``url`` is set, else in-process."""
-    return RedisQueue(url, name) if url else MemoryQueue()
+    return RedisQueue(url, name, max_depth=max_depth) if url else MemoryQueue(max_depth)

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     learn_batch_seconds: float = Field(1.0, gt=0, description="Most time spent stepping before a batch is published.")
     max_backlog: int = Field(200, ge=0, description="Past this many queued drawings, POST /api/drawings answers "
                                                     "at once that the drawing is queued.")
+    # ~1 KB of Redis a drawing (1,022 bytes, MEMORY USAGE): 20,000 is ~20 MB, ~10 minutes of a learner's work.
+    queue_max_drawings: int = Field(20_000, ge=1, description="Most drawings in the learn queue (a hard bound, "
+                                                              "sized to Redis's memory at ~1 KB each); past it "
+                                                              "drawings are stored and enqueued later by the "
+                                                              "learner's reconciliation.")
     wait_seconds: float = Field(2.0, ge=0, description="How long POST /api/drawings waits for the version that "
                                                        "learned the drawing (wait: true).")
     reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from models.preprocess import read_drawing
 
-from ..core.queue import Lesson, QueueUnavailable
+from ..core.queue import Lesson, QueueFull, QueueUnavailable
 from ..core.storage import DrawingRecord, StorageError, new_drawing_id
 from ..core.storage.ids import utc_iso
 from .runtime import WebRuntime
@@ -66,7 +66,14 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
     try:
         await run_in_threadpool(runtime.queue.add, Lesson(record.id, label, record.input28))
         depth = await run_in_threadpool(runtime.queue.depth)
+    except QueueFull as exc:
+        runtime.metrics.drawings_deferred.labels("queue_full").inc()
+        log.info("drawing %s stored; enqueued later by reconciliation: %s", record.id, exc)
+        result.update(queued=True, detail="Saved. Many drawings are waiting to be learned, so the models will "
+                                          "learn from this one a little later; nothing more to do.")
+        return result
     except QueueUnavailable as exc:
+        runtime.metrics.drawings_deferred.labels("queue_unreachable").inc()
         log.warning("drawing %s stored; enqueued later by reconciliation: %s", record.id, exc)
         result.update(queued=True, detail="Saved. The models will learn from it once the learning queue is "
                                           "reachable again; nothing more to do.")
