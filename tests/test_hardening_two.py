@@ -8,6 +8,7 @@ Every test here failed on the code before its fix (see the issue "Harden the edg
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import select
 import signal
@@ -17,7 +18,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from inkling_testkit.live_service import LiveLearner, LiveService
 from inkling_testkit.processes import rss_mb
@@ -323,3 +326,31 @@ def test_past_the_queue_bound_drawings_are_stored_and_learned_once_later(tmp_pat
 def all_learned(c, ids: list[str]) -> list[str] | None:
     learned = [i for i in ids if c.get(f"/api/drawings/{i}").json()["learned"]["cnn_online"]]
     return learned if len(learned) == len(ids) else None
+
+
+# --- 2. medium: drawings were stored at full size -------------------------------------------------------------
+
+
+def png_of(image: Image.Image, **save) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", **save)
+    return out.getvalue()
+
+
+def test_drawings_are_stored_small_and_gray(service, client, pen):
+    """An 850x850 noise PNG was stored as 726 KB, and a 1-bit image with transparency as RGBA (130 KB -> 332 KB):
+    ~22 MB a minute per address. Now what is stored is 8-bit gray, at most twice the canvas a side and at most
+    64 KiB; a canvas drawing keeps its pixels."""
+    png, label = pen
+    rng = np.random.default_rng(2)
+    noise = png_of(Image.fromarray(rng.integers(0, 256, (840, 840), dtype=np.uint8), "L"))
+    bits = Image.fromarray(rng.random((1024, 1024)) > 0.5).convert("P")
+    one_bit = png_of(bits, bits=1, transparency=0)
+    assert len(noise) > 700_000 and Image.open(io.BytesIO(one_bit)).mode == "P"
+    for sent, sender in ((noise, "198.51.100.70"), (one_bit, "198.51.100.71"), (png, "198.51.100.72")):
+        drawing = post(client, sent, label, sender)
+        assert drawing.status_code == 201, drawing.text
+        stored = client.get(f"/api/drawings/{drawing.json()['id']}.png").content
+        image = Image.open(io.BytesIO(stored))
+        assert len(stored) <= 64 * 1024 and image.mode == "L" and max(image.size) <= 560, (len(stored), image)
+    np.testing.assert_array_equal(np.asarray(image), np.asarray(Image.open(io.BytesIO(png)).convert("L")))

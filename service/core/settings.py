@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     max_connections_per_client: int = Field(32, ge=0, description="Connections one client address (an IPv6 /64) "
                                                                   "may hold open to a worker; past it, 429 (0: no "
                                                                   "cap; off behind INKLING_TRUSTED_PROXIES).")
+    max_stored_drawing_bytes: int = Field(64 * 1024, ge=4096, description="A drawing is stored as an 8-bit gray "
+                                                                      "PNG of at most twice the canvas a side and "
+                                                                      "at most this many bytes (halved until it "
+                                                                      "fits).")
     drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
     drawings_burst: int = Field(10, gt=0, description="Drawings a client may send at once before the rate applies.")
     # The page asks for a prediction and the feature maps after each stroke: a quick writer makes ~4

@@ -36,7 +36,8 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
     when the drawing could not be stored (nothing was accepted).
     """
     # What the models see (fitted into the alphabet's box); what is stored: pixels only.
-    x28, png = await runtime.infer(read_drawing, png, runtime.alphabet.box)
+    x28, png = await runtime.infer(read_drawing, png, runtime.alphabet.box, 2 * runtime.alphabet.canvas.size,
+                                   runtime.settings.max_stored_drawing_bytes)
     memory = await runtime.memory_of(writer)
     before = await runtime.infer(runtime.recognizer.recognize, x28, memory)
     drawing_id = new_drawing_id()
