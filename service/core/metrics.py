@@ -22,6 +22,8 @@ class Metrics:
         self.corrupt_versions = Counter("inkling_corrupt_versions_total",
                                         "Published versions whose weights could not be read (skipped).", ["model"],
                                         registry=self.registry)
+        self.corrupt_drawings = Counter("inkling_corrupt_drawings_total", "Drawing records that could not be read "
+                                        "(skipped in listings, 404 alone).", registry=self.registry)
         self.rollbacks = Counter("inkling_rollbacks_total", "Guard rollbacks of online models.", ["model"],
                                  registry=self.registry)
         self.drawings = Counter("inkling_drawings_stored_total", "Labelled drawings stored.", registry=self.registry)

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
                                                                  "/api/activations, per worker process.")
     predictions_burst: int = Field(120, gt=0, description="Predictions a client may ask for at once.")
 
+    # The gallery asks for a page of 24 as a person scrolls; each page is up to 200 record reads.
+    listings_per_minute: float = Field(60, gt=0, description="Per-client rate of GET /api/drawings, per worker "
+                                                             "process.")
+    listings_burst: int = Field(20, gt=0, description="Pages of drawings a client may ask for at once.")
+
     # Chosen with scripts/learn_from_users.py: the CNN at 0.03 halves a new writer's errors
     # after 5 drawings of each digit while MNIST accuracy stays within 0.2 point.
     fnn_online_lr: float = Field(0.02, gt=0, description="Learning rate of the FNN's online steps.")

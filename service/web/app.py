@@ -23,7 +23,7 @@ from ..core.settings import Settings
 from ..core.tuning import tune_malloc_for_serving
 from .clients import HashedClients
 from .errors import install_error_handlers
-from .middleware import BodySizeLimit, MetricsMiddleware, SecurityHeaders
+from .middleware import BodySizeLimit, MetricsMiddleware, SecurityHeaders, UnexpectedErrors
 from .routes import ROUTERS
 from .runtime import WebRuntime
 
@@ -74,6 +74,7 @@ def create_web_app(settings: Settings, metrics: Metrics, start: Start) -> FastAP
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(UnexpectedErrors)  # innermost: its 500 passes through everything below
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too

@@ -62,6 +62,14 @@ async def limit_predictions(client: ClientDep, runtime: RuntimeDep) -> None:
                        {"Retry-After": retry})
 
 
+async def limit_listings(client: ClientDep, runtime: RuntimeDep) -> None:
+    """A client paging through the gallery faster than anyone looks gets 429 (per worker process)."""
+    if wait := runtime.listing_limiter.acquire(client):
+        retry = runtime.listing_limiter.retry_after(wait)
+        raise ApiError(429, "rate_limited", f"Too many pages of drawings at once; please wait {retry} s.",
+                       {"Retry-After": retry})
+
+
 async def limit_drawings(client: ClientDep, runtime: RuntimeDep) -> None:
     """A client sending drawings faster than the limit gets 429 (counted across web workers through Redis, on a
     thread: a Redis that hangs must not hold the event loop)."""

@@ -1,38 +1,75 @@
-"""Which stored drawings a request may see: those given with consent, and to the admin all of them."""
+"""Which stored drawings a request may see: those given with consent, and to the admin all of them; and the
+cursors that page through them."""
 
 from __future__ import annotations
 
-from ..core.storage import DrawingRecord, DrawingStore, NotFound
-from ..core.storage.base import check_drawing_id
+import base64
+import binascii
+
+from ..core.storage import CorruptObject, DrawingRecord, DrawingStore, NotFound
+from ..core.storage.base import DRAWING_ID_RE, check_drawing_id
 
 PAGE_READS = 10  # store pages read at most to fill one page of consented drawings
 
 
+def encode_cursor(drawing_id: str | None) -> str | None:
+    """What a client is handed to ask for the next page: opaque to it (it names the last drawing it was shown)."""
+    return base64.urlsafe_b64encode(drawing_id.encode("ascii")).decode("ascii").rstrip("=") if drawing_id else None
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The drawing a cursor names; ValueError for anything this service did not give out.
+
+    >>> decode_cursor(encode_cursor("20261130T120000000Z-0123456789"))
+    '20261130T120000000Z-0123456789'
+    """
+    if cursor is None:
+        return None
+    try:
+        drawing_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValueError("invalid cursor") from None
+    if not DRAWING_ID_RE.match(drawing_id):
+        raise ValueError("invalid cursor")
+    return drawing_id
+
+
 def visible_page(drawings: DrawingStore, label: int | None, limit: int, cursor: str | None,
                  private: bool = False) -> tuple[list[DrawingRecord], str | None]:
-    """A page of stored drawings, newest first: those given with consent, or with ``private`` all.
+    """A page of stored drawings, newest first: those given with consent, or with ``private`` all; and the
+    cursor of the next page (None: no more).
 
     Drawings sent with ``train: false`` were given to be recognised, not to be
-    shown to others; pages skip them and still come full while more exist
-    (reading at most ``PAGE_READS`` pages of the store for one).
+    shown to others. The store's index knows which they are, so a public page
+    reads no private record (but those stored before it knew: each is read once
+    per process). The cursor handed out names a drawing on this page (or is the
+    one given): never a private drawing, whose existence and time are nobody's business.
     """
-    records, next_cursor = drawings.list(label, limit, cursor)
+    start = decode_cursor(cursor)
     if private:
-        return records, next_cursor
-    shown = [r for r in records if r.train]
-    for _ in range(PAGE_READS - 1):
-        if len(shown) >= limit or next_cursor is None:
+        records, next_id = drawings.list(label, limit, start)
+        return records, encode_cursor(next_id)
+    shown: list[DrawingRecord] = []
+    next_id = start
+    for _ in range(PAGE_READS):
+        more, next_id = drawings.list(label, limit - len(shown), next_id, public=True)
+        shown += more
+        if len(shown) >= limit or next_id is None:
             break
-        more, next_cursor = drawings.list(label, limit, next_cursor)
-        shown += [r for r in more if r.train]
-    if len(shown) > limit:
-        shown, next_cursor = shown[:limit], shown[limit - 1].id
-    return shown, next_cursor
+    if next_id is not None:
+        next_id = shown[-1].id if shown else start
+    return shown, encode_cursor(next_id)
 
 
 def visible_drawing(drawings: DrawingStore, drawing_id: str, private: bool = False) -> DrawingRecord:
-    """A stored drawing's record; one sent without consent is NotFound unless ``private`` (the admin)."""
-    record = drawings.get(check_drawing_id(drawing_id))
+    """A stored drawing's record; one sent without consent, or whose record cannot be read, is NotFound
+    (the first unless ``private``: the admin)."""
+    check_drawing_id(drawing_id)
+    try:
+        record = drawings.get(drawing_id)
+    except CorruptObject as exc:
+        drawings.skip_corrupt(drawing_id, exc)
+        raise NotFound(f"no readable drawing {drawing_id}") from None
     if not record.train and not private:
         raise NotFound(f"no drawing {drawing_id}")
     return record

@@ -4,9 +4,12 @@ metrics. Pure ASGI middleware (no per-request framework overhead)."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from ..core.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 # The page makes no request outside its own origin (a browser test checks it), so the policy can say
 # exactly that. Drawings and feature maps are painted from data: and blob: URLs; styles set from
@@ -41,6 +44,37 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class UnexpectedErrors:
+    """An unexpected error's 500, answered inside the other middleware, so that it too carries the security
+    headers and is counted (Starlette's own answer comes from outside all of them)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # half an answer is out: the connection must end
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            body = json.dumps({"detail": "Something went wrong on our side; it has been logged.",
+                               "code": "internal_error"}).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:

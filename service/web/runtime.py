@@ -46,6 +46,7 @@ class WebRuntime:
     clients: ClientIds
     drawing_limiter: RateLimiter
     prediction_limiter: TokenBucket
+    listing_limiter: TokenBucket
     original_accuracy: dict[str, float]  # each original's, on the alphabet's holdout
     inference: ThreadPoolExecutor | None = None  # None: CPU work runs on the event loop itself
     ready: bool = False
@@ -101,10 +102,12 @@ def build_web(parts: Parts) -> WebRuntime:
                     settings.queue_url.get_secret_value() if settings.queue_url else "memory://", settings.queue_name),
         # Per process, in memory: a shared count would cost every prediction a Redis round trip.
         TokenBucket(settings.predictions_per_minute, settings.predictions_burst),
+        TokenBucket(settings.listings_per_minute, settings.listings_burst),
         original_accuracy,
         inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None,
     )
     metrics.watch_queue(queue)
+    parts.drawings.on_corrupt = lambda drawing_id: metrics.corrupt_drawings.inc()
     metrics.rate_limit_shared.set(float(runtime.drawing_limiter.shared))
     runtime.drawing_limiter.on_change = lambda shared: metrics.rate_limit_shared.set(float(shared))
     queue.subscribe(follower.poke)

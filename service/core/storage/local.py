@@ -13,6 +13,10 @@ linked (create-only: ``os.link`` fails if the name exists) or renamed
 power cut leaves either no file or a complete one. Stray ``.tmp-*`` files from
 killed writers are harmless and ignored.
 
+A drawing sent without consent gets a line ``<id> p`` just before its own, in
+the same append (a reader that does not know it skips it), so listings of
+public drawings never read a private record.
+
 Why ``index.log``: listing a directory of 100k drawings costs ~0.2 s, too much
 for every ``list``/``counts`` call. Instead ``put`` appends its id and label to
 the log *before* committing the JSON, and each process tails the log from
@@ -33,13 +37,13 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .base import (AlreadyExists, CorruptObject, DrawingIndex, DrawingRecord, NotFound, StorageError,
-                   StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json, parse_record,
-                   sha256_hex)
+from .base import (AlreadyExists, CorruptObject, CorruptRecords, DrawingIndex, DrawingRecord, NotFound,
+                   StorageError, StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json,
+                   parse_record, read_existing, sha256_hex)
 from .ids import DRAWING_ID_RE
 
 # Not anchored: a line torn by a crash and glued to the next one still yields the next entry.
-_JOURNAL_ENTRY_RE = re.compile(rb"([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10}) ([0-9]{1,3})\n")
+_JOURNAL_ENTRY_RE = re.compile(rb"([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10}) ([0-9]{1,3}|p)\n")
 
 
 # --------------------------------------------------------------------------- file primitives
@@ -99,7 +103,7 @@ def _read_file(path: Path, what: str) -> bytes:
 
 # --------------------------------------------------------------------------- drawings
 
-class LocalDrawingStore:
+class LocalDrawingStore(CorruptRecords):
     """Drawings as files under ``root/drawings``.
 
     >>> import tempfile
@@ -120,6 +124,7 @@ class LocalDrawingStore:
         self._index = DrawingIndex()
         self._journal_offset = 0
         self._pending: dict[str, int] = {}  # logged, JSON not seen yet (in flight, or died)
+        self._private: set[str] = set()  # logged as private, not indexed yet
         self._scanned = False
 
     # -- writing
@@ -128,12 +133,12 @@ class LocalDrawingStore:
         body = dump_json(record.to_json())
         with _os_errors(f"put {record.id}"):
             self._create(f"{record.id}.png", bytes(png))
-            self._append_journal(record.id, record.label)
+            self._append_journal(record.id, record.label, record.train)
             _fsync_dir(self._dir)  # the PNG is durable before the JSON can be
             self._create(f"{record.id}.json", body)
             _fsync_dir(self._dir)
         with self._lock:
-            self._index.add(record.id, record.label)
+            self._index.add(record.id, record.label, public=record.train)
 
     def _create(self, name: str, data: bytes) -> None:
         """Create-only write; the same bytes already there is fine (a retried put)."""
@@ -141,11 +146,11 @@ class LocalDrawingStore:
         if not _write_file(path, data, create_only=True) and path.read_bytes() != data:
             raise AlreadyExists(f"{name} exists with different content")
 
-    def _append_journal(self, drawing_id: str, label: int) -> None:
+    def _append_journal(self, drawing_id: str, label: int, public: bool) -> None:
         # One small O_APPEND write: concurrent appenders from other processes never interleave.
         fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{drawing_id} {label}\n".encode("ascii"))
+            os.write(fd, f"{'' if public else f'{drawing_id} p' + chr(10)}{drawing_id} {label}\n".encode("ascii"))
         finally:
             os.close(fd)
 
@@ -169,18 +174,26 @@ class LocalDrawingStore:
 
     # -- reading many
 
-    def list(self, label: int | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:
+    def list(self, label: int | None = None, limit: int = 50, cursor: str | None = None,
+             public: bool = False) -> tuple[list[DrawingRecord], str | None]:
         check_page(label, limit, cursor)
         with self._lock:
             self._refresh()
-            ids, next_cursor = self._index.page(label, limit, cursor)
-        return [self.get(i) for i in ids], next_cursor
+            ids, next_cursor = self._index.page(label, limit, cursor, public)
+        records = read_existing(self.get, ids, self.skip_corrupt)
+        return (self._public_only(records) if public else records), next_cursor
 
-    def counts(self) -> list[int]:
+    def _public_only(self, records: list[DrawingRecord]) -> list[DrawingRecord]:
+        with self._lock:
+            for record in records:
+                if not record.train:  # stored before the journal said so
+                    self._index.mark_private(record.id)
+        return [r for r in records if r.train]
+
+    def counts(self, public: bool = False) -> list[int]:
         with self._lock:
             self._refresh()
-            return self._index.counts()
+            return self._index.counts(public)
 
     def ids_since(self, drawing_id: str | None) -> list[str]:
         with self._lock:
@@ -200,8 +213,9 @@ class LocalDrawingStore:
             self._tail_journal()
             for drawing_id, label in list(self._pending.items()):
                 if (self._dir / f"{drawing_id}.json").exists():
-                    self._index.add(drawing_id, label)
+                    self._index.add(drawing_id, label, public=drawing_id not in self._private)
                     del self._pending[drawing_id]
+                    self._private.discard(drawing_id)
             if not self._scanned:
                 self._scan_folder()
                 self._scanned = True
@@ -217,7 +231,11 @@ class LocalDrawingStore:
         self._journal_offset += len(complete)
         for m in _JOURNAL_ENTRY_RE.finditer(complete):
             drawing_id = m.group(1).decode("ascii")
-            if drawing_id not in self._index:
+            if drawing_id in self._index:
+                continue
+            if m.group(2) == b"p":
+                self._private.add(drawing_id)
+            else:
                 self._pending.setdefault(drawing_id, int(m.group(2)))  # the first line for an id wins
 
     def _scan_folder(self) -> None:
@@ -225,13 +243,14 @@ class LocalDrawingStore:
         for name in os.listdir(self._dir):
             drawing_id = name[:-5]
             if name.endswith(".json") and DRAWING_ID_RE.match(drawing_id) and drawing_id not in self._index:
-                label = self._pending.pop(drawing_id, None)
+                label, public = self._pending.pop(drawing_id, None), drawing_id not in self._private
                 if label is None:
                     try:
-                        label = self.get(drawing_id).label
+                        record = self.get(drawing_id)
                     except (NotFound, CorruptObject):
                         continue
-                self._index.add(drawing_id, label)
+                    label, public = record.label, record.train
+                self._index.add(drawing_id, label, public)
 
 
 # --------------------------------------------------------------------------- objects

@@ -12,7 +12,7 @@ from models.preprocess import decode_image_payload
 from ...core.storage.base import MAX_LABELS
 from .. import schemas
 from ..collect import collect_drawing
-from ..deps import AdminDep, ClientDep, RuntimeDep, limit_drawings
+from ..deps import AdminDep, ClientDep, RuntimeDep, limit_drawings, limit_listings
 from ..errors import ApiError
 from ..gallery import visible_drawing, visible_page
 from ..runtime import WebRuntime
@@ -47,12 +47,14 @@ async def add_drawing(body: schemas.DrawingIn, runtime: RuntimeDep, client: Clie
                                  wait=body.wait, writer=body.writer)
 
 
-@router.read("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS)
+@router.read("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS,
+             dependencies=[Depends(limit_listings)])
 async def list_drawings(runtime: RuntimeDep, admin: AdminDep,
                         label: Annotated[int | None, Query(ge=0, le=MAX_LABELS - 1)] = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         cursor: Annotated[str | None, Query(max_length=200)] = None):
-    """Stored drawings given with consent (to the admin, all of them), newest first, a page at a time."""
+    """Stored drawings given with consent (to the admin, all of them), newest first, a page at a time (pass
+    ``next_cursor`` back as ``cursor``)."""
     check_label(label, runtime)
     try:
         records, next_cursor = await run_in_threadpool(visible_page, runtime.drawings, label, limit, cursor, admin)
