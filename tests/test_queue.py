@@ -150,3 +150,35 @@ def test_announcements_arrive_within_200_ms(queue_env):
         assert max(delays) < 0.2, delays
     finally:
         stop()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("channel", ["versions", "memories"])
+def test_a_malformed_message_does_not_end_the_announcements(queue_env, redis_server, channel):
+    """PUBLISH <prefix>:memories '[1]' killed the listener thread in every worker: after it a drawing taught on
+    one worker was not seen by another until its cache expired. Each message is now checked on its own."""
+    queue = RedisQueue(queue_env["INKLING_QUEUE_URL"], queue_env["INKLING_QUEUE_NAME"])
+    heard, got = [], threading.Event()
+    if channel == "versions":
+        stop = queue.subscribe(lambda model, version: (heard.append((model, version)), got.set()))
+        good, announce = ("cnn_online", 3), lambda: queue.announce("cnn_online", 3)
+    else:
+        stop = queue.subscribe_memories(lambda key, origin: (heard.append((key, origin)), got.set()))
+        good, announce = ("a" * 32, "worker-1"), lambda: queue.announce_memory("a" * 32, "worker-1")
+    raw = redis_server.client()
+    name = f"{queue_env['INKLING_QUEUE_NAME']}:{channel}"
+    try:
+        deadline = time.monotonic() + 5
+        while not got.is_set() and time.monotonic() < deadline:  # until the subscription is live
+            announce()
+            got.wait(0.2)
+        assert good in heard
+        for bad in ("[1]", "{}", "not json", '{"model": [], "version": "x"}', '{"writer": 5, "origin": {}}',
+                    "\xff\xfe", "null", '"text"', '{"model": "m", "version": 1e999}'):
+            raw.publish(name, bad)
+        heard.clear()
+        got.clear()
+        announce()
+        assert got.wait(5) and heard == [good]
+    finally:
+        stop()

@@ -284,8 +284,24 @@ class RedisQueue:
         except QueueUnavailable as exc:  # workers poll as well: they hear of it a little later
             log.warning("%s", exc)
 
-    def _listen(self, channel: str, deliver: Callable[[dict], None]) -> Callable[[], None]:
+    def _listen(self, channel: str, deliver: Callable[[dict], None], shape: dict[str, type]) -> Callable[[], None]:
+        """Hand each message on ``channel`` that is a JSON object with ``shape``'s fields and types to ``deliver``.
+
+        Anyone who can publish on the channel can send anything: a message of another
+        shape is logged and dropped, and so is one that ``deliver`` fails on; the
+        listener goes on either way (it is every worker's only news of the others).
+        """
         stop = threading.Event()
+
+        def handle(data) -> None:
+            try:
+                news = json.loads(data)
+                if not isinstance(news, dict) or any(not isinstance(news.get(k), t) or isinstance(news.get(k), bool)
+                                                     for k, t in shape.items()):
+                    raise ValueError(f"not an object with {', '.join(shape)}")
+                deliver(news)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not end the listener
+                log.warning("ignored a malformed message on %s: %s", channel, str(exc)[:200])
 
         def listen() -> None:
             while not stop.is_set():
@@ -295,8 +311,8 @@ class RedisQueue:
                     while not stop.is_set():
                         message = pubsub.get_message(timeout=1.0)
                         if message and message.get("type") == "message":
-                            deliver(json.loads(message["data"]))
-                except self._redis_errors + (ValueError, KeyError) as exc:
+                            handle(message["data"])
+                except self._redis_errors as exc:
                     log.debug("announcements on %s interrupted: %s", channel, exc)
                     stop.wait(1.0)
 
@@ -307,13 +323,15 @@ class RedisQueue:
         self._publish(self.channel, {"model": model, "version": version})
 
     def subscribe(self, callback: Announcement) -> Callable[[], None]:
-        return self._listen(self.channel, lambda news: callback(str(news["model"]), int(news["version"])))
+        return self._listen(self.channel, lambda news: callback(news["model"], news["version"]),
+                            {"model": str, "version": int})
 
     def announce_memory(self, key: str, origin: str) -> None:
         self._publish(self.memory_channel, {"writer": key, "origin": origin})
 
     def subscribe_memories(self, callback: MemoryNews) -> Callable[[], None]:
-        return self._listen(self.memory_channel, lambda news: callback(str(news["writer"]), str(news["origin"])))
+        return self._listen(self.memory_channel, lambda news: callback(news["writer"], news["origin"]),
+                            {"writer": str, "origin": str})
 
 
 def make_queue(url: str | None, name: str = "inkling", max_depth: int = DEFAULT_MAX_DEPTH) -> LearnQueue:
