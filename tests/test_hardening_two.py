@@ -447,3 +447,19 @@ def test_an_unexpected_error_has_the_security_headers(redis, monkeypatch, tmp_pa
         assert r.status_code == 500 and r.json()["code"] == "internal_error"
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
         assert "default-src" in r.headers["content-security-policy"] and r.headers["referrer-policy"] == "no-referrer"
+
+
+# --- 11. low: writer ids could be guessed ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("writer", ["aaaaaaaa", "--------", "Z3nQ9xK2vB7mL4pR8sT1w"])
+def test_a_guessable_writer_id_is_refused(client, pen, writer):
+    """Ids like aaaaaaaa and -------- were accepted, so anyone could read, poison or forget such a memory. The
+    page makes 22 characters of 128 random bits; fewer are refused, in the body and in the header alike."""
+    png, _ = pen
+    r = client.post("/api/predict", json={"image": data_url(png), "writer": writer})
+    assert r.status_code == 422 and "writer" in r.json()["detail"], r.text
+    for method in ("GET", "DELETE"):
+        r = client.request(method, "/api/me", headers={"Inkling-Writer": writer})
+        assert r.status_code == 422 and "Inkling-Writer" in r.json()["detail"], r.text
+    assert client.get("/api/me", headers={"Inkling-Writer": "Z3nQ9xK2vB7mL4pR8sT1wA"}).status_code == 200

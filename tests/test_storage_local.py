@@ -444,7 +444,7 @@ class WeightStoreContract:
 
 # --------------------------------------------------------------------------- writers' memories
 
-WRITER, OTHER_WRITER = "writer-contract-1", "writer-contract-2"
+WRITER, OTHER_WRITER = "writer-contract-1-000000", "writer-contract-2-000000"  # 22+ characters
 
 
 def embedding_of(i: int) -> np.ndarray:
@@ -477,6 +477,7 @@ class WriterMemoryContract:
         first, second = make_memories(), make_memories()
         add_drawing(first, WRITER, 0, 5)
         add_drawing(first, OTHER_WRITER, 1, 5)
+        second.changed(writer_key(WRITER), first.origin)  # the announcement a worker receives
         assert len(second.view(WRITER)) == 1
         first.forget(WRITER)
         second.changed(writer_key(WRITER), first.origin)  # the announcement a worker receives

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
                                                               "each).")
     memory_ttl_seconds: float = Field(60.0, ge=0, description="A cached memory is read again after this long, "
                                                               "in case another worker's announcement was missed.")
+    memory_expire_days: float = Field(0, ge=0, description="Forget a writer's memory this many days after its last "
+                                                          "drawing (the learner looks every hour); 0 = never (a "
+                                                          "writer forgets with DELETE /api/me).")
 
     @field_validator("alphabet")
     @classmethod

@@ -92,6 +92,7 @@ def build_web(parts: Parts) -> WebRuntime:
     memories = WriterMemories(weights.objects, n_classes=alphabet.n_classes, size=settings.memory_size,
                               cache_writers=settings.memory_cache_writers, ttl_s=settings.memory_ttl_seconds)
     memories.on_change = queue.announce_memory
+    memories.keep_known_fresh()  # only writers with a memory are read: made-up ids cost nothing
     queue.subscribe_memories(memories.changed)
     recognizer = Recognizer(originals, online_models, alphabet)
     runtime = WebRuntime(

@@ -260,7 +260,8 @@ class LocalObjects:
 
     A file's tag is the sha256 of its bytes; ``put_if_match`` compares and
     replaces under an ``flock`` on a lock file beside it, which serialises
-    threads and processes alike (flock is per open file).
+    threads and processes alike (flock is per open file). ``delete`` removes
+    the lock file too (a writer's memory's names the hash of its id).
 
     >>> import tempfile
     >>> objects = LocalObjects(tempfile.mkdtemp())
@@ -298,13 +299,34 @@ class LocalObjects:
     def put_if_absent(self, name: str, data: bytes) -> bool:
         return self._write(name, data, create_only=True)
 
+    def _lock(self, path: Path, create: bool) -> int | None:
+        """An exclusive flock on ``path``'s lock file (None: there is none and ``create`` is false).
+
+        A lock file is deleted with its object (:meth:`delete`, under the lock), so a
+        lock taken on a file that has since been unlinked is taken again on the new one:
+        whoever holds a lock holds the one file everyone else will lock.
+        """
+        lock_path = path.with_name(f".lock-{path.name}")
+        while True:
+            with _os_errors(f"lock {path.name}"):
+                try:
+                    fd = os.open(lock_path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+                except FileNotFoundError:
+                    return None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_ino == os.stat(lock_path).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # unlinked while we waited for it
+
     def put_if_match(self, name: str, data: bytes, tag: str | None) -> str:
         path = self._path(name)
         with _os_errors(f"lock {name}"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path.with_name(f".lock-{path.name}"), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._lock(path, create=True)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 now = sha256_hex(path.read_bytes())
             except FileNotFoundError:
@@ -327,7 +349,16 @@ class LocalObjects:
                           if e.is_file() and not e.name.startswith("."))
 
     def delete(self, names: list[str]) -> None:
+        """Delete each object, and its lock file if it has one (under that lock: it names the object)."""
         with _os_errors("delete"):
             for name in names:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._path(name))
+                path = self._path(name)
+                fd = self._lock(path, create=False)
+                try:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                    if fd is not None:
+                        os.unlink(path.with_name(f".lock-{path.name}"))
+                finally:
+                    if fd is not None:
+                        os.close(fd)
