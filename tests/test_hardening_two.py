@@ -463,3 +463,34 @@ def test_a_guessable_writer_id_is_refused(client, pen, writer):
         r = client.request(method, "/api/me", headers={"Inkling-Writer": writer})
         assert r.status_code == 422 and "Inkling-Writer" in r.json()["detail"], r.text
     assert client.get("/api/me", headers={"Inkling-Writer": "Z3nQ9xK2vB7mL4pR8sT1wA"}).status_code == 200
+
+
+# --- 12. low: /docs and /redoc loaded scripts from a CDN ---------------------------------------------------------
+
+
+def test_the_api_docs_are_off_by_default(client):
+    """/docs and /redoc loaded Swagger UI and ReDoc from a CDN, unpinned, with 'unsafe-inline' scripts, on the
+    origin whose localStorage holds writer ids. Off unless the operator turns them on; the schema stays."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/openapi.json").json()["info"]["title"] == "Inkling"
+
+
+def test_the_api_docs_when_on_load_nothing_from_elsewhere(redis, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.core.settings import Settings
+
+    settings = Settings(role="web", queue_url=redis.url, queue_name="round-two-docs", data_dir=tmp_path, api_docs=True)
+    with TestClient(create_app(settings)) as c:
+        for path in ("/docs", "/redoc"):
+            page = c.get(path)
+            assert page.status_code == 200, path
+            policy = page.headers["content-security-policy"]
+            script_src = re.search(r"script-src ([^;]*)", policy).group(1)
+            assert "unsafe-inline" not in script_src and "http" not in policy, policy
+            sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+            assert sources and all(s.startswith("/docs/assets/") for s in sources), sources
+            for source in sources:
+                assert c.get(source).status_code == 200, source

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     dyno: str | None = Field(None, validation_alias="DYNO", description="Set by Heroku on its dynos.")
     port: str | None = Field(None, validation_alias="PORT", description="Set by PaaS hosts (Heroku, Render, ...).")
 
+    api_docs: bool = Field(False, description="Serve the API's documentation pages, /docs and /redoc (from this "
+                                              "worker, no CDN); off by default: they run on the page's origin. The "
+                                              "schema is at /openapi.json either way.")
+
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get 413.")
     # With service.edge's protocol (the Procfile's and Dockerfile's command): the page's requests
     # arrive in milliseconds; a 1 MB body over a slow phone link in a few seconds.

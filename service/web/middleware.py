@@ -16,23 +16,22 @@ log = logging.getLogger(__name__)
 # scripts go through the CSSOM, which the policy does not block. Nobody may frame the page.
 PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# FastAPI's /docs and /redoc load Swagger UI and ReDoc from jsDelivr, inline.
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-               "https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src blob:; frame-ancestors 'none'")
-DOCS_PATHS = ("/docs", "/redoc")
 
 
 class SecurityHeaders:
-    """``nosniff``, a content security policy, no framing, no referrer."""
+    """``nosniff``, a content security policy, no framing, no referrer: on every response, errors included.
 
-    def __init__(self, app):
-        self.app = app
+    ``docs_policy`` (with the API docs on, :mod:`.docs`) is the policy of the paths under ``docs_paths``.
+    """
+
+    def __init__(self, app, docs_policy: str | None = None, docs_paths: tuple[str, ...] = ()):
+        self.app, self.docs_policy, self.docs_paths = app, docs_policy, docs_paths
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        policy = DOCS_POLICY if scope["path"].startswith(DOCS_PATHS) else PAGE_POLICY
+        docs = self.docs_policy and scope["path"].startswith(self.docs_paths)
+        policy = self.docs_policy if docs else PAGE_POLICY
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
