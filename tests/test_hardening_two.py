@@ -194,6 +194,8 @@ def test_a_paused_redis_does_not_stall_the_worker(service, redis, pen):
         statuses = [d.result() for d in drawings]
         scraper.result()
     assert set(statuses) == {201}, statuses  # stored all the same (learned later)
+    print(f"\n[figure] /healthz with Redis paused: max {max(latencies) * 1000:.0f} ms over {len(latencies)} "
+          f"(unpaused median {baseline * 1000:.0f} ms)")
     assert max(latencies) < baseline + 1.0, (baseline, sorted(latencies)[-5:])
 
 
@@ -253,6 +255,8 @@ def test_a_request_head_is_bounded(edge):
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: send_big_header(edge.port, 30_000_000), range(8)))
     assert all(a.startswith(b"HTTP/1.1 431") for a, _ in answers)
+    print(f"\n[figure] a 40 MB header: refused after {sent / 1e6:.2f} MB sent; 8 x 30 MB heads: worker RSS "
+          f"{before:.0f} -> {rss_mb(edge.process.pid):.0f} MB")
     assert rss_mb(edge.process.pid) - before < 20, (before, rss_mb(edge.process.pid))
     assert httpx.get(f"{edge.base_url}/healthz").status_code == 200
 
@@ -283,6 +287,8 @@ def test_idle_connections_from_many_addresses_are_closed_soon(edge):
         while httpx.get(f"{edge.base_url}/healthz", timeout=10).status_code != 200:
             assert time.monotonic() - opened < 10, "still refused after 10 s"
             time.sleep(0.2)
+        print(f"\n[figure] 500 silent sockets from 500 addresses: /healthz 200 again {time.monotonic() - opened:.1f} s "
+              "after they were open")
         assert read_answer(idle[0]).startswith(b"HTTP/1.1 408")
     finally:
         for sock in idle:
@@ -356,6 +362,8 @@ def test_drawings_are_stored_small_and_gray(service, client, pen):
         assert drawing.status_code == 201, drawing.text
         stored = client.get(f"/api/drawings/{drawing.json()['id']}.png").content
         image = Image.open(io.BytesIO(stored))
+        print(f"\n[figure] sent {len(sent):,} bytes ({Image.open(io.BytesIO(sent)).mode} "
+              f"{Image.open(io.BytesIO(sent)).size}): stored {len(stored):,} bytes ({image.mode} {image.size})")
         assert len(stored) <= 64 * 1024 and image.mode == "L" and max(image.size) <= 560, (len(stored), image)
     np.testing.assert_array_equal(np.asarray(image), np.asarray(Image.open(io.BytesIO(png)).convert("L")))
 
