@@ -298,3 +298,31 @@ def test_memories_expire_when_the_operator_says(tmp_path):
     assert expire_memories(LocalObjects(tmp_path), 90 * 86400) == [writer_key(old)]
     assert len(memories_on(tmp_path).read(old)) == 0 and len(memories_on(tmp_path).read(recent)) == 1
     assert not [p for p in (tmp_path / "writers").iterdir() if writer_key(old) in p.name]
+
+
+def test_the_learner_expires_memories_and_tells_every_worker(tmp_path):
+    """The learner's expiry thread deletes old memories and announces each (the workers drop their copies)."""
+    import os
+    import threading
+    from types import SimpleNamespace
+
+    from service.core.queue import MemoryQueue
+    from service.core.storage import LocalObjects, WeightStore
+    from service.learn.build import expire_memories_forever
+    from tests.test_storage_local import add_drawing
+
+    old = "writer-old-000000000000"
+    add_drawing(memories_on(tmp_path), old, 0, 1)
+    long_ago = time.time() - 100 * 86400
+    os.utime(tmp_path / "writers" / f"{writer_key(old)}.json", (long_ago, long_ago))
+    queue, heard, stop = MemoryQueue(), [], threading.Event()
+    queue.subscribe_memories(lambda key, origin: heard.append((key, origin)))
+    parts = SimpleNamespace(weights=WeightStore(LocalObjects(tmp_path)), queue=queue)
+    thread = threading.Thread(target=expire_memories_forever, args=(parts, 90 * 86400, 0.05, stop))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(5)
+    assert heard == [(writer_key(old), "expiry")] and len(memories_on(tmp_path).read(old)) == 0

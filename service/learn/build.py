@@ -10,7 +10,6 @@ import importlib.util
 import logging
 import signal
 import threading
-import time
 
 import numpy as np
 
@@ -63,16 +62,19 @@ def build_learner(parts: Parts, *, threads: int) -> Learner:
 EXPIRY_EVERY_S = 3600.0
 
 
-def expire_memories_forever(parts: Parts, older_than_s: float, every_s: float = EXPIRY_EVERY_S) -> None:
-    """The deployment's one learner forgets writers' memories unused for ``older_than_s``, every ``every_s``, and
-    announces each, so that every worker drops its copy."""
+def expire_memories_forever(parts: Parts, older_than_s: float, every_s: float = EXPIRY_EVERY_S,
+                            stop: threading.Event | None = None) -> None:
+    """The deployment's one learner forgets writers' memories unused for ``older_than_s``, now and every
+    ``every_s`` (until ``stop``), and announces each, so that every worker drops its copy."""
+    stop = stop or threading.Event()
     while True:
         try:
             for key in expire_memories(parts.weights.objects, older_than_s):
                 parts.queue.announce_memory(key, "expiry")
         except StorageError as exc:
             log.warning("writers' memories not expired this time: %s", exc)
-        time.sleep(every_s)
+        if stop.wait(every_s):
+            return
 
 
 def fill_replay(replay: ReplayBuffer, drawings: DrawingStore, n: int = 500) -> None:
