@@ -86,7 +86,8 @@ FOLDER = "writers/"
 def writer_key(writer: str) -> str:
     """The name a writer's memory is stored under: a hash of the id, never the id itself.
 
-    >>> writer_key("Z3nQ9xK2vB7mL4pR8sT1wA") == writer_key("Z3nQ9xK2vB7mL4pR8sT1wA") != writer_key("Z3nQ9xK2vB7mL4pR8sT1wB")
+    >>> a, b = "Z3nQ9xK2vB7mL4pR8sT1wA", "Z3nQ9xK2vB7mL4pR8sT1wB"
+    >>> writer_key(a) == writer_key(a) != writer_key(b)
     True
     """
     if not isinstance(writer, str) or not WRITER_RE.match(writer):

@@ -1,5 +1,5 @@
-"""What ``GET /api/stats`` and ``GET /api/models`` report: drawings given with consent per label, and each online model's
-versions, steps, holdout history and rollbacks, read from the stores and cached for a moment."""
+"""What ``GET /api/stats`` and ``GET /api/models`` report: drawings given with consent per label, and each
+online model's versions, steps, holdout history and rollbacks, read from the stores and cached for a moment."""
 
 from __future__ import annotations
 
