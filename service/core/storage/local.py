@@ -150,7 +150,8 @@ class LocalDrawingStore(CorruptRecords):
         # One small O_APPEND write: concurrent appenders from other processes never interleave.
         fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{'' if public else f'{drawing_id} p' + chr(10)}{drawing_id} {label}\n".encode("ascii"))
+            lines = f"{drawing_id} {label}\n" if public else f"{drawing_id} p\n{drawing_id} {label}\n"
+            os.write(fd, lines.encode("ascii"))
         finally:
             os.close(fd)
 
@@ -244,6 +245,7 @@ class LocalDrawingStore(CorruptRecords):
             drawing_id = name[:-5]
             if name.endswith(".json") and DRAWING_ID_RE.match(drawing_id) and drawing_id not in self._index:
                 label, public = self._pending.pop(drawing_id, None), drawing_id not in self._private
+                self._private.discard(drawing_id)
                 if label is None:
                     try:
                         record = self.get(drawing_id)
