@@ -34,6 +34,8 @@ MAX_PIXELS = 1024 * 1024
 # Larger images are box-shrunk in 8 bits right after decoding (Image.reduce), to at most this a side:
 # twice the canvas, still 28x the field the digit ends up in.
 SHRINK_ABOVE = 560
+# A drawing is stored as at most this many bytes: a canvas drawing at twice the canvas is ~10-20 kB.
+MAX_STORED_BYTES = 64 * 1024
 FIELD = 28
 BOX = 20
 # Ink below this (0..1) is anti-aliasing haze or sensor noise, not part of the digit's extent.
@@ -226,8 +228,39 @@ def preprocess_drawing(png: bytes | str | Image.Image, box: int) -> np.ndarray:
     return fit_and_center(ink, box)
 
 
-def read_drawing(png: bytes | str, box: int) -> tuple[np.ndarray, bytes]:
+def read_drawing(png: bytes | str, box: int, max_side: int = SHRINK_ABOVE,
+                 max_bytes: int = MAX_STORED_BYTES) -> tuple[np.ndarray, bytes]:
     """A labelled drawing from one decode: what the models see (:func:`preprocess_drawing`) and what is
-    stored (:func:`clean_png`)."""
-    image = open_png(png)
-    return preprocess_drawing(image, box), clean_png(image)
+    stored (:func:`ink_png`: dark ink on white, 8-bit gray, at most ``max_side`` a side and ``max_bytes``)."""
+    ink = load_ink(open_png(png))
+    if ink.sum() < MIN_INK_PIXELS:
+        raise BlankDrawingError(_BLANK_MESSAGE)
+    return fit_and_center(ink, box), ink_png(ink, max_side, max_bytes)
+
+
+def ink_png(ink: np.ndarray, max_side: int = SHRINK_ABOVE, max_bytes: int = MAX_STORED_BYTES) -> bytes:
+    """The ink as a drawing is stored: an 8-bit gray PNG, dark ink on white (whatever the sender's colours,
+    polarity or transparency), at most ``max_side`` px a side, and at most ``max_bytes``: an image that does not
+    compress like a drawing is halved until it does. Only pixels: nothing the sender wrote besides them.
+
+    A canvas drawing (dark on white, opaque) comes back with its own gray levels:
+
+    >>> from PIL import ImageDraw
+    >>> canvas = Image.new("L", (280, 280), 255)
+    >>> ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=17, width=24)
+    >>> stored = Image.open(io.BytesIO(ink_png(load_ink(canvas))))
+    >>> stored.mode, stored.size, np.array_equal(np.asarray(stored), np.asarray(canvas))
+    ('L', (280, 280), True)
+    >>> noise = np.random.default_rng(0).random((560, 560), dtype=np.float32)
+    >>> len(ink_png(noise, max_bytes=64_000)) <= 64_000, Image.open(io.BytesIO(ink_png(noise, max_bytes=64_000))).size
+    (True, (140, 140))
+    """
+    image = Image.fromarray((255 - np.rint(ink * 255)).clip(0, 255).astype(np.uint8), "L")
+    if max(image.size) > max_side:
+        image = image.reduce(-(-max(image.size) // max_side))
+    while True:
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        if out.tell() <= max_bytes or max(image.size) <= FIELD:
+            return out.getvalue()
+        image = image.reduce(2)

@@ -96,13 +96,13 @@ def test_labels_are_its_labels(client):
     r = client.post("/api/drawings", json={"image": drawing(), "label": 3})
     assert r.status_code == 422 and "0-2" in r.json()["detail"] and "Shapes" in r.json()["detail"]
     assert client.get("/api/drawings", params={"label": 3}).status_code == 422
-    r = client.post("/api/drawings", json={"image": drawing(), "label": 2, "writer": "shapes-writer-1"})
+    r = client.post("/api/drawings", json={"image": drawing(), "label": 2, "writer": "shapes-writer-1-000000"})
     assert r.status_code == 201 and r.json()["stored"] and r.json()["trained"], r.text
     assert r.json()["learned"] == {"fnn_online": 1, "cnn_online": 1}  # learned by the learner's 3-class models
     assert client.get("/api/stats").json()["counts"] == [0, 0, 1]
-    me = client.get("/api/me", headers={"Inkling-Writer": "shapes-writer-1"}).json()
+    me = client.get("/api/me", headers={"Inkling-Writer": "shapes-writer-1-000000"}).json()
     assert me["counts"] == [0, 0, 1]
-    forgotten = client.delete("/api/me", headers={"Inkling-Writer": "shapes-writer-1"}).json()
+    forgotten = client.delete("/api/me", headers={"Inkling-Writer": "shapes-writer-1-000000"}).json()
     assert forgotten["counts"] == [0, 0, 0] and forgotten["drawings"] == 0
 
 

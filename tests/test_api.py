@@ -112,7 +112,8 @@ def test_drawing_is_stored_then_learned(client, pen):
     assert body["after"]["versions"] == body["versions"]
     png = client.get(f"/api/drawings/{body['id']}.png")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
-    assert png.content == base64.b64decode(image.split(",", 1)[1])
+    sent = Image.open(io.BytesIO(base64.b64decode(image.split(",", 1)[1]))).convert("L")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png.content))), np.asarray(sent))  # stored gray
     listed = client.get("/api/drawings", params={"label": label}).json()["items"]
     assert listed[0]["id"] == body["id"] and listed[0]["label"] == label and listed[0]["train"] is True
 
@@ -128,7 +129,10 @@ def test_a_backlog_answers_at_once_with_the_position_and_learns_later(tmp_path, 
         assert all(b["queued"] and not b["trained"] and b["learned"] is None for b in bodies)
         assert all(client.get(f"/api/drawings/{b['id']}").json()["learned"] == {"fnn_online": None,
                                                                                 "cnn_online": None} for b in bodies)
-        assert "inkling_queue_depth 3.0" in client.get("/metrics").text
+        deadline = time.monotonic() + 10  # the queue's gauges are read every 5 s, never during a scrape
+        while "inkling_queue_depth 3.0" not in client.get("/metrics").text:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
         learner.start_thread()  # ...and catches up: every queued drawing is learned, once
         deadline = time.monotonic() + 30
         while None in client.get(f"/api/drawings/{bodies[-1]['id']}").json()["learned"].values():

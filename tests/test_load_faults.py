@@ -90,7 +90,7 @@ def test_mixed_load_no_errors_every_drawing_kept_one_step_each_memory_flat(tmp_p
         # Stored intact: the exact PNG, the right label and train flag, and nothing else listed.
         listed = assert_accepted_drawings_intact(client, accepted)
         assert set(listed) == {o.drawing_id for o in accepted}
-        assert client.get("/api/stats").json()["total"] == len(accepted)
+        assert client.get("/api/stats").json()["total"] == len(trained)  # those given with consent
 
         # Each trained drawing was answered with the version that learned it, or as queued; in the end every
         # one is in exactly one version, one step each, and no drawing without consent is.
@@ -164,7 +164,7 @@ def test_kill_9_mid_stream_loses_no_accepted_drawing_and_versions_never_go_back(
                 for drawing_id in set(listed) - {o.drawing_id for o in accepted}:
                     png = client.get(f"/api/drawings/{drawing_id}.png", headers=ADMIN)
                     assert png.status_code == 200 and png.content.startswith(b"\x89PNG"), drawing_id
-                assert client.get("/api/stats").json()["total"] == len(listed)
+                assert client.get("/api/stats").json()["total"] == sum(item["train"] for item in listed.values())
                 # And it still learns: the next step publishes a newer version.
                 after = request(client, "drawing", drawings[cycle], train=True)
                 assert after.status == 201 and after.body["trained"], after
@@ -187,11 +187,11 @@ def test_kill_9_mid_stream_loses_no_accepted_drawing_and_versions_never_go_back(
 # --- 3. S3 goes away mid-stream -------------------------------------------------------------------
 
 S3_PREFIX = "t"
-DRAWING_KEY_RE = re.compile(rf"\A{S3_PREFIX}/drawings/(?P<id>[^./]+)\.(?P<kind>png|json|label[0-9])\Z")
+DRAWING_KEY_RE = re.compile(rf"\A{S3_PREFIX}/drawings/(?P<id>[^./]+)\.(?P<kind>png|json|label[0-9]|private)\Z")
 
 
 def bucket_drawing_keys(s3, bucket: str) -> dict[str, set[str]]:
-    """id -> the kinds of object the bucket holds for it ({"png", "json", "label7"})."""
+    """id -> the kinds of object the bucket holds for it ({"png", "json", "label7"}, and "private" without consent)."""
     objects: dict[str, set[str]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{S3_PREFIX}/drawings/"):
         for obj in page.get("Contents", ()):
@@ -278,6 +278,7 @@ def test_s3_stops_mid_stream_predictions_go_on_drawings_503_nothing_partial(tmp_
         orphans = set(objects) - committed
         for drawing_id in committed:
             assert {"png", f"label{listed[drawing_id]['label']}"} <= objects[drawing_id], (drawing_id, objects[drawing_id])
+            assert ("private" in objects[drawing_id]) == (not listed[drawing_id]["train"]), objects[drawing_id]
         assert committed == set(listed), "the API lists exactly the committed drawings"
         assert not orphans & {o.drawing_id for o in accepted}, "a drawing answered 201 is missing its JSON"
         print(f"  {len(committed)} drawings committed ({len(unconfirmed)} of them answered 503), "

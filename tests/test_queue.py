@@ -10,7 +10,7 @@ import pytest
 
 from inkling_testkit.live_service import free_port
 from service.web.limits import RateLimiter
-from service.core.queue import Lesson, MemoryQueue, QueueUnavailable, RedisQueue
+from service.core.queue import Lesson, MemoryQueue, QueueFull, QueueUnavailable, RedisQueue
 
 
 def lesson(n: int) -> Lesson:
@@ -35,6 +35,17 @@ class QueueContract:
         assert [x.position for x in queue.read(None, 10, 0)] == positions[2:]
         queue.trim(positions[-1])
         assert queue.depth() == 0 and queue.oldest_age_s() is None
+
+    def test_past_its_bound_the_queue_refuses_and_keeps_what_it_holds(self, queue):
+        """A hard bound (it had none in memory, and Redis's MAXLEN of a million dropped the oldest lessons)."""
+        queue.max_depth = 3
+        positions = [queue.add(lesson(n)) for n in range(3)]
+        with pytest.raises(QueueFull):
+            queue.add(lesson(3))
+        assert queue.depth() == 3 and [x.position for x in queue.read(None, 10, 0)] == positions
+        queue.trim(positions[0])
+        queue.add(lesson(4))
+        assert [x.label for x in queue.read(None, 10, 0)] == [1, 2, 4]
 
     def test_a_blocking_read_wakes_for_a_new_lesson(self, queue):
         threading.Timer(0.2, queue.add, args=(lesson(7),)).start()
@@ -108,9 +119,14 @@ def test_the_rate_limit_is_shared_by_every_worker(redis_server):
     assert workers[1].acquire("client-b") == 0  # another client has its own count
 
 
-def test_the_rate_limit_lets_drawings_through_when_redis_is_down():
+def test_the_rate_limit_counts_in_the_process_when_redis_is_down():
+    """Never no limit: while Redis cannot be reached the same limit is counted per process (it let every
+    drawing through before)."""
     limiter = RateLimiter(per_minute=1, burst=1, storage_url=f"redis://127.0.0.1:{free_port()}/0")
-    assert [limiter.acquire("c") for _ in range(3)] == [0.0, 0.0, 0.0]
+    changes = []
+    limiter.on_change = changes.append
+    assert limiter.acquire("c") == 0.0 and limiter.acquire("c") > 0 and limiter.acquire("d") == 0.0
+    assert not limiter.shared and limiter.state == "per_process_fallback" and changes == [False]
 
 
 @pytest.mark.redis
@@ -132,5 +148,37 @@ def test_announcements_arrive_within_200_ms(queue_env):
             assert arrived.wait(2), "an announcement never arrived"
             delays.append(heard[-1][0] - sent)
         assert max(delays) < 0.2, delays
+    finally:
+        stop()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("channel", ["versions", "memories"])
+def test_a_malformed_message_does_not_end_the_announcements(queue_env, redis_server, channel):
+    """PUBLISH <prefix>:memories '[1]' killed the listener thread in every worker: after it a drawing taught on
+    one worker was not seen by another until its cache expired. Each message is now checked on its own."""
+    queue = RedisQueue(queue_env["INKLING_QUEUE_URL"], queue_env["INKLING_QUEUE_NAME"])
+    heard, got = [], threading.Event()
+    if channel == "versions":
+        stop = queue.subscribe(lambda model, version: (heard.append((model, version)), got.set()))
+        good, announce = ("cnn_online", 3), lambda: queue.announce("cnn_online", 3)
+    else:
+        stop = queue.subscribe_memories(lambda key, origin: (heard.append((key, origin)), got.set()))
+        good, announce = ("a" * 32, "worker-1"), lambda: queue.announce_memory("a" * 32, "worker-1")
+    raw = redis_server.client()
+    name = f"{queue_env['INKLING_QUEUE_NAME']}:{channel}"
+    try:
+        deadline = time.monotonic() + 5
+        while not got.is_set() and time.monotonic() < deadline:  # until the subscription is live
+            announce()
+            got.wait(0.2)
+        assert good in heard
+        for bad in ("[1]", "{}", "not json", '{"model": [], "version": "x"}', '{"writer": 5, "origin": {}}',
+                    "\xff\xfe", "null", '"text"', '{"model": "m", "version": 1e999}'):
+            raw.publish(name, bad)
+        heard.clear()
+        got.clear()
+        announce()
+        assert got.wait(5) and heard == [good]
     finally:
         stop()

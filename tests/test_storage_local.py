@@ -193,6 +193,23 @@ class DrawingStoreContract:
         assert reader.list(label=4)[0] == [late, early]
         assert reader.counts(10)[4] == 2
 
+    def test_public_pages_and_counts_hold_only_drawings_given_with_consent(self, make_drawings, monkeypatch):
+        """Consent is in the index (a journal line, a marker): public pages never read a private record."""
+        writer = make_drawings()
+        records = [make_record(i, label=4) for i in range(12)]  # even i: train=True
+        for r in records:
+            writer.put(r, png_for(r.id))
+        public = [r for r in records if r.train][::-1]
+        for store in (writer, make_drawings()):  # this worker, and another one
+            read = []
+            original_get = store.get
+            monkeypatch.setattr(store, "get", lambda i: (read.append(i), original_get(i))[1])
+            first, cursor = store.list(limit=4, public=True)
+            rest, end = store.list(limit=4, cursor=cursor, public=True)
+            assert first + rest == public and end is None
+            assert all(r.train for r in records if r.id in read)
+            assert store.counts(10, public=True)[4] == 6 and store.counts(10)[4] == 12
+
     def test_list_reads_only_the_records_on_the_page(self, make_drawings, monkeypatch):
         writer = make_drawings()
         for i in range(20):
@@ -427,7 +444,7 @@ class WeightStoreContract:
 
 # --------------------------------------------------------------------------- writers' memories
 
-WRITER, OTHER_WRITER = "writer-contract-1", "writer-contract-2"
+WRITER, OTHER_WRITER = "writer-contract-1-000000", "writer-contract-2-000000"  # 22+ characters
 
 
 def embedding_of(i: int) -> np.ndarray:
@@ -460,6 +477,7 @@ class WriterMemoryContract:
         first, second = make_memories(), make_memories()
         add_drawing(first, WRITER, 0, 5)
         add_drawing(first, OTHER_WRITER, 1, 5)
+        second.changed(writer_key(WRITER), first.origin)  # the announcement a worker receives
         assert len(second.view(WRITER)) == 1
         first.forget(WRITER)
         second.changed(writer_key(WRITER), first.origin)  # the announcement a worker receives

@@ -14,7 +14,7 @@ function newId() {
 function load() {
   try {
     const stored = localStorage.getItem(KEY);
-    if (stored && /^[A-Za-z0-9_-]{8,64}$/.test(stored)) return stored;
+    if (stored && /^[A-Za-z0-9_-]{22,64}$/.test(stored)) return stored; // the service takes 22 at least
     const id = newId();
     localStorage.setItem(KEY, id);
     return id;

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+QUEUE_GAUGES_EVERY_S = 5.0  # how stale the queue's depth and lag in /metrics may be
 
 
 class Metrics:
@@ -18,6 +22,8 @@ class Metrics:
         self.corrupt_versions = Counter("inkling_corrupt_versions_total",
                                         "Published versions whose weights could not be read (skipped).", ["model"],
                                         registry=self.registry)
+        self.corrupt_drawings = Counter("inkling_corrupt_drawings_total", "Drawing records that could not be read "
+                                        "(skipped in listings, 404 alone).", registry=self.registry)
         self.rollbacks = Counter("inkling_rollbacks_total", "Guard rollbacks of online models.", ["model"],
                                  registry=self.registry)
         self.drawings = Counter("inkling_drawings_stored_total", "Labelled drawings stored.", registry=self.registry)
@@ -26,6 +32,9 @@ class Metrics:
                                    registry=self.registry)
         self.reviews = Counter("inkling_reviews_total", "Reviews of drawings, by action.", ["action"],
                                registry=self.registry)
+        self.drawings_deferred = Counter("inkling_drawings_deferred_total", "Drawings stored but not enqueued "
+                                         "(the learner's reconciliation enqueues them), by why.", ["reason"],
+                                         registry=self.registry)
         self.version = Gauge("inkling_model_version", "Version each online model serves.", ["model"],
                              registry=self.registry)
         self.steps = Gauge("inkling_model_steps", "Learning steps in the version each online model serves.",
@@ -37,20 +46,34 @@ class Metrics:
         self.learn_lag = Gauge("inkling_learn_lag_seconds", "Age of the oldest drawing waiting to be learned "
                                "(0 when none; NaN: queue unreachable).", registry=self.registry)
 
-    def watch_queue(self, queue) -> None:
-        """Read the queue's depth and lag when scraped."""
+        self.rate_limit_shared = Gauge("inkling_rate_limit_shared", "1: the drawing rate limit is counted in Redis "
+                                       "for every worker; 0: in this process (Redis unreachable, or none).",
+                                       registry=self.registry)
 
-        def reading(fn):
-            def read() -> float:
-                try:
-                    value = fn()
-                except Exception:  # unreachable: say so rather than fail the scrape
-                    return float("nan")
-                return float(value or 0)
-            return read
+    def watch_queue(self, queue, every_s: float = QUEUE_GAUGES_EVERY_S) -> threading.Event:
+        """Read the queue's depth and lag every ``every_s`` on a thread of their own; returns its stop switch.
 
-        self.queue_depth.set_function(reading(queue.depth))
-        self.learn_lag.set_function(reading(queue.oldest_age_s))
+        A scrape reads the last values and never waits for the queue: with Redis
+        paused, reading them at scrape time held the event loop for the socket timeout.
+        """
+        stop = threading.Event()
+
+        def read(fn) -> float:
+            try:
+                value = fn()
+            except Exception:  # unreachable: say so rather than fail
+                return float("nan")
+            return float(value or 0)
+
+        def watch() -> None:
+            while True:
+                self.queue_depth.set(read(queue.depth))
+                self.learn_lag.set(read(queue.oldest_age_s))
+                if stop.wait(every_s):
+                    return
+
+        threading.Thread(target=watch, name="queue-gauges", daemon=True).start()
+        return stop
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

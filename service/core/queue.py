@@ -9,6 +9,12 @@ backends with one small interface, like the stores:
 * :class:`RedisQueue`, a Redis Stream (``XADD``/``XREAD``/``XTRIM``) plus a
   pub/sub channel, for web workers and one learner in separate processes.
 
+Both hold at most ``max_depth`` lessons (a hard bound, sized to Redis's memory:
+~1 KB a lesson); past it ``add`` raises :class:`QueueFull` and adds nothing.
+The drawing is stored all the same, and the learner's reconciliation enqueues
+it once there is room: a bound never drops a lesson (trimming one that no
+version holds would lose it for good).
+
 Delivery is at-least-once and the learner makes it exactly-once: every
 published weight version records the queue position it has consumed through
 and the drawings it learned, so a learner reads on from the position in HEAD
@@ -41,8 +47,15 @@ Announcement = Callable[[str, int], None]  # (model, version)
 MemoryNews = Callable[[str, str], None]  # (writer key, the announcing worker)
 
 
+DEFAULT_MAX_DEPTH = 20_000  # lessons; ~20 MB of Redis (1,022 bytes a lesson, by MEMORY USAGE)
+
+
 class QueueUnavailable(Exception):
     """The queue could not be reached; the drawing is stored and reconciliation will enqueue it."""
+
+
+class QueueFull(QueueUnavailable):
+    """The queue holds ``max_depth`` lessons; the drawing is stored and reconciliation will enqueue it."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,7 @@ class Lesson:
 
 class LearnQueue(Protocol):
     def add(self, lesson: Lesson) -> str:
-        """Append; returns the lesson's position. Raises QueueUnavailable."""
+        """Append; returns the lesson's position. Raises QueueFull at ``max_depth`` lessons, QueueUnavailable."""
 
     def read(self, after: str | None, count: int, block_s: float) -> list[Lesson]:
         """Up to ``count`` lessons after position ``after`` (None: from the start), oldest first;
@@ -106,6 +119,10 @@ class LearnQueue(Protocol):
 
     def order(self, position: str | None) -> tuple:
         """A sort key for positions (None sorts first)."""
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the last call to the queue succeeded (no call is made to find out)."""
 
     def announce(self, model: str, version: int) -> None:
         """Tell every web worker that ``model`` has a new ``version``."""
@@ -131,7 +148,8 @@ class MemoryQueue:
     """In-process queue. Positions are ``<ms>-<n>`` like a Redis stream's, and carry this
     instance's epoch, so a position from an earlier process reads as "from the start"."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        self.max_depth = max_depth
         self._epoch = secrets.token_hex(4)
         self._entries: list[tuple[int, Lesson, float]] = []  # (n, lesson, added at)
         self._next = 1
@@ -146,6 +164,8 @@ class MemoryQueue:
 
     def add(self, lesson: Lesson) -> str:
         with self._cond:
+            if len(self._entries) >= self.max_depth:
+                raise QueueFull(f"the learn queue holds {self.max_depth} drawings")
             n, self._next = self._next, self._next + 1
             position = f"{self._epoch}:{n}"
             self._entries.append((n, replace(lesson, position=position), time.time()))
@@ -179,6 +199,8 @@ class MemoryQueue:
     def order(self, position: str | None) -> tuple:
         return (self._n(position),)
 
+    reachable = True
+
     def announce(self, model: str, version: int) -> None:
         for callback in list(self._subscribers):
             callback(model, version)
@@ -201,10 +223,19 @@ class RedisQueue:
 
     After a failed call the queue answers QueueUnavailable at once for ``cool_off_s``
     rather than make every request wait out a connect timeout during an outage.
+    ``add`` checks the bound and appends in one script, so workers adding at once
+    never take the stream past ``max_depth``.
+    """
+
+    # Atomic: XLEN and XADD with nothing between them. No MAXLEN: trimming drops the oldest lessons,
+    # which no version may hold yet.
+    _ADD = """
+    if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
+    return redis.call('XADD', KEYS[1], '*', 'id', ARGV[2], 'label', ARGV[3], 'input28', ARGV[4])
     """
 
     def __init__(self, url: str, name: str = "inkling", *, timeout_s: float = 2.0, cool_off_s: float = 1.0,
-                 max_length: int = 1_000_000) -> None:
+                 max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         import redis  # only the scale-out set-up needs the client
 
         self._redis_errors = (redis.RedisError, OSError)
@@ -213,20 +244,28 @@ class RedisQueue:
         self._url, self._timeout_s = url, timeout_s
         self.stream, self.channel, self.memory_channel = f"{name}:lessons", f"{name}:versions", f"{name}:memories"
         self._cool_off_s, self._down_until = cool_off_s, 0.0
-        self._max_length = max_length
+        self.max_depth = max_depth
+        self._add = self.client.register_script(self._ADD)
+        self.reachable = True
 
     def _call(self, what: str, fn, *args, **kwargs):
         if time.monotonic() < self._down_until:
             raise QueueUnavailable(f"queue unreachable ({what}); retrying shortly")
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except self._redis_errors as exc:
             self._down_until = time.monotonic() + self._cool_off_s
+            self.reachable = False
             raise QueueUnavailable(f"queue {what}: {exc}") from exc
+        self.reachable = True
+        return result
 
     def add(self, lesson: Lesson) -> str:
-        position = self._call("add", self.client.xadd, self.stream, lesson.to_fields(),
-                              maxlen=self._max_length, approximate=True)
+        fields = lesson.to_fields()
+        position = self._call("add", self._add, keys=[self.stream],
+                              args=[self.max_depth, fields["id"], fields["label"], fields["input28"]])
+        if position is None:
+            raise QueueFull(f"the learn queue holds {self.max_depth} drawings")
         return position.decode()
 
     def read(self, after: str | None, count: int, block_s: float) -> list[Lesson]:
@@ -267,8 +306,24 @@ class RedisQueue:
         except QueueUnavailable as exc:  # workers poll as well: they hear of it a little later
             log.warning("%s", exc)
 
-    def _listen(self, channel: str, deliver: Callable[[dict], None]) -> Callable[[], None]:
+    def _listen(self, channel: str, deliver: Callable[[dict], None], shape: dict[str, type]) -> Callable[[], None]:
+        """Hand each message on ``channel`` that is a JSON object with ``shape``'s fields and types to ``deliver``.
+
+        Anyone who can publish on the channel can send anything: a message of another
+        shape is logged and dropped, and so is one that ``deliver`` fails on; the
+        listener goes on either way (it is every worker's only news of the others).
+        """
         stop = threading.Event()
+
+        def handle(data) -> None:
+            try:
+                news = json.loads(data)
+                if not isinstance(news, dict) or any(not isinstance(news.get(k), t) or isinstance(news.get(k), bool)
+                                                     for k, t in shape.items()):
+                    raise ValueError(f"not an object with {', '.join(shape)}")
+                deliver(news)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not end the listener
+                log.warning("ignored a malformed message on %s: %s", channel, str(exc)[:200])
 
         def listen() -> None:
             while not stop.is_set():
@@ -278,8 +333,8 @@ class RedisQueue:
                     while not stop.is_set():
                         message = pubsub.get_message(timeout=1.0)
                         if message and message.get("type") == "message":
-                            deliver(json.loads(message["data"]))
-                except self._redis_errors + (ValueError, KeyError) as exc:
+                            handle(message["data"])
+                except self._redis_errors as exc:
                     log.debug("announcements on %s interrupted: %s", channel, exc)
                     stop.wait(1.0)
 
@@ -290,15 +345,17 @@ class RedisQueue:
         self._publish(self.channel, {"model": model, "version": version})
 
     def subscribe(self, callback: Announcement) -> Callable[[], None]:
-        return self._listen(self.channel, lambda news: callback(str(news["model"]), int(news["version"])))
+        return self._listen(self.channel, lambda news: callback(news["model"], news["version"]),
+                            {"model": str, "version": int})
 
     def announce_memory(self, key: str, origin: str) -> None:
         self._publish(self.memory_channel, {"writer": key, "origin": origin})
 
     def subscribe_memories(self, callback: MemoryNews) -> Callable[[], None]:
-        return self._listen(self.memory_channel, lambda news: callback(str(news["writer"]), str(news["origin"])))
+        return self._listen(self.memory_channel, lambda news: callback(news["writer"], news["origin"]),
+                            {"writer": str, "origin": str})
 
 
-def make_queue(url: str | None, name: str = "inkling") -> LearnQueue:
+def make_queue(url: str | None, name: str = "inkling", max_depth: int = DEFAULT_MAX_DEPTH) -> LearnQueue:
     """The queue a deployment's settings select: Redis when ``url`` is set, else in-process."""
-    return RedisQueue(url, name) if url else MemoryQueue()
+    return RedisQueue(url, name, max_depth=max_depth) if url else MemoryQueue(max_depth)

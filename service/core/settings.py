@@ -57,12 +57,30 @@ class Settings(BaseSettings):
     dyno: str | None = Field(None, validation_alias="DYNO", description="Set by Heroku on its dynos.")
     port: str | None = Field(None, validation_alias="PORT", description="Set by PaaS hosts (Heroku, Render, ...).")
 
+    api_docs: bool = Field(False, description="Serve the API's documentation pages, /docs and /redoc (from this "
+                                              "worker, no CDN); off by default: they run on the page's origin. The "
+                                              "schema is at /openapi.json either way.")
+
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get 413.")
     # With service.edge's protocol (the Procfile's and Dockerfile's command): the page's requests
     # arrive in milliseconds; a 1 MB body over a slow phone link in a few seconds.
     header_timeout_seconds: float = Field(10, gt=0, description="A request's headers must arrive within this.")
     body_timeout_seconds: float = Field(30, gt=0, description="A request's body must arrive within this of its "
                                                                "headers.")
+    # A browser's first bytes follow its connection at once; a socket that says nothing holds a place in
+    # --limit-concurrency until it is closed.
+    first_byte_timeout_seconds: float = Field(2, gt=0, description="A connection that sends nothing within this "
+                                                                    "is closed (408).")
+    # A browser's request head is well under 8 KiB; nginx's default buffers hold 8 KiB, 32 KiB at most.
+    max_header_bytes: int = Field(32 * 1024, ge=1024, description="A request's head (request line and headers) may "
+                                                                 "be this large; past it, 431.")
+    max_connections_per_client: int = Field(32, ge=0, description="Connections one client address (an IPv6 /64) "
+                                                                  "may hold open to a worker; past it, 429 (0: no "
+                                                                  "cap; off behind INKLING_TRUSTED_PROXIES).")
+    max_stored_drawing_bytes: int = Field(64 * 1024, ge=4096, description="A drawing is stored as an 8-bit gray "
+                                                                      "PNG of at most twice the canvas a side and "
+                                                                      "at most this many bytes (halved until it "
+                                                                      "fits).")
     drawings_per_minute: float = Field(30, gt=0, description="Per-client rate of POST /api/drawings.")
     drawings_burst: int = Field(10, gt=0, description="Drawings a client may send at once before the rate applies.")
     # The page asks for a prediction and the feature maps after each stroke: a quick writer makes ~4
@@ -70,6 +88,11 @@ class Settings(BaseSettings):
     predictions_per_minute: float = Field(600, gt=0, description="Per-client rate of POST /api/predict and "
                                                                  "/api/activations, per worker process.")
     predictions_burst: int = Field(120, gt=0, description="Predictions a client may ask for at once.")
+
+    # The gallery asks for a page of 24 as a person scrolls; each page is up to 200 record reads.
+    listings_per_minute: float = Field(60, gt=0, description="Per-client rate of GET /api/drawings, per worker "
+                                                             "process.")
+    listings_burst: int = Field(20, gt=0, description="Pages of drawings a client may ask for at once.")
 
     # Chosen with scripts/learn_from_users.py: the CNN at 0.03 halves a new writer's errors
     # after 5 drawings of each digit while MNIST accuracy stays within 0.2 point.
@@ -107,6 +130,11 @@ class Settings(BaseSettings):
     learn_batch_seconds: float = Field(1.0, gt=0, description="Most time spent stepping before a batch is published.")
     max_backlog: int = Field(200, ge=0, description="Past this many queued drawings, POST /api/drawings answers "
                                                     "at once that the drawing is queued.")
+    # ~1 KB of Redis a drawing (1,022 bytes, MEMORY USAGE): 20,000 is ~20 MB, ~10 minutes of a learner's work.
+    queue_max_drawings: int = Field(20_000, ge=1, description="Most drawings in the learn queue (a hard bound, "
+                                                              "sized to Redis's memory at ~1 KB each); past it "
+                                                              "drawings are stored and enqueued later by the "
+                                                              "learner's reconciliation.")
     wait_seconds: float = Field(2.0, ge=0, description="How long POST /api/drawings waits for the version that "
                                                        "learned the drawing (wait: true).")
     reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "
@@ -118,6 +146,9 @@ class Settings(BaseSettings):
                                                               "each).")
     memory_ttl_seconds: float = Field(60.0, ge=0, description="A cached memory is read again after this long, "
                                                               "in case another worker's announcement was missed.")
+    memory_expire_days: float = Field(0, ge=0, description="Forget a writer's memory this many days after its last "
+                                                          "drawing (the learner looks every hour); 0 = never (a "
+                                                          "writer forgets with DELETE /api/me).")
 
     @field_validator("alphabet")
     @classmethod

@@ -13,6 +13,22 @@ writer's, and nobody else can tell two of them belong together. Forgetting
 deletes the one object, and with it the secret: every link from the writer's
 id to their drawings is cut at once, on every worker, with no record rewritten.
 
+A writer id is at least 22 characters of ``[A-Za-z0-9_-]`` (the page makes
+128 random bits, 22 base64url characters): short ids could be guessed, and
+whoever guesses one reads, poisons or forgets that memory.
+
+A worker reads a memory only for writers it knows to have one: those listed
+under ``writers/`` when it started (and every ``KNOWN_REFRESH_S``), those it
+linked or added a drawing for, and those another worker announced. Asking with
+an id nobody has stored a drawing with costs nothing (no read, no place in the
+cache): made-up ids cannot push real writers' memories out of the cache.
+
+A memory is created, with its secret, before the writer's first drawing is
+stored, so two first drawings in flight at once are linked with the same
+secret. Memories live until the writer forgets them, or, where the operator
+sets ``INKLING_MEMORY_EXPIRE_DAYS``, until that long after their last drawing
+(:func:`expire_memories`, run by the learner).
+
 Updates are a compare-and-swap on the object (``ObjectStore.put_if_match``),
 so workers adding to one writer's memory at once never lose a drawing. Each
 worker caches the answering half (:class:`models.prototypes.PrototypeMemory`,
@@ -23,13 +39,14 @@ every copy is re-read after ``ttl_s`` in case an announcement was missed).
 >>> import tempfile
 >>> from service.core.storage import LocalObjects
 >>> memories = WriterMemories(LocalObjects(tempfile.mkdtemp()), n_classes=10)
->>> link = memories.link("writer-0123")
+>>> writer = "Z3nQ9xK2vB7mL4pR8sT1wA"  # as the page makes them: 22 base64url characters
+>>> link = memories.link(writer)
 >>> e = np.eye(128, dtype=np.float32)
->>> memories.add("writer-0123", link, "20261130T120000000Z-0123456789", 7, e[0]).counts()[7]
+>>> memories.add(writer, link, "20261130T120000000Z-0123456789", 7, e[0]).counts()[7]
 1
->>> len(memories.view("writer-0123")), len(memories.view("someone-else"))
+>>> len(memories.view(writer)), len(memories.view("someone-else-entirely-0"))
 (1, 0)
->>> memories.forget("writer-0123"); len(memories.view("writer-0123"))
+>>> memories.forget(writer); len(memories.view(writer))
 0
 """
 
@@ -57,21 +74,25 @@ from .storage.base import ALIAS_RE, MAX_LABELS, dump_json, parse_json
 
 log = logging.getLogger(__name__)
 
-WRITER_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+MIN_WRITER_CHARS = 22  # 132 bits of [A-Za-z0-9_-]; the page's ids are 22 characters of 128 random bits
+WRITER_PATTERN = rf"^[A-Za-z0-9_-]{{{MIN_WRITER_CHARS},64}}$"
 WRITER_RE = re.compile(WRITER_PATTERN)
 MEMORY_SIZE = 200  # newest drawings a memory keeps
 CAS_ATTEMPTS = 10
 OUTAGE_RETRY_S = 5.0  # while the store is unreachable, answers go unpersonalised; look again this often
+KNOWN_REFRESH_S = 300.0  # how often a worker lists the writers that have a memory (announcements may be missed)
+FOLDER = "writers/"
 
 
 def writer_key(writer: str) -> str:
     """The name a writer's memory is stored under: a hash of the id, never the id itself.
 
-    >>> writer_key("writer-0123") == writer_key("writer-0123") != writer_key("writer-0124")
+    >>> a, b = "Z3nQ9xK2vB7mL4pR8sT1wA", "Z3nQ9xK2vB7mL4pR8sT1wB"
+    >>> writer_key(a) == writer_key(a) != writer_key(b)
     True
     """
     if not isinstance(writer, str) or not WRITER_RE.match(writer):
-        raise ValueError("a writer id is 8-64 characters of A-Z, a-z, 0-9, _ and -")
+        raise ValueError(f"a writer id is {MIN_WRITER_CHARS}-64 characters of A-Z, a-z, 0-9, _ and -")
     return hashlib.sha256(b"inkling writer\0" + writer.encode()).hexdigest()[:32]
 
 
@@ -181,6 +202,67 @@ class Link:
         return self.memory.link(drawing_id)
 
 
+class KnownWriters:
+    """The keys of the writers that have a memory, as far as this worker knows: 8 bytes a writer (a million take
+    8 MB), so that asking for anyone else costs no read.
+
+    >>> known = KnownWriters(); known.add("0123456789abcdef0123456789abcdef")
+    >>> "0123456789abcdef0123456789abcdef" in known, "f" * 32 in known
+    (True, False)
+    """
+
+    def __init__(self) -> None:
+        self._listed = np.zeros(0, np.uint64)  # sorted: from the last listing
+        self._added: set[int] = set()  # since then
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _code(key: str) -> int:
+        return int(key[:16], 16)
+
+    def __contains__(self, key: str) -> bool:
+        code = self._code(key)
+        listed = self._listed
+        i = int(np.searchsorted(listed, np.uint64(code)))
+        return (i < len(listed) and int(listed[i]) == code) or code in self._added
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._added.add(self._code(key))
+
+    def replace(self, keys: list[str]) -> None:
+        """A fresh listing; keys added meanwhile are kept."""
+        listed = np.unique(np.array([self._code(k) for k in keys], np.uint64))
+        with self._lock:
+            added = np.array(sorted(self._added), np.uint64)
+            self._listed, self._added = listed, {int(c) for c in added[~np.isin(added, listed)]}
+
+
+def memory_keys(objects: ObjectStore) -> list[tuple[str, float]]:
+    """``(key, modified)`` of every writer memory in the store."""
+    return [(name[len(FOLDER):-len(".json")], modified) for name, modified in objects.list(FOLDER)
+            if name.endswith(".json") and re.fullmatch(r"[0-9a-f]{32}", name[len(FOLDER):-len(".json")])]
+
+
+def expire_memories(objects: ObjectStore, older_than_s: float, now: float | None = None) -> list[str]:
+    """Delete the memories whose last drawing was added more than ``older_than_s`` ago; returns their keys (the
+    caller announces them, so every worker drops its copy)."""
+    cutoff = (time.time() if now is None else now) - older_than_s
+    old = [key for key, modified in memory_keys(objects) if modified < cutoff]
+    if old:
+        pointers = []
+        for key in old:  # each pseudonym's pointer goes with its memory
+            try:
+                alias = StoredMemory.from_bytes(objects.get(f"{FOLDER}{key}.json"), key).alias
+            except (NotFound, CorruptObject):
+                continue
+            if alias is not None:
+                pointers.append(WriterMemories._pointer(alias))
+        objects.delete([f"{FOLDER}{key}.json" for key in old] + pointers)
+        log.info("forgot %d writers' memories unused for %.0f days", len(old), older_than_s / 86400)
+    return old
+
+
 class WriterMemories:
     """Writers' memories in an :class:`~service.core.storage.base.ObjectStore`, and a bounded cache of their views."""
 
@@ -192,15 +274,41 @@ class WriterMemories:
         self._lock = threading.Lock()
         self.origin = secrets.token_hex(8)  # this worker, in its own announcements
         self.on_change: Callable[[str, str], None] = lambda key, origin: None  # announce to the other workers
+        self.known = KnownWriters()
 
     @staticmethod
     def _name(key: str) -> str:
-        return f"writers/{key}.json"
+        return f"{FOLDER}{key}.json"
+
+    def refresh_known(self) -> int:
+        """List the writers that have a memory (at start, then every ``KNOWN_REFRESH_S``); returns how many."""
+        keys = [key for key, _ in memory_keys(self.objects)]
+        self.known.replace(keys)
+        return len(keys)
+
+    def keep_known_fresh(self, every_s: float = KNOWN_REFRESH_S) -> threading.Event:
+        """List them now, then every ``every_s`` on a thread; returns its stop switch."""
+        stop = threading.Event()
+
+        def refresh() -> None:
+            try:
+                self.refresh_known()
+            except StorageError as exc:  # meanwhile, writers announced or linked here are known
+                log.warning("could not list writers' memories (trying again in %.0f s): %s", every_s, exc)
+
+        def run() -> None:
+            while not stop.wait(every_s):
+                refresh()
+
+        refresh()
+
+        threading.Thread(target=run, name="known-writers", daemon=True).start()
+        return stop
 
     @staticmethod
     def _pointer(alias: str) -> str:
         """Where a pseudonym leads to its writer's memory (for reviews): deleted with the memory."""
-        return f"writers/aliases/{alias}.json"
+        return f"{FOLDER}aliases/{alias}.json"
 
     def _read(self, key: str) -> tuple[StoredMemory | None, str | None]:
         """The stored memory and its tag; a memory that cannot be read counts as none (the next add replaces it)."""
@@ -234,12 +342,15 @@ class WriterMemories:
         return None
 
     def view(self, writer: str) -> PrototypeMemory:
-        """The writer's memory as answering needs it (empty if they have none): cached, else one read.
+        """The writer's memory as answering needs it (empty if they have none): cached, else one read, and none
+        for a writer this worker does not know to have a memory.
 
         Never fails: while the store is unreachable the answer is simply not personalised.
         """
         if (cached := self.cached_view(writer)) is not None:
             return cached
+        if writer_key(writer) not in self.known:
+            return PrototypeMemory.empty(self.n_classes)
         try:
             return self.read(writer)
         except StorageError as exc:
@@ -248,17 +359,22 @@ class WriterMemories:
             return PrototypeMemory.empty(self.n_classes)
 
     def read(self, writer: str) -> PrototypeMemory:
-        """The writer's memory as stored now (raises StorageError); refreshes this worker's copy."""
+        """The writer's memory as stored now (raises StorageError); refreshes this worker's copy of a memory that
+        exists (one that does not is not cached)."""
         key = writer_key(writer)
         stored, _ = self._read(key)
+        if stored is None and key not in self.known:
+            return PrototypeMemory.empty(self.n_classes)
         view = stored.view(self.n_classes) if stored else PrototypeMemory.empty(self.n_classes)
+        self.known.add(key)
         self._remember(key, view)
         return view
 
     def changed(self, key: str, origin: str | None = None) -> None:
         """A worker (not this one, whose cache is fresh) changed this memory: read it afresh next time."""
-        if origin == self.origin:
+        if origin == self.origin or not re.fullmatch(r"[0-9a-f]{32}", key):
             return
+        self.known.add(key)
         with self._lock:
             self._cache.pop(key, None)
 
@@ -266,20 +382,24 @@ class WriterMemories:
 
     def link(self, writer: str) -> Link:
         """The writer's memory as it is before one of their drawings is stored: its record is linked with the
-        memory's secret and carries its pseudonym. A writer's first drawing makes the memory first (empty), so
-        two first drawings at once share one secret and one pseudonym."""
+        memory's secret and carries its pseudonym. A writer's first drawing makes the memory first (empty,
+        compare-and-swap), so the secret and pseudonym of every record are ones the store holds: of two first
+        drawings in flight at once, the one that loses the creation takes the winner's."""
         key = writer_key(writer)
         for _ in range(CAS_ATTEMPTS):
             stored, tag = self._read(key)
             if stored is not None and stored.alias is not None:
+                self.known.add(key)
                 return Link(stored, tag)
             fresh = replace(stored, alias=new_alias()) if stored else StoredMemory(secrets.token_bytes(16),
                                                                                      alias=new_alias())
             self.objects.put(self._pointer(fresh.alias), dump_json({"key": key}))  # before anything names it
             try:
-                return Link(fresh, self.objects.put_if_match(self._name(key), fresh.to_bytes(), tag))
+                stored, tag = fresh, self.objects.put_if_match(self._name(key), fresh.to_bytes(), tag)
             except VersionConflict:
                 continue  # another drawing of theirs made it first: take theirs
+            self.known.add(key)
+            return Link(stored, tag)
         raise VersionConflict(f"writer memory {key}: too many concurrent changes")
 
     def add(self, writer: str, link: Link, drawing_id: str, label: int, embedding: np.ndarray, *, item: float = 0.0,
@@ -314,6 +434,7 @@ class WriterMemories:
         else:
             raise VersionConflict(f"writer memory {key}: too many concurrent changes")
         view = updated.view(self.n_classes)
+        self.known.add(key)
         self._remember(key, view)
         self.on_change(key, self.origin)
         return view

@@ -21,7 +21,7 @@ from ..core.parts import Parts, build_parts
 from ..core.settings import load_settings
 from ..core.storage import DrawingStore, StorageError
 from ..core.tuning import configure_tensorflow, learn_dtype
-from ..core.writers import WriterMemories
+from ..core.writers import WriterMemories, expire_memories
 from .guard import HoldoutGuard
 from .learner import Learner
 from .replay import ReplayBuffer
@@ -57,10 +57,31 @@ def build_learner(parts: Parts, *, threads: int) -> Learner:
                       memories=memories, embedder=load_original("cnn", alphabet, serving=True))
     learner.start()
     learner.warm_up(holdout_x[:48], holdout_y[:48])
+    if settings.memory_expire_days:
+        threading.Thread(target=expire_memories_forever, args=(parts, settings.memory_expire_days * 86400),
+                         name="memory-expiry", daemon=True).start()
     # Listing a big S3 store the first time takes seconds: do it beside learning, not before it.
     threading.Thread(target=fill_replay, args=(replay, parts.drawings, reviews), name="replay-warm-up",
                      daemon=True).start()
     return learner
+
+
+EXPIRY_EVERY_S = 3600.0
+
+
+def expire_memories_forever(parts: Parts, older_than_s: float, every_s: float = EXPIRY_EVERY_S,
+                            stop: threading.Event | None = None) -> None:
+    """The deployment's one learner forgets writers' memories unused for ``older_than_s``, now and every
+    ``every_s`` (until ``stop``), and announces each, so that every worker drops its copy."""
+    stop = stop or threading.Event()
+    while True:
+        try:
+            for key in expire_memories(parts.weights.objects, older_than_s):
+                parts.queue.announce_memory(key, "expiry")
+        except StorageError as exc:
+            log.warning("writers' memories not expired this time: %s", exc)
+        if stop.wait(every_s):
+            return
 
 
 def fill_replay(replay: ReplayBuffer, drawings: DrawingStore, reviews: ReviewStore, n: int = 500) -> None:

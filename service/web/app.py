@@ -22,8 +22,9 @@ from ..core.metrics import Metrics
 from ..core.settings import Settings
 from ..core.tuning import tune_malloc_for_serving
 from .clients import HashedClients
+from .docs import DOCS_PATHS, install_docs
 from .errors import install_error_handlers
-from .middleware import BodySizeLimit, MetricsMiddleware, SecurityHeaders
+from .middleware import BodySizeLimit, MetricsMiddleware, SecurityHeaders, UnexpectedErrors
 from .routes import ROUTERS
 from .runtime import WebRuntime
 
@@ -68,14 +69,16 @@ def create_web_app(settings: Settings, metrics: Metrics, start: Start) -> FastAP
             for companion in companions:
                 companion.stop(wait_s=10)  # the learner finishes and publishes the batch under way
 
-    app = FastAPI(title="Inkling", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Inkling", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Recognise what people draw by hand in a browser (digits, or another alphabet), and learn "
                               "from them while running.")
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    docs_policy = install_docs(app, app.title) if settings.api_docs else None
+    app.add_middleware(UnexpectedErrors)  # innermost: its 500 passes through everything below
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, docs_policy=docs_policy, docs_paths=DOCS_PATHS)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     if FRONTEND_DIR.is_dir():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")

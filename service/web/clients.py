@@ -4,6 +4,7 @@ saw), kept only as a salted hash, in records, rate limits and access logs alike.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 
 from starlette.requests import Request
@@ -16,6 +17,28 @@ def client_address(request: Request, trusted_proxies: int) -> str:
     if trusted_proxies and len(forwarded) >= trusted_proxies:
         return forwarded[-trusted_proxies]
     return request.client.host if request.client else "unknown"
+
+
+def network_of(address: str) -> str:
+    """What one client is counted as: an IPv4 address, or the /64 an IPv6 address is in.
+
+    An ISP gives each subscriber a /64 or more, so one person can send from 2**64
+    addresses: counted one by one, each would have a budget of its own.
+
+    >>> network_of("2001:db8:1:2:a:b:c:d"), network_of("2001:db8:1:2::1"), network_of("192.0.2.1")
+    ('2001:db8:1:2::/64', '2001:db8:1:2::/64', '192.0.2.1')
+    >>> network_of("::ffff:192.0.2.1"), network_of("unknown")
+    ('192.0.2.1', 'unknown')
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 class ClientIds:

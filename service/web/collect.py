@@ -26,7 +26,7 @@ from models.strokes import check_strokes, strokes_bytes
 from models.suspicion import Suspicion, TrackRecord, suspicion
 
 from ..core.curation import decide, lesson_for, state_of
-from ..core.queue import Lesson, QueueUnavailable
+from ..core.queue import Lesson, QueueFull, QueueUnavailable
 from ..core.storage import DrawingRecord, NotFound, StorageError, new_drawing_id
 from ..core.storage.ids import utc_iso
 from ..core.writers import Link
@@ -56,7 +56,8 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
     """
     pen = strokes_bytes(check_strokes(strokes)) if strokes is not None else None
     # What the models see (fitted into the alphabet's box); what is stored: pixels only.
-    x28, png = await runtime.infer(read_drawing, png, runtime.alphabet.box)
+    x28, png = await runtime.infer(read_drawing, png, runtime.alphabet.box, 2 * runtime.alphabet.canvas.size,
+                                   runtime.settings.max_stored_drawing_bytes)
     memory = await runtime.memory_of(writer)
     before = await runtime.infer(runtime.recognizer.recognize, x28, memory)
     drawing_id = new_drawing_id()
@@ -102,7 +103,14 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
     try:
         await run_in_threadpool(runtime.queue.add, Lesson(record.id, label, record.input28))
         depth = await run_in_threadpool(runtime.queue.depth)
+    except QueueFull as exc:
+        runtime.metrics.drawings_deferred.labels("queue_full").inc()
+        log.info("drawing %s stored; enqueued later by reconciliation: %s", record.id, exc)
+        result.update(queued=True, detail="Saved. Many drawings are waiting to be learned, so the models will "
+                                          "learn from this one a little later; nothing more to do.")
+        return result
     except QueueUnavailable as exc:
+        runtime.metrics.drawings_deferred.labels("queue_unreachable").inc()
         log.warning("drawing %s stored; enqueued later by reconciliation: %s", record.id, exc)
         result.update(queued=True, detail="Saved. The models will learn from it once the learning queue is "
                                           "reachable again; nothing more to do.")

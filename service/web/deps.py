@@ -7,9 +7,10 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .clients import client_address
+from .clients import client_address, network_of
 from .errors import ApiError
 from .runtime import WebRuntime
 
@@ -53,8 +54,9 @@ ReviewerDep = Annotated[str, Depends(require_admin)]
 
 
 async def client_id(request: Request, runtime: RuntimeDep) -> str:
-    """The sender as the service keeps it: a salted hash of their address (:mod:`service.web.clients`)."""
-    return runtime.clients.of(client_address(request, runtime.settings.trusted_proxies))
+    """The sender as the service keeps it: a salted hash of their address, or of their IPv6 /64
+    (:mod:`service.web.clients`)."""
+    return runtime.clients.of(network_of(client_address(request, runtime.settings.trusted_proxies)))
 
 
 ClientDep = Annotated[str, Depends(client_id)]
@@ -68,9 +70,18 @@ async def limit_predictions(client: ClientDep, runtime: RuntimeDep) -> None:
                        {"Retry-After": retry})
 
 
+async def limit_listings(client: ClientDep, runtime: RuntimeDep) -> None:
+    """A client paging through the gallery faster than anyone looks gets 429 (per worker process)."""
+    if wait := runtime.listing_limiter.acquire(client):
+        retry = runtime.listing_limiter.retry_after(wait)
+        raise ApiError(429, "rate_limited", f"Too many pages of drawings at once; please wait {retry} s.",
+                       {"Retry-After": retry})
+
+
 async def limit_drawings(client: ClientDep, runtime: RuntimeDep) -> None:
-    """A client sending drawings faster than the limit gets 429 (counted across web workers through Redis)."""
-    if wait := runtime.drawing_limiter.acquire(client):
+    """A client sending drawings faster than the limit gets 429 (counted across web workers through Redis, on a
+    thread: a Redis that hangs must not hold the event loop)."""
+    if wait := await run_in_threadpool(runtime.drawing_limiter.acquire, client):
         retry = runtime.drawing_limiter.retry_after(wait)
         raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
                        {"Retry-After": retry})

@@ -4,32 +4,34 @@ metrics. Pure ASGI middleware (no per-request framework overhead)."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from ..core.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 # The page makes no request outside its own origin (a browser test checks it), so the policy can say
 # exactly that. Drawings and feature maps are painted from data: and blob: URLs; styles set from
 # scripts go through the CSSOM, which the policy does not block. Nobody may frame the page.
 PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# FastAPI's /docs and /redoc load Swagger UI and ReDoc from jsDelivr, inline.
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-               "https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src blob:; frame-ancestors 'none'")
-DOCS_PATHS = ("/docs", "/redoc")
 
 
 class SecurityHeaders:
-    """``nosniff``, a content security policy, no framing, no referrer."""
+    """``nosniff``, a content security policy, no framing, no referrer: on every response, errors included.
 
-    def __init__(self, app):
-        self.app = app
+    ``docs_policy`` (with the API docs on, :mod:`.docs`) is the policy of the paths under ``docs_paths``.
+    """
+
+    def __init__(self, app, docs_policy: str | None = None, docs_paths: tuple[str, ...] = ()):
+        self.app, self.docs_policy, self.docs_paths = app, docs_policy, docs_paths
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        policy = DOCS_POLICY if scope["path"].startswith(DOCS_PATHS) else PAGE_POLICY
+        docs = self.docs_policy and scope["path"].startswith(self.docs_paths)
+        policy = self.docs_policy if docs else PAGE_POLICY
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
@@ -41,6 +43,37 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class UnexpectedErrors:
+    """An unexpected error's 500, answered inside the other middleware, so that it too carries the security
+    headers and is counted (Starlette's own answer comes from outside all of them)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # half an answer is out: the connection must end
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            body = json.dumps({"detail": "Something went wrong on our side; it has been logged.",
+                               "code": "internal_error"}).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:

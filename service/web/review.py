@@ -76,9 +76,8 @@ class ReviewQueue:
         state = state_of(record, self.reviews.of(record.id))
         return Row(record, state.status, state.label)
 
-    def get(self, drawing_id: str, max_age_s: float = 5.0) -> Row:
-        """One drawing's row, with the reviews known at most ``max_age_s`` ago."""
-        record = self.drawings.get(check_drawing_id(drawing_id))
+    def get(self, record: DrawingRecord, max_age_s: float = 5.0) -> Row:
+        """A drawing's row, with the reviews known at most ``max_age_s`` ago."""
         self.reviews.refresh(max_age_s)
         return self.row(record)
 

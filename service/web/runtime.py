@@ -48,6 +48,7 @@ class WebRuntime:
     clients: ClientIds
     drawing_limiter: RateLimiter
     prediction_limiter: TokenBucket
+    listing_limiter: TokenBucket
     original_accuracy: dict[str, float]  # each original's, on the alphabet's holdout
     reviews: ReviewStore
     review_queue: ReviewQueue
@@ -96,6 +97,7 @@ def build_web(parts: Parts) -> WebRuntime:
     memories = WriterMemories(weights.objects, n_classes=alphabet.n_classes, size=settings.memory_size,
                               cache_writers=settings.memory_cache_writers, ttl_s=settings.memory_ttl_seconds)
     memories.on_change = queue.announce_memory
+    memories.keep_known_fresh()  # only writers with a memory are read: made-up ids cost nothing
     queue.subscribe_memories(memories.changed)
     recognizer = Recognizer(originals, online_models, alphabet)
     reviews = ReviewStore(weights.objects)
@@ -107,10 +109,14 @@ def build_web(parts: Parts) -> WebRuntime:
                     settings.queue_url.get_secret_value() if settings.queue_url else "memory://", settings.queue_name),
         # Per process, in memory: a shared count would cost every prediction a Redis round trip.
         TokenBucket(settings.predictions_per_minute, settings.predictions_burst),
+        TokenBucket(settings.listings_per_minute, settings.listings_burst),
         original_accuracy, reviews, ReviewQueue(parts.drawings, reviews), settings.admins(),
         inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None,
     )
     metrics.watch_queue(queue)
+    parts.drawings.on_corrupt = lambda drawing_id: metrics.corrupt_drawings.inc()
+    metrics.rate_limit_shared.set(float(runtime.drawing_limiter.shared))
+    runtime.drawing_limiter.on_change = lambda shared: metrics.rate_limit_shared.set(float(shared))
     queue.subscribe(follower.poke)
     follower.refresh()
 

@@ -252,8 +252,11 @@ class ModelsOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, or degraded: serving, with a shared part unreachable (see below).")
     versions: dict[str, int]
+    rate_limits: str = Field(description="shared (Redis, every worker), per_process (no Redis configured) or "
+                                         "per_process_fallback (Redis unreachable: each worker counts alone).")
+    queue: str = Field(description="ok, or unreachable: drawings are stored and learned once it is back.")
 
 
 class ErrorOut(BaseModel):

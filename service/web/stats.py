@@ -1,5 +1,5 @@
-"""What ``GET /api/stats`` and ``GET /api/models`` report: drawings per label, and each online model's
-versions, steps, holdout history and rollbacks, read from the stores and cached for a moment."""
+"""What ``GET /api/stats`` and ``GET /api/models`` report: drawings given with consent per label, and each
+online model's versions, steps, holdout history and rollbacks, read from the stores and cached for a moment."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Stats:
         self._cache = None
 
     def compute(self) -> dict:
-        counts = self.drawings.counts(self.n_classes)
+        counts = self.drawings.counts(self.n_classes, public=True)  # with consent
         online = {}
         for name, model in self.online.items():
             records = self.weights.history(name, since=model.version - STATS_VERSIONS) if model.version else []

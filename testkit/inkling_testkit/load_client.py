@@ -28,7 +28,8 @@ import httpx
 DATA_URL_PREFIX = "data:image/png;base64,"
 # Load from one address (every test client is 127.0.0.1): rate limits out of the way.
 UNLIMITED = {"INKLING_DRAWINGS_BURST": "1000000", "INKLING_DRAWINGS_PER_MINUTE": "1000000",
-             "INKLING_PREDICTIONS_BURST": "1000000", "INKLING_PREDICTIONS_PER_MINUTE": "1000000"}
+             "INKLING_PREDICTIONS_BURST": "1000000", "INKLING_PREDICTIONS_PER_MINUTE": "1000000",
+             "INKLING_LISTINGS_BURST": "1000000", "INKLING_LISTINGS_PER_MINUTE": "1000000"}
 # The admin token with which the checks see every drawing, those sent without consent too.
 ADMIN_TOKEN = "load-tests-admin-token"
 ADMIN_ENV = {"INKLING_ADMIN_TOKEN": ADMIN_TOKEN}

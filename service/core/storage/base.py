@@ -19,9 +19,10 @@ import base64
 import bisect
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 from .ids import DRAWING_ID_RE, MODEL_NAME_RE, new_drawing_id, utc_iso
 
@@ -30,6 +31,8 @@ __all__ = [
     "DrawingRecord", "WeightVersion", "DrawingStore", "ObjectStore",
     "DRAWING_ID_RE", "new_drawing_id", "utc_iso",
 ]
+
+log = logging.getLogger(__name__)
 
 INPUT28_BYTES = 28 * 28
 MAX_LABELS = 1000  # labels are class indices of the deployment's alphabet (models.alphabets); the store takes any below this
@@ -199,12 +202,20 @@ class DrawingStore(Protocol):
     def get_strokes(self, drawing_id: str) -> bytes:
         """The pen strokes (JSON, :mod:`models.strokes`) of a committed drawing stored with them, or NotFound."""
 
-    def list(self, label: int | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:
-        """Newest first; pass the returned cursor back for the next page (None = no more)."""
+    def skip_corrupt(self, drawing_id: str, exc: CorruptObject) -> None:
+        """A record that cannot be read: logged, hidden from public pages, counted (``on_corrupt``)."""
 
-    def counts(self, n_labels: int) -> list[int]:
-        """Number of drawings of each label 0 .. ``n_labels - 1`` (the alphabet's)."""
+    def list(self, label: int | None = None, limit: int = 50, cursor: str | None = None,
+             public: bool = False) -> tuple[list[DrawingRecord], str | None]:
+        """Newest first; pass the returned cursor back for the next page (None = no more).
+
+        ``public``: only drawings given with consent (``train``), chosen from the index
+        without reading a private record (but for records stored before the index knew
+        consent: each is read once per process, and a page may then come short).
+        """
+
+    def counts(self, n_labels: int, public: bool = False) -> list[int]:
+        """Number of drawings of each label 0 .. ``n_labels - 1`` (the alphabet's; ``public``: with consent only)."""
 
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Every drawing, oldest first (export, replay)."""
@@ -266,6 +277,21 @@ def check_page(label: int | None, limit: int, cursor: str | None) -> None:
         raise ValueError("invalid cursor")
 
 
+def read_existing(get: Callable[[str], DrawingRecord], ids: list[str],
+                  on_corrupt: Callable[[str, CorruptObject], None]) -> list[DrawingRecord]:
+    """The records of ``ids``, in order, without those gone since they were indexed or that cannot be read as a
+    drawing (``on_corrupt`` is told of each): one bad record must not break a listing for everyone."""
+    records = []
+    for drawing_id in ids:
+        try:
+            records.append(get(drawing_id))
+        except NotFound:
+            continue
+        except CorruptObject as exc:
+            on_corrupt(drawing_id, exc)
+    return records
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -299,12 +325,27 @@ def parse_version(data: bytes, what: str) -> WeightVersion:
         raise CorruptObject(f"{what} is not a valid weight version record: {exc!r}") from None
 
 
+class CorruptRecords:
+    """What both drawing stores do with a record that cannot be read (``self._index`` under ``self._lock``)."""
+
+    on_corrupt: Callable[[str], None] = staticmethod(lambda drawing_id: None)  # e.g. a metric
+
+    def skip_corrupt(self, drawing_id: str, exc: CorruptObject) -> None:
+        log.warning("skipping drawing %s: %s", drawing_id, exc)
+        with self._lock:
+            self._index.mark_private(drawing_id)
+        self.on_corrupt(drawing_id)
+
+
 class DrawingIndex:
     """Which drawings exist and their labels, in memory, sorted by id (= by time).
 
     Both stores feed it incrementally from what they discover (a listing, a
     journal) and answer ``list``/``counts`` from it, so a page costs a bisect
     plus reading the ``limit`` records on it, whatever the store's size.
+    It also keeps which drawings may be public: every one but those known to be
+    private (their journal line or marker says so, or their record was read),
+    so a public page reads no private record twice, and new ones never.
     Not thread-safe by itself: the stores call it under their own lock.
 
     >>> index = DrawingIndex()
@@ -321,6 +362,8 @@ class DrawingIndex:
         self._all: list[str] = []
         self._by_label: dict[int, list[str]] = {}
         self._labels: dict[str, int] = {}
+        self._shown: list[str] = []  # ids not known to be private
+        self._shown_by_label: dict[int, list[str]] = {}
 
     def __contains__(self, drawing_id: str) -> bool:
         return drawing_id in self._labels
@@ -328,14 +371,24 @@ class DrawingIndex:
     def __len__(self) -> int:
         return len(self._all)
 
-    def add(self, drawing_id: str, label: int) -> bool:
-        """Record a committed drawing; False if it was known already."""
+    def add(self, drawing_id: str, label: int, public: bool = True) -> bool:
+        """Record a committed drawing (``public``: not known to be private); False if it was known already."""
         if drawing_id in self._labels:
             return False
         self._labels[drawing_id] = label
         bisect.insort(self._all, drawing_id)  # ids arrive nearly sorted: insertion near the end
         bisect.insort(self._by_label.setdefault(label, []), drawing_id)
+        if public:
+            bisect.insort(self._shown, drawing_id)
+            bisect.insort(self._shown_by_label.setdefault(label, []), drawing_id)
         return True
+
+    def mark_private(self, drawing_id: str) -> None:
+        """A drawing read and found to be private: public pages and counts skip it from now on."""
+        for ids in (self._shown, self._shown_by_label.get(self._labels.get(drawing_id), [])):
+            i = bisect.bisect_left(ids, drawing_id)
+            if i < len(ids) and ids[i] == drawing_id:
+                del ids[i]
 
     def newest(self) -> str | None:
         return self._all[-1] if self._all else None
@@ -344,12 +397,16 @@ class DrawingIndex:
         """Ids after ``drawing_id`` (all if None), oldest first."""
         return list(self._all if drawing_id is None else self._all[bisect.bisect_right(self._all, drawing_id):])
 
-    def counts(self, n_labels: int) -> list[int]:
-        return [len(self._by_label.get(label, ())) for label in range(n_labels)]
+    def counts(self, n_labels: int, public: bool = False) -> list[int]:
+        by_label = self._shown_by_label if public else self._by_label
+        return [len(by_label.get(label, ())) for label in range(n_labels)]
 
-    def page(self, label: int | None, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
-        """Up to ``limit`` ids older than ``cursor`` (all if None), newest first, and the next cursor."""
-        ids = self._all if label is None else self._by_label.get(label, [])
+    def page(self, label: int | None, limit: int, cursor: str | None,
+             public: bool = False) -> tuple[list[str], str | None]:
+        """Up to ``limit`` ids older than ``cursor`` (all if None), newest first, and the next cursor
+        (``public``: of those not known to be private)."""
+        everything, by_label = (self._shown, self._shown_by_label) if public else (self._all, self._by_label)
+        ids = everything if label is None else by_label.get(label, [])
         end = len(ids) if cursor is None else bisect.bisect_left(ids, cursor)
         start = max(0, end - limit)
         page = ids[start:end][::-1]

@@ -14,6 +14,10 @@ linked (create-only: ``os.link`` fails if the name exists) or renamed
 power cut leaves either no file or a complete one. Stray ``.tmp-*`` files from
 killed writers are harmless and ignored.
 
+A drawing sent without consent gets a line ``<id> p`` just before its own, in
+the same append (a reader that does not know it skips it), so listings of
+public drawings never read a private record.
+
 Why ``index.log``: listing a directory of 100k drawings costs ~0.2 s, too much
 for every ``list``/``counts`` call. Instead ``put`` appends its id and label to
 the log *before* committing the JSON, and each process tails the log from
@@ -34,13 +38,13 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .base import (AlreadyExists, CorruptObject, DrawingIndex, DrawingRecord, NotFound, StorageError,
-                   StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json, parse_record,
-                   sha256_hex)
+from .base import (AlreadyExists, CorruptObject, CorruptRecords, DrawingIndex, DrawingRecord, NotFound,
+                   StorageError, StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json,
+                   parse_record, read_existing, sha256_hex)
 from .ids import DRAWING_ID_RE
 
 # Not anchored: a line torn by a crash and glued to the next one still yields the next entry.
-_JOURNAL_ENTRY_RE = re.compile(rb"([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10}) ([0-9]{1,3})\n")
+_JOURNAL_ENTRY_RE = re.compile(rb"([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10}) ([0-9]{1,3}|p)\n")
 
 
 # --------------------------------------------------------------------------- file primitives
@@ -100,7 +104,7 @@ def _read_file(path: Path, what: str) -> bytes:
 
 # --------------------------------------------------------------------------- drawings
 
-class LocalDrawingStore:
+class LocalDrawingStore(CorruptRecords):
     """Drawings as files under ``root/drawings``.
 
     >>> import tempfile
@@ -121,6 +125,7 @@ class LocalDrawingStore:
         self._index = DrawingIndex()
         self._journal_offset = 0
         self._pending: dict[str, int] = {}  # logged, JSON not seen yet (in flight, or died)
+        self._private: set[str] = set()  # logged as private, not indexed yet
         self._scanned = False
 
     # -- writing
@@ -131,12 +136,12 @@ class LocalDrawingStore:
             self._create(f"{record.id}.png", bytes(png))
             if strokes is not None:
                 self._create(f"{record.id}.strokes.json", bytes(strokes))
-            self._append_journal(record.id, record.label)
+            self._append_journal(record.id, record.label, record.train)
             _fsync_dir(self._dir)  # the PNG is durable before the JSON can be
             self._create(f"{record.id}.json", body)
             _fsync_dir(self._dir)
         with self._lock:
-            self._index.add(record.id, record.label)
+            self._index.add(record.id, record.label, public=record.train)
 
     def _create(self, name: str, data: bytes) -> None:
         """Create-only write; the same bytes already there is fine (a retried put)."""
@@ -144,11 +149,12 @@ class LocalDrawingStore:
         if not _write_file(path, data, create_only=True) and path.read_bytes() != data:
             raise AlreadyExists(f"{name} exists with different content")
 
-    def _append_journal(self, drawing_id: str, label: int) -> None:
+    def _append_journal(self, drawing_id: str, label: int, public: bool) -> None:
         # One small O_APPEND write: concurrent appenders from other processes never interleave.
         fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{drawing_id} {label}\n".encode("ascii"))
+            lines = f"{drawing_id} {label}\n" if public else f"{drawing_id} p\n{drawing_id} {label}\n"
+            os.write(fd, lines.encode("ascii"))
         finally:
             os.close(fd)
 
@@ -179,18 +185,26 @@ class LocalDrawingStore:
 
     # -- reading many
 
-    def list(self, label: int | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:
+    def list(self, label: int | None = None, limit: int = 50, cursor: str | None = None,
+             public: bool = False) -> tuple[list[DrawingRecord], str | None]:
         check_page(label, limit, cursor)
         with self._lock:
             self._refresh()
-            ids, next_cursor = self._index.page(label, limit, cursor)
-        return [self.get(i) for i in ids], next_cursor
+            ids, next_cursor = self._index.page(label, limit, cursor, public)
+        records = read_existing(self.get, ids, self.skip_corrupt)
+        return (self._public_only(records) if public else records), next_cursor
 
-    def counts(self, n_labels: int) -> list[int]:
+    def _public_only(self, records: list[DrawingRecord]) -> list[DrawingRecord]:
+        with self._lock:
+            for record in records:
+                if not record.train:  # stored before the journal said so
+                    self._index.mark_private(record.id)
+        return [r for r in records if r.train]
+
+    def counts(self, n_labels: int, public: bool = False) -> list[int]:
         with self._lock:
             self._refresh()
-            return self._index.counts(n_labels)
+            return self._index.counts(n_labels, public)
 
     def ids_since(self, drawing_id: str | None) -> list[str]:
         with self._lock:
@@ -210,8 +224,9 @@ class LocalDrawingStore:
             self._tail_journal()
             for drawing_id, label in list(self._pending.items()):
                 if (self._dir / f"{drawing_id}.json").exists():
-                    self._index.add(drawing_id, label)
+                    self._index.add(drawing_id, label, public=drawing_id not in self._private)
                     del self._pending[drawing_id]
+                    self._private.discard(drawing_id)
             if not self._scanned:
                 self._scan_folder()
                 self._scanned = True
@@ -227,7 +242,11 @@ class LocalDrawingStore:
         self._journal_offset += len(complete)
         for m in _JOURNAL_ENTRY_RE.finditer(complete):
             drawing_id = m.group(1).decode("ascii")
-            if drawing_id not in self._index:
+            if drawing_id in self._index:
+                continue
+            if m.group(2) == b"p":
+                self._private.add(drawing_id)
+            else:
                 self._pending.setdefault(drawing_id, int(m.group(2)))  # the first line for an id wins
 
     def _scan_folder(self) -> None:
@@ -235,13 +254,15 @@ class LocalDrawingStore:
         for name in os.listdir(self._dir):
             drawing_id = name[:-5]
             if name.endswith(".json") and DRAWING_ID_RE.match(drawing_id) and drawing_id not in self._index:
-                label = self._pending.pop(drawing_id, None)
+                label, public = self._pending.pop(drawing_id, None), drawing_id not in self._private
+                self._private.discard(drawing_id)
                 if label is None:
                     try:
-                        label = self.get(drawing_id).label
+                        record = self.get(drawing_id)
                     except (NotFound, CorruptObject):
                         continue
-                self._index.add(drawing_id, label)
+                    label, public = record.label, record.train
+                self._index.add(drawing_id, label, public)
 
 
 # --------------------------------------------------------------------------- objects
@@ -251,7 +272,8 @@ class LocalObjects:
 
     A file's tag is the sha256 of its bytes; ``put_if_match`` compares and
     replaces under an ``flock`` on a lock file beside it, which serialises
-    threads and processes alike (flock is per open file).
+    threads and processes alike (flock is per open file). ``delete`` removes
+    the lock file too (a writer's memory's names the hash of its id).
 
     >>> import tempfile
     >>> objects = LocalObjects(tempfile.mkdtemp())
@@ -289,13 +311,34 @@ class LocalObjects:
     def put_if_absent(self, name: str, data: bytes) -> bool:
         return self._write(name, data, create_only=True)
 
+    def _lock(self, path: Path, create: bool) -> int | None:
+        """An exclusive flock on ``path``'s lock file (None: there is none and ``create`` is false).
+
+        A lock file is deleted with its object (:meth:`delete`, under the lock), so a
+        lock taken on a file that has since been unlinked is taken again on the new one:
+        whoever holds a lock holds the one file everyone else will lock.
+        """
+        lock_path = path.with_name(f".lock-{path.name}")
+        while True:
+            with _os_errors(f"lock {path.name}"):
+                try:
+                    fd = os.open(lock_path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+                except FileNotFoundError:
+                    return None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_ino == os.stat(lock_path).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # unlinked while we waited for it
+
     def put_if_match(self, name: str, data: bytes, tag: str | None) -> str:
         path = self._path(name)
         with _os_errors(f"lock {name}"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path.with_name(f".lock-{path.name}"), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._lock(path, create=True)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 now = sha256_hex(path.read_bytes())
             except FileNotFoundError:
@@ -318,7 +361,16 @@ class LocalObjects:
                           if e.is_file() and not e.name.startswith("."))
 
     def delete(self, names: list[str]) -> None:
+        """Delete each object, and its lock file if it has one (under that lock: it names the object)."""
         with _os_errors("delete"):
             for name in names:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._path(name))
+                path = self._path(name)
+                fd = self._lock(path, create=False)
+                try:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                    if fd is not None:
+                        os.unlink(path.with_name(f".lock-{path.name}"))
+                finally:
+                    if fd is not None:
+                        os.close(fd)

@@ -5,6 +5,7 @@ Keys under ``<prefix>/`` (the prefix may be empty) mirror the local layout::
     drawings/<id>.png             the drawing as the user saw it
     drawings/<id>.strokes.json    its pen strokes, when the page sent them (models.strokes)
     drawings/<id>.label<d>        empty label marker, so listings carry labels
+    drawings/<id>.private         empty marker of a drawing sent without consent, so listings carry that too
     drawings/<id>.json            DrawingRecord; written last = the commit marker
     weights/...                   the weight store's objects (``weights.py``)
 
@@ -31,14 +32,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from .base import (AlreadyExists, CorruptObject, DrawingIndex, DrawingRecord, NotFound, StorageError,
-                   StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json, parse_record)
+from .base import (AlreadyExists, CorruptObject, CorruptRecords, DrawingIndex, DrawingRecord, NotFound, StorageError,
+                   StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json, parse_record,
+                   read_existing)
 from .ids import drawing_id_time, drawing_id_time_prefix
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-_DRAWING_KEY_RE = re.compile(r"\A([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10})\.(json|png|label[0-9]{1,3})\Z")
+_DRAWING_KEY_RE = re.compile(r"\A([0-9]{8}T[0-9]{9}Z-[0-9a-f]{10})\.(json|png|label[0-9]{1,3}|private)\Z")
 _UNAVAILABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
                       "RequestTimeout", "ServiceUnavailable", "InternalError", "NoSuchBucket"}
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
@@ -172,7 +174,7 @@ class S3Objects:
 
 # --------------------------------------------------------------------------- drawings
 
-class S3DrawingStore:
+class S3DrawingStore(CorruptRecords):
     """Drawings as objects under ``<prefix>/drawings/``.
 
     ``list``/``counts`` answer from an in-memory index refreshed on every call
@@ -199,10 +201,12 @@ class S3DrawingStore:
         self._create(f"drawings/{record.id}.png", bytes(png))
         if strokes is not None:
             self._create(f"drawings/{record.id}.strokes.json", bytes(strokes))
+        if not record.train:
+            self._create(f"drawings/{record.id}.private", b"")
         self._create(f"drawings/{record.id}.label{record.label}", b"")
         self._create(f"drawings/{record.id}.json", body)  # the commit marker, last
         with self._lock:
-            self._index.add(record.id, record.label)
+            self._index.add(record.id, record.label, public=record.train)
 
     def _create(self, name: str, body: bytes) -> None:
         """Create-only write; the same bytes already there is fine (a retried put)."""
@@ -231,18 +235,26 @@ class S3DrawingStore:
         self._bucket.exists(f"drawings/{drawing_id}.json")
         return self._bucket.get(f"drawings/{drawing_id}.strokes.json")
 
-    def list(self, label: int | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[DrawingRecord], str | None]:
+    def list(self, label: int | None = None, limit: int = 50, cursor: str | None = None,
+             public: bool = False) -> tuple[list[DrawingRecord], str | None]:
         check_page(label, limit, cursor)
         with self._lock:
             self._refresh()
-            ids, next_cursor = self._index.page(label, limit, cursor)
-        return _fetch_all(self.get, ids, self._workers), next_cursor
+            ids, next_cursor = self._index.page(label, limit, cursor, public)
+        records = [r for chunk in _fetch_all(lambda i: read_existing(self.get, [i], self.skip_corrupt), ids,
+                                             self._workers) for r in chunk]
+        if public:
+            with self._lock:
+                for record in records:
+                    if not record.train:  # stored before its marker said so
+                        self._index.mark_private(record.id)
+            records = [r for r in records if r.train]
+        return records, next_cursor
 
-    def counts(self, n_labels: int) -> list[int]:
+    def counts(self, n_labels: int, public: bool = False) -> list[int]:
         with self._lock:
             self._refresh()
-            return self._index.counts(n_labels)
+            return self._index.counts(n_labels, public)
 
     def ids_since(self, drawing_id: str | None) -> list[str]:
         with self._lock:
@@ -268,12 +280,15 @@ class S3DrawingStore:
             start_after = "drawings/" + drawing_id_time_prefix(drawing_id_time(newest) - self._settle)
         committed: list[str] = []
         labels: dict[str, int | None] = {}
+        private: set[str] = set()
         for name, _ in self._bucket.names("drawings/", start_after):
             m = _DRAWING_KEY_RE.match(name[len("drawings/"):])
             if not m or m.group(1) in self._index:
                 continue
             if m.group(2) == "json":
                 committed.append(m.group(1))
+            elif m.group(2) == "private":
+                private.add(m.group(1))
             elif m.group(2).startswith("label"):
                 label = int(m.group(2).removeprefix("label"))
                 # Two different markers only if a put under a taken id died at its JSON: the JSON decides.
@@ -283,7 +298,7 @@ class S3DrawingStore:
             labels[drawing_id] = label
         for drawing_id in committed:
             if labels[drawing_id] is not None:
-                self._index.add(drawing_id, labels[drawing_id])
+                self._index.add(drawing_id, labels[drawing_id], public=drawing_id not in private)
 
     def _label_of(self, drawing_id: str) -> int | None:
         try:

@@ -13,7 +13,7 @@ from ...core.storage import NotFound
 from ...core.storage.base import MAX_LABELS
 from .. import schemas
 from ..collect import collect_drawing
-from ..deps import AdminDep, ClientDep, RuntimeDep, limit_drawings
+from ..deps import AdminDep, ClientDep, RuntimeDep, limit_drawings, limit_listings
 from ..errors import ApiError
 from ..gallery import visible_drawing, visible_page
 from ..runtime import WebRuntime
@@ -48,12 +48,14 @@ async def add_drawing(body: schemas.DrawingIn, runtime: RuntimeDep, client: Clie
                                  wait=body.wait, writer=body.writer, strokes=body.strokes)
 
 
-@router.read("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS)
+@router.read("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS,
+             dependencies=[Depends(limit_listings)])
 async def list_drawings(runtime: RuntimeDep, admin: AdminDep,
                         label: Annotated[int | None, Query(ge=0, le=MAX_LABELS - 1)] = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         cursor: Annotated[str | None, Query(max_length=200)] = None):
-    """Stored drawings given with consent (to the admin, all of them), newest first, a page at a time."""
+    """Stored drawings given with consent (to the admin, all of them), newest first, a page at a time (pass
+    ``next_cursor`` back as ``cursor``)."""
     check_label(label, runtime)
     try:
         records, next_cursor = await run_in_threadpool(visible_page, runtime.drawings, runtime.reviews, label, limit,
@@ -90,10 +92,11 @@ async def drawing_strokes(drawing_id: str, runtime: RuntimeDep, admin: AdminDep)
 @router.read("/api/drawings/{drawing_id}", response_model=schemas.DrawingInfo, responses=ERRORS)
 async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
     """One drawing, and per online model the version that first learned it (null while it is queued)."""
-    row = await run_in_threadpool(runtime.review_queue.get, drawing_id)
-    record = row.record
+    # Any drawing given with consent, in the collection or not (its status says); a private one to the admin only.
+    record = await run_in_threadpool(visible_drawing, runtime.drawings, runtime.reviews, drawing_id, True)
     if not admin and not record.train:
         raise NotFound(f"no drawing {drawing_id}")
+    row = await run_in_threadpool(runtime.review_queue.get, record)
     learned = await run_in_threadpool(runtime.follower.learned, record.id) if record.train else None
     return {"id": record.id, "label": row.label, "created": record.created, "train": record.train,
             "png_url": f"/api/drawings/{record.id}.png", "learned": learned, "status": row.status,

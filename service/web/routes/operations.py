@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from ...core.lineup import MODEL_ORDER
 from .. import schemas
@@ -30,10 +31,19 @@ async def healthz(request: Request):
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is None or not runtime.ready:
         raise ApiError(503, "starting", "The models are still loading.", {"Retry-After": "2"})
-    return {"status": "ok", "versions": runtime.recognizer.versions()}
+    return health(runtime)
+
+
+def health(runtime) -> dict:
+    """Serving (200) either way; ``degraded`` when a shared part is unreachable, from what the last calls met
+    (it makes none): the rate limit then counts per process, and drawings wait in the store for the queue."""
+    limits, queue = runtime.drawing_limiter.state, "ok" if runtime.queue.reachable else "unreachable"
+    status = "degraded" if limits == "per_process_fallback" or queue != "ok" else "ok"
+    return {"status": status, "versions": runtime.recognizer.versions(), "rate_limits": limits, "queue": queue}
 
 
 @router.read("/metrics", response_class=Response,
              responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}})
 async def metrics(runtime: RuntimeDep):
-    return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(await run_in_threadpool(runtime.metrics.render),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
