@@ -28,15 +28,16 @@ import pytest
 
 from inkling_testkit.live_service import LiveLearner, LiveService
 from service.core.storage import LocalObjects, S3Objects, WeightStore
-from inkling_testkit.load_client import (ADMIN, ADMIN_ENV, ONLINE_MODELS, UNLIMITED, Outcome, Tally,
-                               assert_accepted_drawings_intact, assert_learned_exactly_once, drawings_only,
-                               healthz_versions, learn_steps, list_all_drawings, mixed_workload, pendigit_drawings,
-                               request, run_clients, same_pixels, summarize)
+from inkling_testkit.load_client import (ADMIN, ADMIN_ENV, EVERY_DRAWING_LEARNED, ONLINE_MODELS, UNLIMITED, Outcome,
+                                         Tally, assert_accepted_drawings_intact, assert_learned_exactly_once,
+                                         drawings_only, healthz_versions, learn_steps, list_all_drawings,
+                                         mixed_workload, pendigit_drawings, request, run_clients, same_pixels,
+                                         summarize)
 from inkling_testkit.processes import rss_kb
 
 pytestmark = pytest.mark.slow
 
-LOAD_ENV = {**UNLIMITED, **ADMIN_ENV}  # the checks list every drawing as the admin
+LOAD_ENV = {**UNLIMITED, **ADMIN_ENV, **EVERY_DRAWING_LEARNED}  # the checks list every drawing as the admin
 
 LOAD_SECONDS = float(os.environ.get("INKLING_LOAD_SECONDS", "15"))
 CRASH_CYCLES = int(os.environ.get("INKLING_CRASH_CYCLES", "3"))
@@ -431,3 +432,62 @@ def test_two_learners_by_mistake_lose_nothing_learn_nothing_twice(tmp_path, seaw
         assert_learned_exactly_once(store, ids)
         logs = (tmp_path / "one" / "learner.log").read_text() + (tmp_path / "two" / "learner.log").read_text()
         print(f"\n{len(ids)} drawings; {logs.count('published by someone else')} publishes lost to the other learner")
+
+
+@pytest.mark.s3
+@pytest.mark.redis
+def test_kill_9_the_learner_while_reviews_arrive_each_is_carried_out_once(tmp_path, seaweedfs, s3_bucket, queue_env,
+                                                                           drawings):
+    """Reviews reach the models as drawings do: CRASH_CYCLES times the learner is killed while a reviewer
+    accepts held drawings, relabels learned ones and discards others; each review's step is taken exactly
+    once (or, for a review without one, it is applied once), and nothing held is learned."""
+    rng = random.Random(SEED)
+    env = {**scale_out_env(seaweedfs, s3_bucket, queue_env), "INKLING_QUARANTINE_ABOVE": "0.9"}
+    store = WeightStore(S3Objects(seaweedfs.client(), s3_bucket, S3_PREFIX))
+    learner = LiveLearner(tmp_path / "learner", env)
+    with LiveService(tmp_path / "web", web(env)) as service, httpx.Client(base_url=service.base_url,
+                                                                          timeout=60) as client:
+        learner.start()
+        labels = [d.label if n < 24 else (d.label + 5) % 10 for n, d in enumerate(drawings[:48])]  # 24 right, 24 wrong
+        sent = [client.post("/api/drawings", json={"image": d.data_url, "label": label, "wait": False}).json()["id"]
+                for d, label in zip(drawings, labels)]
+        status = {i: client.get(f"/api/drawings/{i}").json()["status"] for i in sent}
+        right = [i for i in sent if status[i] == "pending"]  # learned as they came (the honest ones, mostly)
+        wrong = [i for i in sent if status[i] == "quarantined"]  # held (the wrong labels, mostly)
+        assert len(right) >= 20 and len(wrong) >= 20, Counter(status.values())
+        plan = ([(i, "accept", None) for i in wrong[:12]] + [(i, "discard", None) for i in wrong[12:16]]
+                + [(i, "relabel", (n + 1) % 10) for n, i in enumerate(right[:8])] + [(i, "discard", None)
+                                                                                   for i in right[8:12]])
+        rng.shuffle(plan)
+        reviews, kills = [], iter(sorted(rng.sample(range(len(plan)), CRASH_CYCLES)))
+        next_kill = next(kills, None)
+        for n, (drawing_id, action, label) in enumerate(plan):
+            r = client.post(f"/api/admin/review/{drawing_id}", json={"action": action, "label": label}, headers=ADMIN)
+            assert r.status_code == 200, r.text
+            reviews.append(r.json()["review"])
+            if n == next_kill:
+                learner.kill()
+                time.sleep(rng.uniform(0.0, 0.5))
+                learner.start()
+                next_kill = next(kills, None)
+        stepped = {r["id"] for r in reviews if r["learn"] is not None}
+        applied = {r["id"] for r in reviews if r["learn"] is None}
+        held = set(wrong[16:])  # never reviewed: stays held
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            histories = {m: store.history(m) for m in ONLINE_MODELS}
+            if all(stepped <= {d for v in h for d in v.drawings} and applied <= {a for v in h for a in v.applied}
+                   for h in histories.values()):
+                break
+            time.sleep(0.25)
+        for model, history in histories.items():
+            learned = Counter(d for v in history for d in v.drawings)
+            done = Counter(a for v in history for a in v.applied)
+            assert all(learned[i] == 1 for i in stepped), (model, [i for i in stepped if learned[i] != 1])
+            assert all(done[i] == 1 for i in applied), (model, [i for i in applied if done[i] != 1])
+            assert not held & set(learned) and not set(wrong) & set(learned), model  # held ones never learned
+            assert all(learned[i] == 1 for i in right), model  # the honest drawings, once each
+            assert [v.version for v in history] == list(range(1, len(history) + 1)), model
+        print(f"\n{len(stepped)} reviews with a step, {len(applied)} without, {CRASH_CYCLES} kills: each carried "
+              f"out once")
+    learner.stop()

@@ -6,6 +6,8 @@ import secrets
 import threading
 import time
 
+from dataclasses import replace
+
 import pytest
 
 from inkling_testkit.live_service import free_port
@@ -26,6 +28,17 @@ class QueueContract:
         assert queue.read(positions[-1], 10, 0) == []
         assert queue.read(None, 1, 0)[0].input28 == lesson(0).input28
         assert sorted(positions, key=queue.order) == positions and queue.order(None) < queue.order(positions[0])
+
+    def test_a_reviews_lesson_arrives_whole(self, queue):
+        """A review's lesson (service.core.curation) carries more than a drawing's: every field comes back."""
+        sent = [Lesson("20261130T120000000Z-0123456789", None, bytes(784), review="r20261130T120001000Z-0123456789",
+                       holds=None, alias="w0123456789ab", verdict="corrected"),
+                Lesson("20261130T120000000Z-0123456789", 4, bytes([9]) * 784, review="r20261130T120002000Z-0123456789",
+                       holds=4, alias=None, verdict="confirmed")]
+        positions = [queue.add(item) for item in sent]
+        got = queue.read(None, 10, 0)
+        assert [replace(x, position=None) for x in got] == sent and [x.position for x in got] == positions
+        assert got[0].lesson_id == sent[0].review and lesson(1).lesson_id == lesson(1).drawing_id
 
     def test_trim_is_the_acknowledgement(self, queue):
         positions = [queue.add(lesson(n)) for n in range(4)]

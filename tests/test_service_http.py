@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from inkling_testkit.live_service import LiveLearner, LiveService
-from inkling_testkit.load_client import UNLIMITED, assert_learned_exactly_once
+from inkling_testkit.load_client import EVERY_DRAWING_LEARNED, UNLIMITED, assert_learned_exactly_once
 from lab.data import load_pendigits
 from lab.render import render_pendigit
 from service.core.storage import LocalObjects, S3Objects, WeightStore
@@ -43,7 +43,7 @@ def learned_everywhere(base_url: str, ids, timeout: float = 30.0) -> dict[str, d
 
 
 def test_fifty_concurrent_drawings_fifty_steps_fewer_versions(tmp_path, drawings):
-    with LiveService(tmp_path, UNLIMITED) as service:
+    with LiveService(tmp_path, {**UNLIMITED, **EVERY_DRAWING_LEARNED}) as service:
         responses = post_all(service.base_url, drawings[:50], workers=50)
         assert [r.status_code for r in responses] == [201] * 50
         ids = {r.json()["id"] for r in responses}
@@ -64,7 +64,7 @@ def test_fifty_concurrent_drawings_fifty_steps_fewer_versions(tmp_path, drawings
 
 
 def test_wait_false_answers_at_once_and_learns_all_the_same(tmp_path, drawings):
-    with LiveService(tmp_path, UNLIMITED) as service:
+    with LiveService(tmp_path, {**UNLIMITED, **EVERY_DRAWING_LEARNED}) as service:
         responses = post_all(service.base_url, drawings[:6], workers=1, wait=False)
         assert all(r.status_code == 201 and r.json()["queued"] and not r.json()["trained"] for r in responses)
         assert all(r.json()["after"] is None for r in responses)
@@ -73,7 +73,8 @@ def test_wait_false_answers_at_once_and_learns_all_the_same(tmp_path, drawings):
 
 
 def s3_env(seaweedfs, bucket: str) -> dict:
-    return {**UNLIMITED, **seaweedfs.env(), "INKLING_STORAGE": "s3", "INKLING_S3_BUCKET": bucket,
+    return {**UNLIMITED, **EVERY_DRAWING_LEARNED, **seaweedfs.env(), "INKLING_STORAGE": "s3",
+            "INKLING_S3_BUCKET": bucket,
             "INKLING_S3_ENDPOINT_URL": seaweedfs.endpoint_url, "INKLING_S3_PREFIX": "t",
             "INKLING_REFRESH_SECONDS": "0.5", "INKLING_S3_TIMEOUT_S": "2"}
 

@@ -231,7 +231,7 @@ class RedisQueue:
     # which no version may hold yet.
     _ADD = """
     if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return false end
-    return redis.call('XADD', KEYS[1], '*', 'id', ARGV[2], 'label', ARGV[3], 'input28', ARGV[4])
+    return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
     """
 
     def __init__(self, url: str, name: str = "inkling", *, timeout_s: float = 2.0, cool_off_s: float = 1.0,
@@ -261,9 +261,8 @@ class RedisQueue:
         return result
 
     def add(self, lesson: Lesson) -> str:
-        fields = lesson.to_fields()
-        position = self._call("add", self._add, keys=[self.stream],
-                              args=[self.max_depth, fields["id"], fields["label"], fields["input28"]])
+        pairs = [item for field in lesson.to_fields().items() for item in field]  # field, value, field, value...
+        position = self._call("add", self._add, keys=[self.stream], args=[self.max_depth, *pairs])
         if position is None:
             raise QueueFull(f"the learn queue holds {self.max_depth} drawings")
         return position.decode()

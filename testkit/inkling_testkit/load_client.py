@@ -30,6 +30,9 @@ DATA_URL_PREFIX = "data:image/png;base64,"
 UNLIMITED = {"INKLING_DRAWINGS_BURST": "1000000", "INKLING_DRAWINGS_PER_MINUTE": "1000000",
              "INKLING_PREDICTIONS_BURST": "1000000", "INKLING_PREDICTIONS_PER_MINUTE": "1000000",
              "INKLING_LISTINGS_BURST": "1000000", "INKLING_LISTINGS_PER_MINUTE": "1000000"}
+# Quarantine off: runs that check every drawing sent with consent is learned exactly once (curation holding
+# one back for review is tests/test_curation.py's business; an honest drawing is held now and then).
+EVERY_DRAWING_LEARNED = {"INKLING_QUARANTINE_ABOVE": "1"}
 # The admin token with which the checks see every drawing, those sent without consent too.
 ADMIN_TOKEN = "load-tests-admin-token"
 ADMIN_ENV = {"INKLING_ADMIN_TOKEN": ADMIN_TOKEN}

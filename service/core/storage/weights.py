@@ -180,7 +180,7 @@ class WeightStore:
             at = head.version if head else 0
             if not 0 <= version <= at:
                 raise NotFound(f"{model} has no version {version} (newest is {at})")
-            carried = {k: head.meta.get(k) for k in ("position", "reconciled_to")} if head else {}
+            carried = {k: head.meta.get(k) for k in ("position", "reconciled_to", "reviews_reconciled_to")} if head else {}
             meta = {"reason": "rollback", "to": version, "why": why, "steps": head.steps if head else 0,
                     "drawings": [], **carried}
             try:
