@@ -62,8 +62,10 @@ class TrackRecord:
 
     @property
     def mostly_quarantined(self) -> bool:
-        """At least 10 labels, and most of them held for review: the rest of theirs are held too."""
-        return self.labelled >= 10 and self.quarantined * 2 > self.labelled
+        """At least 10 labels, and most of them suspicious by themselves: the rest of theirs are held too.
+        (Suspicious by themselves, not held: a label held because of the record itself must not count,
+        or an unlucky writer's record would hold all of their drawings by its own feedback.)"""
+        return self.labelled >= 10 and self.flagged * 2 > self.labelled
 
     def after(self, item: float, quarantined: bool) -> "TrackRecord":
         """The record once one more label, with this item score, has been stored."""

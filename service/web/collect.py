@@ -67,14 +67,15 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
     track = link.memory.track_record if link else None
     judged = judge(before, label, track)
     writer_held = bool(track and track.mostly_quarantined)
-    quarantined = train and (judged.score > runtime.settings.quarantine_above or writer_held)
+    turns_held = bool(track) and not writer_held and track.after(judged.item, False).mostly_quarantined
+    quarantined = train and (judged.score > runtime.settings.quarantine_above or writer_held or turns_held)
     record = DrawingRecord(
         id=drawing_id, label=label, created=utc_iso(), train=train, client="" if link else client,
         input28=np.round(x28 * 255).astype(np.uint8).tobytes(),
         prediction=before.to_json(include_input=False), versions=before.versions,
         writer=link.record_link(drawing_id) if link else None,
         probs={name: [round(float(v), 5) for v in p] for name, p in before.probs.items()},
-        suspicion=judged.score, reasons=judged.reasons + (("writer_quarantined",) if writer_held else ()),
+        suspicion=judged.score, reasons=judged.reasons + (("writer_quarantined",) if writer_held or turns_held else ()),
         status="quarantined" if quarantined else "pending", alias=link.memory.alias if link else None,
         strokes=pen is not None,
     )
@@ -96,7 +97,7 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
             result["personalised_by"] = len(memory)
         except StorageError as exc:  # stored and learned by the shared models all the same
             log.warning("drawing %s stored; its writer's memory could not be updated: %s", record.id, exc)
-        if quarantined and not writer_held and track.after(judged.item, True).mostly_quarantined:
+        if turns_held:
             await run_in_threadpool(hold_the_rest, runtime, link)
     if quarantined:
         return {**result, "detail": THANKS}  # nothing accusing: it waits for a reviewer
