@@ -45,7 +45,9 @@ class Settings(BaseSettings):
                                                              "log name who did what.")
     quarantine_above: float = Field(0.9, gt=0, le=1, description="A labelled drawing whose suspicion (0-1) passes "
                                                                  "this is stored but held out of learning, replay, "
-                                                                 "memories and exports until a reviewer decides.")
+                                                                 "memories and exports until a reviewer decides "
+                                                                 "(and so are the rest of a writer's drawings once "
+                                                                 "most of their labels are suspicious); 1: never.")
     client_salt: SecretStr | None = Field(None, description="Salt for hashing client addresses; unset = random per process.")
     trusted_proxies: int = Field(0, ge=0, le=10, description="Proxies in front of the service that append the "
                                                              "address they saw to X-Forwarded-For (a Heroku router, "
