@@ -762,3 +762,44 @@ def test_every_word_of_the_page_is_in_the_catalogue(screen):
                  if re.search(r'(textContent|ariaLabel|title|alt)\s*=\s*[`"][A-Z][a-z]+ [a-z]', line)
                  or re.search(r'setAttribute\("(aria-label|title|alt)",\s*[`"][A-Z][a-z]+ ', line)]
     assert not leftovers, leftovers
+
+
+# --- the main states, for people to look at ----------------------------------------------------------
+
+
+def test_screenshots_of_the_main_states(browser, service, requests_seen, client, digits):
+    """artifacts/screenshots/main-*.png: idle, an answer (personalised, with the memory's vote), can't tell,
+    several, stats on a 1280x800 laptop, and teaching on a 390x844 phone. docs/screenshot.png is made from
+    main-answer.png."""
+    page = open_screen(browser, service, requests_seen, "desktop")
+    try:
+        clear_pad(page)
+        shot(page, "main-idle")
+        teach_memory(client, page, digits, [3, 3, 5])
+        page.reload()
+        page.wait_for_selector("html[data-ready=true]")
+        draw_strokes(page, digit_strokes(digits[3]))
+        assert wait_for_prediction(page)["answer"]["label"] == 3
+        memory_card(page).wait_for()
+        page.wait_for_timeout(400)  # the feature maps, below the fold, settle
+        shot(page, "main-answer")
+        for name, strokes in (("main-cant-tell", LETTER_A), ("main-several", several_strokes(digits["several"]))):
+            clear_pad(page)
+            draw_strokes(page, strokes)
+            assert wait_for_prediction(page)["answer"]["label"] is None
+            shot(page, name)
+        tab(page, "Stats").click()
+        page.get_by_test_id("counts-chart").locator("svg").wait_for()
+        shot(page, "main-stats", full_page=True)
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
+    phone = open_screen(browser, service, requests_seen, "phone")
+    try:
+        tab(phone, "Teach").click()
+        teach_button(phone, 5).click()
+        draw_strokes(phone, digit_strokes(digits[5]))
+        shot(phone, "main-teach-phone")
+        assert not phone.js_errors, phone.js_errors
+    finally:
+        phone.context.close()

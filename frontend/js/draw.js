@@ -213,7 +213,8 @@ export class DrawController {
     wrongWords.textContent = t(cantTell ? "feedback.choose" : "feedback.wrong");
     wrong.classList.toggle("choosing", cantTell);
     if (hasAnswer) question.replaceChildren(...tn("feedback.question", { named: this.alphabet.namedNode(label) }));
-    else question.textContent = t(cantTell ? "feedback.question_cant_tell" : empty ? "feedback.question_idle" : "feedback.question_waiting");
+    else if (cantTell) question.textContent = t(response.answer?.why === "several" ? "feedback.question_several" : "feedback.question_cant_tell");
+    else question.textContent = t(empty ? "feedback.question_idle" : "feedback.question_waiting");
     for (const b of this.pickerButtons) b.disabled = blocked;
     if (empty && !picker.hidden) this.togglePicker(false);
   }

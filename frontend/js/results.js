@@ -45,7 +45,7 @@ export function guessList(guesses, { highlight = null, compact = false, alphabet
 /** How sure, and how many models agree, as the answer's line says it: "3 of 4 models agree · 92% sure". */
 function sureWords(answer, total) {
   const parts = [];
-  if (Number.isFinite(answer.agree)) parts.push(t("answer.agree", { agree: answer.agree, total }));
+  if (Number.isFinite(answer.agree)) parts.push(t("answer.agree_line", { agree: answer.agree, total }));
   if (Number.isFinite(answer.p)) parts.push(t("common.percent_sure", { percent: percent(answer.p) }));
   return parts;
 }
@@ -76,13 +76,12 @@ export class Results {
       this.cards.set(name, { card, body, version, title, name });
     }
     // The fifth card: what the writer's own memory votes (the label of their drawings nearest this one).
-    this.vote = h("span", { class: "memory-vote", "aria-hidden": "false" });
+    this.vote = h("span", { class: "memory-vote" });
     this.memoryCard = h(
       "article",
       { class: "model-card memory-card", "data-testid": "model-memory", "aria-label": t("models.memory_title"), hidden: true },
       h("header", {}, h("h4", { text: t("models.memory_title") })),
-      h("p", { class: "memory-line" }, this.vote, " ", h("span", { class: "memory-votes", text: t("models.memory_votes") }),
-        " ", h("span", { class: "muted", text: t("models.memory_nearest") })),
+      h("p", { class: "memory-line" }, ...tn("models.memory_line", { vote: this.vote })),
     );
     els.cards.append(this.memoryCard);
     this.ctx28 = els.input28.getContext("2d");
