@@ -297,6 +297,7 @@ def test_unsure_says_the_models_disagree(screen, digits):
     assert "I'm not sure what this is" in text, text
     assert "Best guess: a 3" in text and "41% sure" in text and "2 of 4 models agree" in text, text
     assert "No label is sure enough" not in text  # the page says it in its own words
+    assert_no_serious_violations(page, "unsure")
 
 
 @DESKTOP_ONLY
@@ -346,6 +347,7 @@ def test_the_memory_votes_on_a_card_of_its_own(screen, client, digits):
     assert "2 of 4 models agree" in sub and "86% sure" in sub, sub
     assert "personalised for you" in sub
     shot(page, "memory-card")
+    assert_no_serious_violations(page, "the memory's vote")
 
 
 @DESKTOP_ONLY
@@ -548,6 +550,7 @@ def test_answering_too_fast_is_said_by_the_buttons(screen, digits):
     assert "please wait" not in page.locator("main").inner_text()  # the server's sentence is not said beside it
     assert right_button(page).is_disabled() and wrong_button(page).is_disabled()
     assert on_screen(page, status)["inside"]
+    assert_no_serious_violations(page, "answering too fast")
     expect(right_button(page)).to_be_enabled(timeout=6000)
     expect(status).to_be_hidden()
     assert not pad_is_empty(page)
@@ -605,6 +608,7 @@ def test_forget_asks_first_and_can_be_undone(screen, client, digits):
     assert "in your memory" not in teach_button(page, 5).get_attribute("aria-label")
     expect(teach_count(page)).to_have_text("0 saved")
     assert page.get_by_text("Your memory knows").is_hidden()
+    assert_no_serious_violations(page, "forgotten")
 
 
 @DESKTOP_ONLY
