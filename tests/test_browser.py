@@ -194,8 +194,8 @@ def picker(page, **options):
 
 
 def picker_button(page, glyph: str):
-    """The picker's button for a digit: "I drew a 5"."""
-    return picker(page).get_by_role("button", name=f"I drew a {glyph}", exact=True)
+    """The picker's button for a digit: "I drew a 5", "I drew an 8"."""
+    return picker(page).get_by_role("button", name=f"I drew {'an' if glyph == '8' else 'a'} {glyph}", exact=True)
 
 
 def teach_button(page, glyph: str):
@@ -204,8 +204,13 @@ def teach_button(page, glyph: str):
 
 
 def teach_save(page):
-    """Teach mode's Save: "Save", or "Save this 5" once a digit is picked."""
+    """Teach mode's Save (beside Undo and Clear): "Save", or "Save this 5" once a digit is picked."""
     return page.get_by_role("button", name=re.compile(r"^Save\b"))
+
+
+def teach_count(page):
+    """Teach mode's count over the pad ("3 saved"; no role: found by test id)."""
+    return page.get_by_test_id("teach-count")
 
 
 def error_box(page):
@@ -304,7 +309,7 @@ def test_page_is_built_from_the_config(fresh, client, titles):
         "clear": page.get_by_role("button", name="Clear the drawing"),
         "undo": page.get_by_role("button", name="Undo last stroke"),
         "answer": answer(page),
-        "input28": page.get_by_role("img", name="The 28 by 28 pixel image the models saw"),
+        "input28": page.get_by_role("img", name="The 28 by 28 pixel image the models saw", include_hidden=True),  # once drawn
         "right": right_button(page, include_hidden=True),  # hidden until there is something to judge
         "wrong": wrong_button(page, include_hidden=True),
         "consent": consent(page),
@@ -569,9 +574,7 @@ def test_teach_mode_saves_each_drawing(fresh, chosen, client):
                 teach_save(page).click()
         assert saved.value.status == 201
         assert saved.value.request.post_data_json["label"] == TEACH_LABEL
-        count = teach.get_by_text(f"{n} saved", exact=True)
-        count.wait_for()
-        assert count.inner_text() == f"{n} saved"
+        expect(teach_count(page)).to_have_text(f"{n} saved")
         assert pad_is_empty(page)
         if n == 2:
             draw_with_mouse(page, chosen["teach"][-1])  # mid-drawing, for the picture
@@ -588,7 +591,7 @@ def test_your_handwriting_is_remembered_shown_and_forgotten(browser, service, re
     try:
         writer = page.evaluate("() => localStorage.getItem('inkling.writer')")
         assert writer and 8 <= len(writer) <= 64
-        # the memory's box (its note and Forget) has no role or name of its own: found by its test id
+        # the memory's card (a region named by its note, with Forget): found by its test id, hidden or shown
         memory = page.get_by_test_id("memory")
         assert memory.is_hidden()  # nothing remembered yet: nothing to show or forget
         tab(page, "Teach").click()
@@ -621,8 +624,9 @@ def test_your_handwriting_is_remembered_shown_and_forgotten(browser, service, re
             assert "personalised for you" in answer(page).inner_text()
         shot(page, "desktop-personalised")
 
+        forget_button(page).click()  # asked first (tests/test_browser_trust.py), then sent after a few seconds
         with page.expect_response(lambda r: r.url.endswith("/api/me") and r.request.method == "DELETE") as gone:
-            forget_button(page).click()
+            page.get_by_role("group", name="Forget your handwriting?").get_by_role("button", name="Forget", exact=True).click()
         assert gone.value.status == 200 and gone.value.request.headers["inkling-writer"] == writer
         page.get_by_text(re.compile(r"^Forgotten")).wait_for()
         assert forget_button(page).is_hidden()
@@ -647,8 +651,17 @@ def test_blank_submit_shows_nothing_drawn(fresh, client):
     detail = expected.json()["detail"]
     tab(page, "Teach").click()
     teach_button(page, "1").click()
-    with page.expect_response(lambda r: r.url.endswith("/api/drawings")) as saved:
-        teach_save(page).click()
+    assert teach_save(page).is_disabled()  # nothing on the pad: nothing to save
+    box = pad(page).bounding_box()
+    page.mouse.click(box["x"] + 30, box["y"] + 30)  # a dot, sent as the blank canvas it nearly is
+    blank_url = "data:image/png;base64," + base64.b64encode(blank.getvalue()).decode()
+    page.route("**/api/drawings", lambda route: route.continue_(
+        post_data=json.dumps({**route.request.post_data_json, "image": blank_url})))
+    try:
+        with page.expect_response(lambda r: r.url.endswith("/api/drawings")) as saved:
+            teach_save(page).click()
+    finally:
+        page.unroute("**/api/drawings")
     assert saved.value.status == 422
     error = error_box(page)
     error.wait_for(state="visible")
@@ -658,13 +671,14 @@ def test_blank_submit_shows_nothing_drawn(fresh, client):
     shot(page, "desktop-blank")
 
 
-def test_unsure_answer_asks_and_offers_only_wrong(fresh, chosen):
+def test_unsure_answer_asks_and_offers_only_a_choice(fresh, chosen):
     page = fresh
     reason = "The models disagree: 3, 5 and 8."
 
     def unsure(route):
         body = route.fetch().json()
-        body["answer"] = {"digit": None, "p": 0.4, "agree": 1, "reason": reason}
+        body["answer"] = {"digit": None, "label": None, "glyph": None, "p": 0.4, "agree": 1, "why": "unsure", "reason": reason,
+                          "best": {"digit": 3, "label": 3, "glyph": "3", "p": 0.4}, "personalised_by": 0, "memory": None}
         route.fulfill(json=body)
 
     page.route("**/api/predict", unsure)
@@ -675,10 +689,14 @@ def test_unsure_answer_asks_and_offers_only_wrong(fresh, chosen):
         page.unroute("**/api/predict")
     shown = answer(page)
     assert shown.get_attribute("data-digit") is None
-    assert "I can't tell — is that a digit?" in shown.inner_text()
-    assert reason in shown.inner_text()
-    assert right_button(page).is_disabled()
-    assert wrong_button(page).is_enabled()
+    assert "I'm not sure what this is" in shown.inner_text()
+    assert "Best guess: a 3, 40% sure (1 of 4 models agrees)." in shown.inner_text()
+    assert reason not in shown.inner_text()  # said in the page's own words (from `why`)
+    assert right_button(page, include_hidden=True).is_hidden()  # nothing to call right
+    choose = page.get_by_role("button", name="Choose what it is", exact=True)
+    assert choose.is_enabled()
+    choose.click()
+    assert picker(page).is_visible()
     shot(page, "desktop-unsure")
 
 
