@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.alphabets import load_alphabet
 
+from .promotions import Rules
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIN_ADMIN_TOKEN = 16
 
@@ -151,6 +153,20 @@ class Settings(BaseSettings):
     memory_expire_days: float = Field(0, ge=0, description="Forget a writer's memory this many days after its last "
                                                           "drawing (the learner looks every hour); 0 = never (a "
                                                           "writer forgets with DELETE /api/me).")
+
+    # Promotions (service.core.promotions): what a retrained original must show to replace the one served.
+    promotion_p_below: float = Field(0.05, gt=0, le=1, description="McNemar's p on the crowd's drawings after the "
+                                                                   "cut-off must be below this.")
+    promotion_min_drawings: int = Field(200, ge=1, description="Fewest crowd drawings after the cut-off to judge on.")
+    promotion_holdout_drop: float = Field(0.002, ge=0, description="Most a challenger may lose on the alphabet's "
+                                                                   "holdout (0.002: 0.2 points).")
+    promotion_writer_min: int = Field(20, ge=1, description="Writers with at least this many drawings after the "
+                                                            "cut-off are compared one by one...")
+    promotion_writer_drop: float = Field(0.01, ge=0, description="...and none may lose more than this (0.01: 1 point).")
+
+    def promotion_rules(self) -> Rules:
+        return Rules(self.promotion_p_below, self.promotion_min_drawings, self.promotion_holdout_drop,
+                     self.promotion_writer_min, self.promotion_writer_drop)
 
     @field_validator("alphabet")
     @classmethod
