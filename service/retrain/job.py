@@ -137,6 +137,16 @@ class Retrain:
     def run(self) -> int:
         """Finish what an earlier run left, then resume the unfinished run or plan a new one; returns the exit
         status (0: a record was written)."""
+        try:
+            return self._run()
+        except UsageError as exc:
+            say(f"python -m service.retrain: {exc}")
+            return EXIT_USAGE
+        except OutOfTimeExit as stop:
+            say(str(stop))
+            return EXIT_OUT_OF_TIME
+
+    def _run(self) -> int:
         self.finish_recorded()
         waiting = [run_id for run_id in self.runs.run_ids() if not self._recorded(run_id)]
         if waiting and self.options.fresh:
@@ -159,11 +169,7 @@ class Retrain:
                 print(plan.reason, flush=True)
                 return 0
             self.runs.put_plan(plan)
-        try:
-            return self.execute(plan, census)
-        except OutOfTimeExit as stop:
-            say(str(stop))
-            return EXIT_OUT_OF_TIME
+        return self.execute(plan, census)
 
     def _recorded(self, run_id: str) -> bool:
         try:
@@ -439,9 +445,4 @@ def main(argv: list[str] | None = None) -> None:
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()  # a resumed run ends where an uninterrupted one does
-    try:
-        code = Retrain(build_parts(settings), options).run()
-    except UsageError as exc:
-        say(f"python -m service.retrain: {exc}")
-        code = EXIT_USAGE
-    sys.exit(code)
+    sys.exit(Retrain(build_parts(settings), options).run())
