@@ -183,6 +183,26 @@ def test_out_of_time_is_not_a_promotion_and_the_next_start_resumes_it(tmp_path, 
     [record] = promotions.list()
     assert record.id == waiting and record.card["epochs"] == {"fnn": 2} and runs.run_ids() == []
 
+    # --fresh abandons a waiting run (its plan and checkpoints) and plans a new one.
+    assert run_job(tmp_path, "--models", "fnn", "--max-minutes", "0.0001") == EXIT_OUT_OF_TIME
+    [abandoned] = runs.run_ids()
+    assert run_job(tmp_path, "--fresh", "--models", "fnn", "--epochs", "1") == 0
+    assert f"retrain {abandoned}: abandoned (--fresh)" in capsys.readouterr().err
+    newest = promotions.list()[0]
+    assert newest.id not in (abandoned, waiting) and runs.run_ids() == [] and leftovers(tmp_path) == []
+
+
+def test_without_tensorflow_the_job_stops_and_says_where_to_run_it(monkeypatch):
+    """A web worker's image has no TensorFlow: the job must say so, not fail half-way."""
+    from service.retrain import job
+
+    real = job.importlib.util.find_spec
+    monkeypatch.setattr(job.importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else real(name, *a))
+    with pytest.raises(SystemExit) as stop:
+        job.main([])
+    assert "needs the learner's packages (tensorflow missing)" in str(stop.value)
+    assert "pip install .[learner]" in str(stop.value)
+
 
 # --- killed mid-way, for real ----------------------------------------------------------------------------
 

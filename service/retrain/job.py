@@ -372,18 +372,19 @@ class Retrain:
         champions = self.champion_versions(kinds)
         verdicts, models, evaluations = {}, {}, {}
         for kind in kinds:
-            champion, challenger = self.champion(kind, champions[kind]), trainers[kind].model()
-            right = {name: predict(m, Xj) == yj for name, m in (("champion", champion), ("challenger", challenger))}
-            holdout = {name: float(np.mean(predict(m, Xh) == yh))
-                       for name, m in (("champion", champion), ("challenger", challenger))}
+            pair = {"champion": self.champion(kind, champions[kind]), "challenger": trainers[kind].model()}
+            right = {who: predict(m, Xj) == yj for who, m in pair.items()}
+            holdout = {who: float(np.mean(predict(m, Xh) == yh)) for who, m in pair.items()}
             verdicts[kind] = judge(kind, holdout=(base.holdout_name, holdout["champion"], holdout["challenger"],
                                                   len(yh)),
                                    champion_right=right["champion"], challenger_right=right["challenger"],
                                    writers=writers, rules=self.rules)
             evaluations[kind] = {
-                name: {"n": len(ye), **{who: round(float(np.mean(predict(m, Xe) == np.asarray(ye))), 4)
-                                        for who, m in (("champion", champion), ("challenger", challenger))}}
+                name: {"n": len(ye), **{who: round(holdout[who] if Xe is Xh else
+                                                   float(np.mean(predict(m, Xe) == np.asarray(ye))), 4)
+                                        for who, m in pair.items()}}
                 for name, (Xe, ye) in base.evaluations.items()}
+            challenger = pair["challenger"]
             sha = self.promotions.put_challenger(run_id, kind, challenger.to_bytes())
             models[kind] = {**verdicts[kind].to_json(), "sha256": sha}
             say(f"retrain {run_id}: {kind.upper()} {verdicts[kind].reason}")
