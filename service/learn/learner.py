@@ -147,7 +147,8 @@ class Learner:
     # --- state ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Migrate an old store, load every model's HEAD and recent ledger, and reconcile once."""
+        """Migrate an old store, load every model's HEAD and recent ledger, rebase on the originals served,
+        and reconcile once."""
         for name in self.tracks:
             self.store.migrate(name)
         # The reconciliation mark first: it bounds how far back _load reads the ledger.
@@ -158,6 +159,7 @@ class Learner:
         self.review_watermark = None if None in marks else min(marks)
         for track in self.tracks.values():
             self._load(track)
+        self.follow_originals()  # an original promoted while no learner ran: rebase before learning on
         self.reconcile()
 
     def warm_up(self, X: np.ndarray, y: np.ndarray) -> None:
