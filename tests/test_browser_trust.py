@@ -669,7 +669,7 @@ def test_the_idle_page_is_clear(screen):
     assert "Draw a digit" in answer(page).inner_text()
     cards = page.get_by_test_id("models")
     assert cards.locator(".placeholder, .g-bar").count() == 0  # nothing that looks like loading
-    assert "learns from" in cards.inner_text() and "never changes" in cards.inner_text()
+    assert "learns from" in cards.inner_text() and "trained offline" in cards.inner_text()
     assert page.get_by_role("img", name="The 28 by 28 pixel image the models saw", include_hidden=True).is_hidden()
     shot(page, f"idle-{page.screen}")
     assert_no_serious_violations(page, "idle")
