@@ -386,7 +386,7 @@ def test_how_to_read_this_is_reachable_from_the_answer_and_the_cards(screen, dig
     dialog = explainer(page)
     expect(dialog).to_be_visible()
     text = dialog.inner_text()
-    for words in ("% sure", "about 9 are right", "FNN", "CNN", "original", "online", "v0", "blue", "can't tell",
+    for words in ("% sure", "about 9 are right", "FNN", "CNN", "original", "online", "v37", "blue", "can't tell",
                   "Your handwriting"):
         assert words in text, words
     sure = dialog.get_by_role("heading", name="What “% sure” means")
