@@ -29,6 +29,9 @@ class Settings(BaseSettings):
                            "learn (run `python -m service.learner` once per deployment).")
     queue_url: SecretStr | None = Field(
         None, description="redis://host:port/db of the learn queue (scale-out); unset = in-process queue.")
+    queue_tls_verify: bool = Field(True, description="Check the certificate of a rediss:// queue. Heroku's "
+                                                    "Key-Value Store presents a self-signed one: false there (the "
+                                                    "connection is still encrypted).")
     queue_name: str = Field("inkling", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                             description="Prefix of the Redis keys (stream, channel, rate limits).")
     storage: Literal["local", "s3"] = Field("local", description="Where drawings and online weights live.")
@@ -193,6 +196,21 @@ class Settings(BaseSettings):
                                  "characters")
             named[name] = token
         return named
+
+    def queue_address(self) -> str | None:
+        """The learn queue's URL as clients connect to it; None for the in-process queue.
+
+        >>> Settings(queue_url="rediss://:pw@host:6379", queue_tls_verify=False).queue_address()
+        'rediss://:pw@host:6379?ssl_cert_reqs=none'
+        >>> Settings(queue_url="rediss://:pw@host:6379").queue_address()
+        'rediss://:pw@host:6379'
+        """
+        if not self.queue_url:
+            return None
+        url = self.queue_url.get_secret_value()
+        if not self.queue_tls_verify and url.startswith("rediss://") and "ssl_cert_reqs=" not in url:
+            url += ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
+        return url
 
     @property
     def on_paas(self) -> bool:
