@@ -4,9 +4,9 @@
 #                                                embedded default (one process that serves and learns)
 #   docker build --target web -t inkling-web .   web: serves and enqueues (INKLING_ROLE=web), no TensorFlow
 # Both serve on $PORT (8000 when unset; Heroku's container stack sets it), as a non-root user, from a
-# virtual environment in /opt/venv, with the committed weights inside. Storage: a folder (/data, a volume)
-# by default, S3 with INKLING_STORAGE=s3 (credentials from the standard AWS chain). Without a registry,
-# `scripts/container_images` makes a base image and passes it as BASE.
+# virtual environment in /opt/venv, with the committed weights inside. Storage: the folder /data by default
+# (mount a volume there: -v inkling-data:/data), S3 with INKLING_STORAGE=s3 (credentials from the standard
+# AWS chain). Without a registry, `scripts/container_images` makes a base image and passes it as BASE.
 ARG BASE=python:3.11-slim
 
 # --- what every stage starts from ------------------------------------------------------------------
@@ -25,18 +25,19 @@ RUN python -m venv /opt/venv \
     && pip install . && pip uninstall -y inkling && rm -rf models service README.md build *.egg-info
 # the installers go: an image never installs anything once built
 FROM web-deps AS web-venv
-RUN rm -rf /opt/venv/lib/python3*/site-packages/pip* /opt/venv/lib/python3*/site-packages/setuptools* \
-           /opt/venv/lib/python3*/site-packages/pkg_resources /opt/venv/lib/python3*/site-packages/_distutils_hack \
-           /opt/venv/bin/pip*
+RUN cd /opt/venv/lib/python3*/site-packages \
+    && rm -rf pip* setuptools* pkg_resources _distutils_hack distutils-precedence.pth /opt/venv/bin/pip*
 
 # --- the learner's on top (TensorFlow) --------------------------------------------------------------
-FROM web-deps AS full-venv
+FROM web-deps AS full-deps
 RUN mkdir -p models service && touch README.md models/__init__.py service/__init__.py \
-    && pip install ".[learner]" && pip uninstall -y inkling && rm -rf models service README.md build *.egg-info \
-    && cd /opt/venv/lib/python3*/site-packages \
-    # TensorFlow's C++ headers (287 MB) are for compiling custom operations, never for running; test suites
-    # are for testing the packages; the installers go as above
-    && rm -rf tensorflow/include pip* setuptools* pkg_resources _distutils_hack /opt/venv/bin/pip* \
+    && pip install ".[learner]" && pip uninstall -y inkling && rm -rf models service README.md build *.egg-info
+# TensorFlow's C++ headers (287 MB) are for compiling custom operations, never for running; test suites are
+# for testing the packages; the installers go as above
+FROM full-deps AS full-venv
+RUN cd /opt/venv/lib/python3*/site-packages \
+    && rm -rf tensorflow/include pip* setuptools* pkg_resources _distutils_hack distutils-precedence.pth \
+              /opt/venv/bin/pip* \
     && find . -type d -name tests -not -path './tensorflow/*' -prune -exec rm -rf {} +
 
 # --- web: no TensorFlow; INKLING_ROLE=web needs INKLING_QUEUE_URL ----------------------------------
@@ -47,7 +48,6 @@ COPY service ./service
 COPY frontend ./frontend
 ENV INKLING_ROLE=web
 USER inkling
-VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
     CMD python -c "import os,sys,urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2).status != 200)"
@@ -63,7 +63,6 @@ COPY models ./models
 COPY service ./service
 COPY frontend ./frontend
 USER inkling
-VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
     CMD python -c "import os,sys,urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2).status != 200)"

@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -39,6 +40,17 @@ S3_KEYS = {"AWS_ACCESS_KEY_ID": "inkling-test", "AWS_SECRET_ACCESS_KEY": "inklin
 
 def find_podman() -> str | None:
     return shutil.which("podman")
+
+
+def find_compose() -> str | None:
+    """podman-compose: beside this Python (the dev install's), else on PATH."""
+    beside = Path(sys.executable).parent / "podman-compose"
+    return str(beside) if beside.exists() else shutil.which("podman-compose")
+
+
+def compose_images() -> dict[str, str]:
+    """The variables compose.yaml names its images by, set to :func:`images`."""
+    return {variable: images()[role] for role, (variable, _) in IMAGE_VARIABLES.items()}
 
 
 def images() -> dict[str, str]:
