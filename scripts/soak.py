@@ -47,6 +47,8 @@ def main() -> None:
           f"{result['peak_rss_mb']['learner']:.0f} MB (limit {result['learner_memory']}); cgroup peaks "
           f"{result['peak_cgroup_mb']}; OOM kills {result['oom_kills']}; restarts {result['restarts']}; "
           f"versions {result['versions_after']}")
+    if result["transport_errors_retried"]:
+        print(f"transport errors, each retried once: {result['transport_errors_retried']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

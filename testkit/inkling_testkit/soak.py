@@ -26,16 +26,19 @@ STROKES, STROKE_SECONDS, SAVE_SHARE, PAUSE_SECONDS = 4, 0.25, 0.5, 3.0
 
 
 def person(base_url: str, seed: int, deadline: float, stop: threading.Event, drawings, max_requests: int = 20_000):
-    """One simulated person until ``deadline``; returns (kind, seconds, status) of every request."""
-    rng, done = random.Random(seed), []
+    """One simulated person until ``deadline``; returns (kind, seconds, status) of every request (status None:
+    no answer after a second try) and the transport errors met (each retried once)."""
+    rng, done, errors = random.Random(seed), [], []
     with httpx.Client(base_url=base_url, timeout=30) as client:
 
         def send(kind: str, path: str, payload: dict) -> None:
-            started = time.monotonic()
-            try:
-                status = client.post(path, json=payload).status_code
-            except httpx.HTTPError:
-                status = None
+            started, status = time.monotonic(), None
+            for attempt in range(2):  # as a browser does when a kept-alive connection was closed under it
+                try:
+                    status = client.post(path, json=payload).status_code
+                    break
+                except httpx.TransportError as exc:
+                    errors.append(f"{kind}: {exc!r}"[:200])
             done.append((kind, time.monotonic() - started, status))
 
         time.sleep(rng.uniform(0, PAUSE_SECONDS))  # people do not arrive in step
@@ -48,7 +51,7 @@ def person(base_url: str, seed: int, deadline: float, stop: threading.Event, dra
             if rng.random() < SAVE_SHARE:
                 send("drawing", "/api/drawings", {"image": drawing.data_url, "label": drawing.label, "train": True})
             stop.wait(rng.uniform(0.5, 1.5) * PAUSE_SECONDS)
-    return done
+    return done, errors
 
 
 def run_soak(seconds: float = 600, clients: int = 64, *, web_memory: str = "512m", learner_memory: str = "1g",
@@ -91,7 +94,9 @@ def run_soak(seconds: float = 600, clients: int = 64, *, web_memory: str = "512m
             sampler.start()
             with ThreadPoolExecutor(clients, thread_name_prefix="person") as pool:
                 futures = [pool.submit(person, web.base_url, i, deadline, stop, drawings) for i in range(clients)]
-                outcomes = [o for f in futures for o in f.result()]
+                results = [f.result() for f in futures]
+                outcomes = [o for done, _ in results for o in done]
+                errors = Counter(e for _, errs in results for e in errs)
             elapsed = time.monotonic() - started
             stop.set()
             sampler.join()
@@ -118,5 +123,6 @@ def run_soak(seconds: float = 600, clients: int = 64, *, web_memory: str = "512m
         "peak_cgroup_mb": {role: round(final[role]["peak_mb"], 1) for role in final},
         "oom_kills": {role: final[role]["oom_kills"] for role in final},
         "restarts": restarts,
+        "transport_errors_retried": dict(errors),
         "samples": samples,
     }
