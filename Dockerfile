@@ -46,6 +46,7 @@ COPY --from=web-venv /opt/venv /opt/venv
 COPY models ./models
 COPY service ./service
 COPY frontend ./frontend
+RUN python -m compileall -q models service   # the code's bytecode, read at every start (none is written)
 ENV INKLING_ROLE=web
 USER inkling
 EXPOSE 8000
@@ -62,6 +63,7 @@ COPY --from=full-venv /opt/venv /opt/venv
 COPY models ./models
 COPY service ./service
 COPY frontend ./frontend
+RUN python -m compileall -q models service
 USER inkling
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
