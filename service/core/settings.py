@@ -125,7 +125,7 @@ class Settings(BaseSettings):
                                                                "once this old (a publish may be under way).")
     refresh_seconds: float = Field(2.0, gt=0, description="How often to look for new versions without an announcement.")
 
-    # Group commit, chosen with scripts/bench_scaleout.py: see README, "Scale-out".
+    # Group commit, chosen with scripts/bench_scaleout.py: see docs/performance.md, "Learning throughput".
     learn_batch_max: int = Field(32, ge=1, description="Most drawings learned into one published version.")
     # 1 s, not 0.5: under a backlog, half the versions to write, fetch and check. Measured with 2 web workers
     # on the learner's 2 cores at 32 drawings/s offered: 30.8-31.2 learned/s, lag p99 1.3 s, against
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "
                                                              "the queue lost, and how old they must be.")
 
-    # Writers' own memories (service.core.writers, models.prototypes): see README, "Your handwriting".
+    # Writers' own memories (service.core.writers, models.prototypes): see docs/learning-from-users.md, "Your handwriting".
     memory_size: int = Field(200, ge=1, le=1000, description="Newest drawings a writer's memory keeps.")
     memory_cache_writers: int = Field(2000, ge=0, description="Writers' memories a worker keeps in memory (~6 KB "
                                                               "each).")
