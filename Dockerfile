@@ -16,6 +16,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin inkling \
     && mkdir -p /app /data && chown inkling /data
 WORKDIR /app
+EXPOSE 8000
+# Both targets serve the same way (the learner and the retrain job are run with their own commands):
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+    CMD python -c "import os,sys,urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2).status != 200)"
+# Header and body read timeouts and a bound on connections (docs/security.md); WEB_CONCURRENCY worker
+# processes (uvicorn reads it; 1 when unset).
+CMD exec uvicorn service.app:app --host 0.0.0.0 --port "${PORT:-8000}" \
+    --http service.edge:GuardedHttpToolsProtocol --limit-concurrency 500
 
 # --- the web worker's dependencies (pyproject.toml alone: code changes reuse this layer) -----------
 FROM runtime AS web-deps
@@ -49,13 +57,6 @@ COPY frontend ./frontend
 RUN python -m compileall -q models service   # the code's bytecode, read at every start (none is written)
 ENV INKLING_ROLE=web
 USER inkling
-EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-    CMD python -c "import os,sys,urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2).status != 200)"
-# Header and body read timeouts and a bound on connections (docs/security.md); WEB_CONCURRENCY worker
-# processes (uvicorn reads it; 1 when unset).
-CMD exec uvicorn service.app:app --host 0.0.0.0 --port "${PORT:-8000}" \
-    --http service.edge:GuardedHttpToolsProtocol --limit-concurrency 500
 
 # --- full (the default target): the learner, the retrain job, and the embedded default -------------
 FROM runtime AS full
@@ -65,8 +66,3 @@ COPY service ./service
 COPY frontend ./frontend
 RUN python -m compileall -q models service
 USER inkling
-EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-    CMD python -c "import os,sys,urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2).status != 200)"
-CMD exec uvicorn service.app:app --host 0.0.0.0 --port "${PORT:-8000}" \
-    --http service.edge:GuardedHttpToolsProtocol --limit-concurrency 500

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from inkling_testkit.containers import (Container, Network, compose_images, find_compose, find_podman, images,
-                                        make_bucket, missing_images, podman, redis_server, s3_server, stack_env)
+                                        make_bucket, missing_images, podman, redis_server, s3_client, s3_server,
+                                        stack_env)
 from inkling_testkit.live_service import free_port
 from inkling_testkit.load_client import UNLIMITED, assert_learned_exactly_once, pendigit_drawings
 
@@ -122,16 +123,8 @@ def stack():
 
 def s3_store(stack):
     from service.core.storage import S3Objects, WeightStore
-    from inkling_testkit.containers import S3_KEYS
 
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", endpoint_url=stack["s3"].base_url, region_name="us-east-1",
-                          aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
-                          config=Config(s3={"addressing_style": "path"}))
-    return WeightStore(S3Objects(client, "inkling", "inkling"))
+    return WeightStore(S3Objects(s3_client(stack["s3"]), "inkling", "inkling"))
 
 
 def test_stack_a_drawing_posted_to_one_web_container_is_learned_and_seen_by_the_other(stack, drawings):

@@ -245,16 +245,21 @@ def s3_server(network: Network, bucket: str = "inkling") -> Container:
                      options=("--entrypoint", "/bin/sh"), command=("-c", script))
 
 
-def make_bucket(s3: Container, bucket: str, timeout: float = 60) -> None:
-    """Create ``bucket`` once the server takes writes (its port answers a second or so before)."""
+def s3_client(s3: Container):
+    """A boto3 client of :func:`s3_server`'s published port, with its keys (for setup and checks from the host)."""
     import boto3
     from botocore.config import Config
 
-    client = boto3.client("s3", endpoint_url=s3.base_url, region_name=S3_KEYS["AWS_DEFAULT_REGION"],
-                          aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
-                          config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=5,
-                                        retries={"total_max_attempts": 1}))
+    return boto3.client("s3", endpoint_url=s3.base_url, region_name=S3_KEYS["AWS_DEFAULT_REGION"],
+                        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+                        config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=5,
+                                      retries={"total_max_attempts": 2}))
+
+
+def make_bucket(s3: Container, bucket: str, timeout: float = 60) -> None:
+    """Create ``bucket`` once the server takes writes (its port answers a second or so before)."""
+    client = s3_client(s3)
     deadline = time.monotonic() + timeout
     while True:
         try:
