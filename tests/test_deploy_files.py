@@ -124,6 +124,9 @@ def test_app_json_needs_no_hand_edits():
     (queue,) = APP_JSON["addons"]
     assert queue["plan"].startswith("heroku-redis:") and f"{queue['as']}_URL" == "INKLING_QUEUE_URL"
     assert set(APP_JSON["formation"]) <= set(PROCFILE) and APP_JSON["formation"]["worker"]["quantity"] == 1
+    sizes = {f["size"] for f in APP_JSON["formation"].values()}
+    assert len(sizes & {"eco", "basic"}) == 0 or len(sizes) == 1, "Heroku does not mix eco or basic dynos with others"
+    assert APP_JSON["formation"]["web"]["size"] in {"basic", "standard-1x"}  # 512 MB: what the soak measured
     assert APP_JSON["stack"] == "container"
 
 
