@@ -17,7 +17,10 @@ import pytest
 
 from inkling_testkit.live_service import PROJECT_ROOT, LiveService
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_request_leaves_the_origin")]
+pytestmark = pytest.mark.browser
+# Every request the digits service's pages make stays on its origin (checked at the module's end); the
+# hiragana test checks its own.
+SAME_ORIGIN = pytest.mark.usefixtures("no_request_leaves_the_origin")
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 httpx = pytest.importorskip("httpx")
@@ -191,6 +194,7 @@ def no_data_shown(page, crowd) -> None:
     assert not [i for i in crowd["held"] + crowd["honest"] if i in html]
 
 
+@SAME_ORIGIN
 def test_the_console_is_at_slash_console_and_asks_for_a_token(browser, service, requests_seen, client, crowd):
     r = client.get("/console", follow_redirects=False)
     assert r.status_code in (301, 302, 307, 308) and r.headers["location"].endswith("/console/")
@@ -211,6 +215,7 @@ def test_the_console_is_at_slash_console_and_asks_for_a_token(browser, service, 
         page.context.close()
 
 
+@SAME_ORIGIN
 def test_a_wrong_token_gets_the_login_form_again_and_no_data(browser, service, requests_seen, crowd):
     page = open_console(browser, service, requests_seen)
     try:
@@ -227,6 +232,7 @@ def test_a_wrong_token_gets_the_login_form_again_and_no_data(browser, service, r
         page.context.close()
 
 
+@SAME_ORIGIN
 def test_an_expired_session_token_gets_the_login_form_and_no_data(browser, service, requests_seen, crowd):
     """A token this tab kept in sessionStorage that the service no longer takes (the operator changed
     INKLING_ADMIN_TOKENS): at load, and in the middle of a session."""
@@ -256,6 +262,7 @@ def test_an_expired_session_token_gets_the_login_form_and_no_data(browser, servi
         page.context.close()
 
 
+@SAME_ORIGIN
 def test_a_deployment_without_admin_says_so(browser, service, requests_seen):
     page = open_console(browser, service, requests_seen)
     try:
@@ -271,6 +278,7 @@ def test_a_deployment_without_admin_says_so(browser, service, requests_seen):
         page.context.close()
 
 
+@SAME_ORIGIN
 def test_each_action_its_undo_and_its_audit_line_by_keyboard(browser, service, requests_seen, client, crowd):
     """a, 0-9, r (the picker), g, d, each undone with u or the toast's Undo: each stored, each in the audit
     log with the reviewer's name; j and k move the focus, which shows."""
@@ -361,6 +369,7 @@ STATUS_WORDS = {"quarantined": "Held for review", "pending": "Learned, not revie
                 "relabelled": "Relabelled", "discarded": "Discarded"}
 
 
+@SAME_ORIGIN
 def test_bulk_selection_with_keys_and_shift_click(browser, service, requests_seen, client, crowd):
     page = open_console(browser, service, requests_seen, token=TOKENS["bo"])
     try:
@@ -407,6 +416,7 @@ def test_bulk_selection_with_keys_and_shift_click(browser, service, requests_see
         page.context.close()
 
 
+@SAME_ORIGIN
 def test_filters_and_paging(browser, service, requests_seen, client, crowd):
     page = open_console(browser, service, requests_seen, token=TOKENS["ana"])
     try:
@@ -457,6 +467,7 @@ def test_filters_and_paging(browser, service, requests_seen, client, crowd):
         page.context.close()
 
 
+@SAME_ORIGIN
 def test_on_a_phone_by_touch(browser, service, requests_seen, client, crowd):
     page = open_console(browser, service, requests_seen, "phone")
     try:
@@ -495,6 +506,7 @@ def test_on_a_phone_by_touch(browser, service, requests_seen, client, crowd):
         page.context.close()
 
 
+@SAME_ORIGIN
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
 def test_no_serious_accessibility_violations(browser, service, requests_seen, crowd, screen):
     if not AXE_PATHS:
@@ -531,6 +543,7 @@ def test_no_serious_accessibility_violations(browser, service, requests_seen, cr
         page.context.close()
 
 
+@SAME_ORIGIN
 def test_reviewing_speed_keyboard_only(browser, service, requests_seen, client, crowd):
     """50 held drawings reviewed with the keyboard alone: a relabel to what the digit is (0-9), an accept, a
     discard, in turn; each decision stored (checked through the API) and in the audit log."""
@@ -563,3 +576,82 @@ def test_reviewing_speed_keyboard_only(browser, service, requests_seen, client, 
         assert not page.js_errors, page.js_errors
     finally:
         page.context.close()
+
+
+# --- another alphabet: hiragana ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kana_service(tmp_path_factory):
+    from tests.test_browser_hiragana import missing_hiragana_files
+
+    if missing := missing_hiragana_files():
+        pytest.skip(f"the hiragana alphabet's files are not there: {missing}")
+    with LiveService(tmp_path_factory.mktemp("inkling-console-kana"), env={**ENV, "INKLING_ALPHABET": "hiragana"}) as svc:
+        yield svc
+
+
+def test_hiragana_is_relabelled_through_the_picker_by_its_reading(browser, kana_service):
+    """71 labels: no digit keys, but r opens the picker, "ka" narrows it to か, Enter relabels; g takes the
+    models' guess; the glyphs are set in Japanese."""
+    from tests.test_browser_hiragana import kana
+
+    k = kana()
+    with httpx.Client(base_url=kana_service.base_url, timeout=30) as client:
+        glyphs = [entry["glyph"] for entry in client.get("/api/config").json()["labels"]]
+        writer = secrets.token_urlsafe(16)
+        sent = {}
+        for char, wrong in zip("あいうえおさしすせそ", "ぬねのはひふへほまみ"):
+            body = send(client, k.render_kana(k.clean_drawing(char)), glyphs.index(wrong), writer)
+            sent[body["id"]] = char
+        statuses = {i: client.get(f"/api/drawings/{i}", headers=auth()).json()["status"] for i in sent}
+        seen: list[str] = []  # (the module's requests_seen is the digits service's)
+        page = open_console(browser, kana_service, seen, token=TOKENS["ana"])
+        try:
+            expect(page.get_by_text("Hiragana", exact=True)).to_be_visible()
+            if "quarantined" not in statuses.values():  # nothing held: every status then
+                page.get_by_label("Status").select_option("")
+                page.get_by_role("button", name="Apply").click()
+            expect(items(page).first.locator("img[src^='blob:']")).to_be_visible()
+            items(page).first.focus()
+            drawing_id = current_id(page)
+            before = client.get(f"/api/drawings/{drawing_id}", headers=auth()).json()
+            assert current(page).locator(".labels [lang=ja]").count() >= 1  # the glyphs in their own language
+            page.keyboard.press("3")  # the digits' keys do nothing here
+            page.wait_for_timeout(300)
+            assert client.get(f"/api/drawings/{drawing_id}", headers=auth()).json()["status"] == before["status"]
+            page.keyboard.press("r")
+            picker = page.get_by_role("dialog", name="Relabel to…")
+            expect(picker.get_by_role("option")).to_have_count(71)
+            page.keyboard.type("ka")
+            expect(picker.get_by_role("option", selected=True)).to_contain_text("か")
+            shot(page, "hiragana-picker")
+            if AXE_PATHS:
+                assert not axe_violations(page)
+            page.keyboard.press("Enter")
+            wait_kana = lambda status, label: _wait(client, drawing_id, status, label)  # noqa: E731
+            wait_kana("relabelled", glyphs.index("か"))
+            expect(item(page, drawing_id).locator(".now")).to_contain_text("か")
+            page.keyboard.press("u")
+            wait_kana(before["status"], before["label"])
+            expect(item(page, drawing_id)).to_be_focused()
+            page.keyboard.press("g")  # the models' guess: what the character really is, for these clean ones
+            after = _wait(client, drawing_id, "relabelled", None)
+            assert glyphs[after["label"]] == sent[drawing_id]
+            shot(page, "hiragana-queue")
+            if AXE_PATHS:
+                assert not axe_violations(page)
+            assert not page.js_errors, page.js_errors
+            assert seen and all(u.startswith(kana_service.base_url + "/") or u.startswith(("blob:", "data:")) for u in seen)
+        finally:
+            page.context.close()
+
+
+def _wait(client, drawing_id, status, label, timeout=10) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        now = client.get(f"/api/drawings/{drawing_id}", headers=auth()).json()
+        if now["status"] == status and (label is None or now["label"] == label):
+            return now
+        assert time.monotonic() < deadline, (now, status, label)
+        time.sleep(0.05)

@@ -56,7 +56,9 @@ export class LabelPicker {
     this.input.value = "";
     this.#filter(current);
     this.dialog.showModal();
-    this.input.focus();
+    // With a keyboard, typing narrows at once; on a touch screen the on-screen keyboard would hide the labels.
+    if (window.matchMedia("(pointer: coarse)").matches) this.dialog.focus();
+    else this.input.focus();
     return new Promise((resolve) => {
       this.resolve = resolve;
     });

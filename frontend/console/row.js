@@ -55,7 +55,7 @@ export function recordWords(record) {
  */
 export function buildRow(item, n, { alphabet, titles, record }) {
   const img = el("img", { alt: t("console.row.image_alt", { n }), width: "112", height: "112", decoding: "async" });
-  const checkbox = el("input", { type: "checkbox", "aria-label": t("console.row.select", { n }), dataset: { role: "select" } });
+  const checkbox = el("input", { type: "checkbox", "aria-label": t("console.row.pick", { n }), dataset: { role: "select" } });
   const article = el("article", { class: "item", tabindex: "-1", "data-testid": "review-item", dataset: { id: item.id } });
   const li = el("li", { class: "row", dataset: { id: item.id } }, article);
   article.append(
