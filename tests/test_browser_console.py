@@ -424,6 +424,8 @@ def test_filters_and_paging(browser, service, requests_seen, client, crowd):
         held = queue_ids(client, status="quarantined")
         assert [a.get_attribute("data-id") for a in items(page).all()] == held[:50]  # most suspicious first
         expect(page.get_by_text("50 drawings shown, more to load")).to_be_visible()
+        expect(items(page).nth(2).locator("img[src^='blob:']")).to_be_visible()
+        shot(page, "desktop-queue")
         page.get_by_role("button", name="Load more").click()
         expect(items(page)).to_have_count(min(100, len(held)))
         shown = [a.get_attribute("data-id") for a in items(page).all()]
