@@ -38,7 +38,11 @@ class Console {
     title.hidden = false;
     document.body.dataset.alphabet = alphabet.isDigits ? "digits" : "other";
     this.api = new AdminApi();
-    this.api.addEventListener("unauthorized", () => this.signOut(this.signingIn ? "wrong" : "expired"));
+    // A 401: a token just typed was wrong; one this tab held (at load, or while signed in) has expired.
+    this.api.addEventListener("unauthorized", () => {
+      if (this.signingIn) this.signOut("wrong");
+      else if (this.signedIn || this.checking) this.signOut("expired");
+    });
     this.toast = new Toast(byTestId("toast"));
     this.picker = new LabelPicker($("#picker"), alphabet);
     this.queue = new ReviewQueue({
@@ -74,6 +78,7 @@ class Console {
     if (window.matchMedia("(max-width: 640px)").matches) byTestId("filters-fold").open = false;
     this.tab = "queue";
     this.signingIn = false;
+    this.checking = false;
     this.signedIn = false;
     if (session.token) this.#enter();
     else this.#login(null);
@@ -92,16 +97,17 @@ class Console {
   async #enter() {
     // Nothing is shown until the service has said yes to the token: the first page of the queue decides.
     const shell = byTestId("console");
+    this.checking = true;
     try {
-      await this.queue.api.queue({}, null, 1);
+      await this.api.queue({}, null, 1);
     } catch (error) {
-      this.signingIn = false;
+      this.signingIn = this.checking = false;
       if (error.status === 401) return; // signOut has already shown the form and why
       session.token = null;
       this.#login(error.status === 403 ? "disabled" : null, error.status === 403 ? null : error.message);
       return;
     }
-    this.signingIn = false;
+    this.signingIn = this.checking = false;
     this.signedIn = true;
     byTestId("login").hidden = true;
     shell.hidden = false;

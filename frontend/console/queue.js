@@ -253,7 +253,8 @@ export class ReviewQueue {
     if (record && action !== "undo") this.history.push(entry);
     if (targets.bulk) this.selectAll(false);
     else if (action !== "undo" && rows[0] && this.rows.indexOf(rows[0]) === this.current) this.#advance();
-    this.work = this.work.catch(() => {}).then(() => this.#send(entry, targets.bulk));
+    const generation = this.generation; // a sign-out meanwhile drops what was still to be sent
+    this.work = this.work.catch(() => {}).then(() => (generation === this.generation ? this.#send(entry, targets.bulk) : null));
     return this.work;
   }
 
