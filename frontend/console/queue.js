@@ -361,7 +361,8 @@ export class ReviewQueue {
     if (key === "g") {
       const { ids } = this.#targets();
       const guesses = new Set(ids.map((id) => this.#row(id)?.item.guess).filter((g) => g !== null && g !== undefined));
-      return run(() => guesses.size === 1 && this.act("relabel", { label: [...guesses][0] }));
+      return run(() => (guesses.size === 1 ? this.act("relabel", { label: [...guesses][0] })
+        : this.toast.show(t("console.queue.no_guess"), { error: true })));
     }
     if (/^[0-9]$/.test(key) && this.alphabet.isDigits) return run(() => this.act("relabel", { label: Number(key) }));
     if (key === "n" && this.next) return run(() => this.more());
