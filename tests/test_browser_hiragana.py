@@ -232,6 +232,12 @@ def test_the_page_speaks_of_characters(fresh, config):
     assert closed.get_by_role("button", name="None of these", exact=True, include_hidden=True).inner_text() == "None of these"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert "digit" not in page.locator("main").inner_text().lower()
+    # Hiragana's "% sure" is calibrated on unseen-style writers (docs/ood.md), and the page says what it means.
+    assert config["alphabet"]["calibrated"] and config["alphabet"]["gate"]
+    page.get_by_role("button", name="How to read this", exact=True).click()
+    dialog = page.get_by_role("dialog", name="How to read this")
+    assert "about 9 are right out of every 10" in dialog.inner_text()
+    dialog.get_by_role("button", name="Close").click()
 
 
 def test_teach_mode_shows_the_kana_table(fresh, config, chosen, client):

@@ -27,6 +27,7 @@ export function alphabetOf(config = {}) {
     labels,
     isDigits,
     kind: isDigits ? "digits" : "other", // how the message catalogue tells the alphabets apart
+    calibrated: info.calibrated ? "yes" : "no", // "% sure" calibrated on held-out writers (docs/ood.md)
     rows,
     columns: rows ? Math.max(...rows.map((row) => row.length)) : null,
     lang: isDigits ? null : info.lang || null, // the alphabet file says (hiragana: "ja")
@@ -147,7 +148,7 @@ export function radioKeys(event, buttons) {
 
 /** The page's words for this alphabet: every message learns its kind and title, then index.html is worded. */
 export function applyAlphabetWords(alphabet) {
-  setDefaults({ kind: alphabet.kind, title: alphabet.title });
+  setDefaults({ kind: alphabet.kind, title: alphabet.title, calibrated: alphabet.calibrated });
   translatePage();
   if (!alphabet.isDigits) {
     const title = document.querySelector('[data-testid="alphabet-title"]');

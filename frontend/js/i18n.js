@@ -31,9 +31,10 @@ export function chooseLanguage(wanted = navigator.languages || [navigator.langua
   return AVAILABLE[0];
 }
 
-/** Fetches and installs the catalogue of `lang` (same origin: frontend/i18n/<lang>.json). */
-export async function loadMessages(lang = chooseLanguage()) {
-  const response = await fetch(`i18n/${lang}.json`, { headers: { Accept: "application/json" } });
+/** Fetches and installs the catalogue of `lang` (same origin: frontend/i18n/<lang>.json); `base` is the way
+ * from the page to frontend/ ("../" from the console at /console/). */
+export async function loadMessages(lang = chooseLanguage(), base = "") {
+  const response = await fetch(`${base}i18n/${lang}.json`, { headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(`i18n/${lang}.json: HTTP ${response.status}`);
   useMessages(await response.json(), lang);
 }
@@ -152,7 +153,7 @@ export function tn(key, params = {}) {
 
 /**
  * Words of index.html: every element with data-i18n gets its text from the catalogue, and
- * data-i18n-<attribute> (aria-label, title, alt, content) its attribute. Elements inside one with
+ * data-i18n-<attribute> (aria-label, title, alt, content, placeholder) its attribute. Elements inside one with
  * data-i18n-param="name" are kept and put in where the message says {name} (a link, say).
  */
 export function translatePage(root = document) {
@@ -161,7 +162,7 @@ export function translatePage(root = document) {
     for (const child of node.querySelectorAll("[data-i18n-param]")) params[child.dataset.i18nParam] = child;
     node.replaceChildren(...tn(node.dataset.i18n, params));
   }
-  for (const attribute of ["aria-label", "title", "alt", "content"]) {
+  for (const attribute of ["aria-label", "title", "alt", "content", "placeholder"]) {
     const data = `data-i18n-${attribute}`;
     for (const node of root.querySelectorAll(`[${data}]`)) node.setAttribute(attribute, t(node.getAttribute(data)));
   }
