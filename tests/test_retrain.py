@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,8 +21,9 @@ import numpy as np
 import pytest
 
 from lab.drawn import load_drawn_pendigits
+from models import load_original
 from service.core.curation import ReviewStore, decide
-from service.core.lineup import original
+from service.core.lineup import KINDS, original
 from service.core.parts import build_parts
 from service.core.promotions import PromotionStore
 from service.core.settings import PROJECT_ROOT, Settings
@@ -29,6 +31,7 @@ from service.core.storage import DrawingRecord, LocalDrawingStore, LocalObjects,
 from service.core.storage.ids import new_drawing_id, utc_iso
 from service.retrain.job import EXIT_OUT_OF_TIME, EXIT_USAGE, Retrain, parse_args
 from service.retrain.runs import RunStore
+from service.web.versions import FollowedModel, VersionFollower
 
 T0 = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
 QUICK = {"retrain_base_limit": 1000, "promotion_min_drawings": 40}
@@ -60,9 +63,12 @@ def put_crowd(root: Path, pendigits, n: int, *, first: int = 0, mirror: bool = F
     return records
 
 
-def run_job(root: Path, *args: str, **settings) -> int:
-    """The job in this process, on the stores in ``root`` (its output goes to capsys)."""
+def run_job(root: Path, *args: str, listen=None, **settings) -> int:
+    """The job in this process, on the stores in ``root`` (its output goes to capsys); ``listen(model, version)``
+    hears what it announces on the queue's channel, as a web worker does."""
     parts = build_parts(Settings(data_dir=root, **{**QUICK, **settings}))
+    if listen is not None:
+        parts.queue.subscribe(listen)
     return Retrain(parts, parse_args(list(args))).run()
 
 
@@ -128,7 +134,9 @@ def test_quarantined_discarded_and_private_drawings_never_reach_training(tmp_pat
 
 def test_a_refused_challenger_changes_nothing_served(tmp_path, pendigits, capsys):
     put_crowd(tmp_path, pendigits, 300)
-    assert run_job(tmp_path, "--models", "fnn", "--epochs", "1") == 0
+    heard = []
+    assert run_job(tmp_path, "--models", "fnn", "--epochs", "1", listen=lambda *news: heard.append(news)) == 0
+    assert heard == []
     reason = capsys.readouterr().out.strip()
     promotions = PromotionStore(LocalObjects(tmp_path))
     [record] = promotions.list()
@@ -145,7 +153,19 @@ def test_a_passing_challenger_becomes_the_next_version_of_its_original(tmp_path,
     """The crowd writes its digits mirrored, which the shipped originals mostly misread: a challenger that learned
     them is ahead on the crowd after the cut-off (with a gate that asks no more than that)."""
     put_crowd(tmp_path, pendigits, 300, mirror=True)
-    assert run_job(tmp_path, "--epochs", "1", **LENIENT) == 0
+    # A web worker's follower of the originals that polls once an hour: only the job's announcement moves it.
+    follower = VersionFollower({original(kind): FollowedModel(original(kind), load_original(kind, "digits",
+                                                                                             serving=True),
+                                                              WeightStore(LocalObjects(tmp_path)))
+                                for kind in KINDS}, (), refresh_seconds=3600)
+    follower.start_thread()
+    heard = []
+
+    def listen(model: str, version: int) -> None:
+        heard.append((model, version))
+        follower.poke()
+
+    assert run_job(tmp_path, "--epochs", "1", listen=listen, **LENIENT) == 0
     promotions, weights = PromotionStore(LocalObjects(tmp_path)), WeightStore(LocalObjects(tmp_path))
     [record] = promotions.list()
     assert capsys.readouterr().out.strip() == record.reason
@@ -154,6 +174,15 @@ def test_a_passing_challenger_becomes_the_next_version_of_its_original(tmp_path,
         head = weights.current(original(kind))
         assert head.version == 1 and head.meta["promotion"] == record.id and head.meta["by"] == "retrain"
         assert head.meta["cutoff"] == record.cutoff and head.sha256 == record.models[kind]["sha256"]
+    # Announced as the learner announces its versions, and served at once (not at the next poll).
+    assert heard == [("fnn_original", 1), ("cnn_original", 1)]
+    try:
+        deadline = time.monotonic() + 60
+        while any(m.version != 1 for m in follower.models.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert {name: m.version for name, m in follower.models.items()} == {"fnn_original": 1, "cnn_original": 1}
+    finally:
+        follower.stop()
     assert leftovers(tmp_path) == []
 
     # The next run never judges on drawings the champion trained on: not by default (holding out half would put

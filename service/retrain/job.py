@@ -7,6 +7,9 @@ What holds:
   its original through :meth:`PromotionStore.promote <service.core.promotions.PromotionStore.promote>` (the
   weight store's compare-and-swap, only while the champion it was judged against is still served); a refused
   one is stored with its record, for an admin to force later, and nothing else.
+- **A promotion is announced like any new version**: on the queue's channel, which every web worker follows
+  (they also poll the weights' HEADs every ``INKLING_REFRESH_SECONDS``, so a lost announcement only delays
+  it); the learner finds the new original on its own (``follow_originals``) and rebases the online twin.
 - **Every run that decides writes one record**: ``judged`` (each model's verdict, figures and reason) or
   ``skipped`` (why nothing was trained: no crowd to learn from, or too little after the cut-off to judge on).
   A run that runs out of time writes none, exits with 75 and says how to resume it.
@@ -426,9 +429,11 @@ class Retrain:
             say(f"retrain {record.id}: not promoted after all: {exc}")
             return True
         for kind, version in done.items():
-            say(f"retrain {record.id}: {original(kind)} is now version {version.version}")
+            # As the learner announces an online version and the admin's force does: every web worker serves
+            # it now, not at its next poll (a missed announcement costs only that wait).
+            self.parts.queue.announce(original(kind), version.version)
+            say(f"retrain {record.id}: {original(kind)} is now version {version.version}, announced")
         return False
-
 
 
 def main(argv: list[str] | None = None) -> None:
