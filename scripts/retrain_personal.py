@@ -2,7 +2,7 @@
 """A writer's personal answer before and after a promotion, on a store ``scripts/retrain_crowd.py`` retrained.
 
     python scripts/retrain_personal.py /work/retrain-measure/work/digits-seed0/retrained [--scenario digits]
-                                       [--seed 0] [--json docs/retrain_personal.json]
+                                       [--seed 0] [--json docs/retrain_personal.json] [--force]
 
 What holds by construction, and is checked here on every drawing: a writer's memory keeps embeddings of the
 *shipped* CNN (``Recognizer.features``), which no promotion changes, so the memory's own vote for a drawing
@@ -14,14 +14,19 @@ counted here, on the crowd's held-out half, per writer.
 the online twins are served at the newest version the crowd's teaching left in the store, both times (the
 learner's rebase onto the new original does not run here: it replays the crowd's drawings after the cut-off,
 which the held-out half is not among, so this is the promotion's own effect). Each writer's memory is the one
-the service built from their taught half (``writers/`` in the store).
+the service built from their taught half (``writers/`` in the store). ``--force``: the gate refused the
+run's challengers, so promote them in a copy of the store as an admin's force would
+(:meth:`PromotionStore.force <service.core.promotions.PromotionStore.force>`), and measure that; the store
+given is never changed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +58,17 @@ def main() -> None:
     parser.add_argument("--scenario", default="digits", choices=[s for s, v in SCENARIOS.items() if v[1] == 0.0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path("docs/retrain_personal.json"))
+    parser.add_argument("--force", action="store_true", help="force the refused challengers in a copy of the store")
     args = parser.parse_args()
+    forced = None
+    if args.force:
+        copy = Path(tempfile.mkdtemp(prefix="retrain-personal-")) / "store"
+        shutil.copytree(args.store, copy)
+        objects = LocalObjects(copy)
+        record = PromotionStore(objects).list(1)[0]
+        forced, _ = PromotionStore(objects).force(WeightStore(objects), record.id, by="scripts/retrain_personal.py",
+                                                  why="measuring a writer's personal answer after a promotion")
+        args.store = copy
     alphabet_name = SCENARIOS[args.scenario][0]
     alphabet = load_alphabet(alphabet_name)
     people = crowd(alphabet_name, 0.0, args.seed)
@@ -83,7 +98,7 @@ def main() -> None:
     total = {k: sum(r[k] for r in rows.values()) for k in ("n", "before_errors", "after_errors", "before_unsure",
                                                            "after_unsure", "memory_votes_changed")}
     out = {"scenario": args.scenario, "seed": args.seed, "store": str(args.store), "promotion": record and record.id,
-           "reason": record and record.reason, "originals_after": heads,
+           "reason": record and record.reason, "forced": forced, "originals_after": heads,
            "online": {name: before.models[name].version for name in ONLINE_MODELS},
            "total": total, "worse_writers": sorted(w for w, r in rows.items() if r["after_errors"] > r["before_errors"]),
            "writers": rows}
