@@ -235,10 +235,11 @@ def test_without_tensorflow_the_job_stops_and_says_where_to_run_it(monkeypatch):
 
 # --- killed mid-way, for real ----------------------------------------------------------------------------
 
-def start_job(root: Path, *args: str) -> subprocess.Popen:
+def start_job(root: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
+    """The job as a process of its own, one TensorFlow thread (QUICK_ENV); stderr to ``log`` if given."""
     env = {**os.environ, "INKLING_DATA_DIR": str(root), **QUICK_ENV}
     return subprocess.Popen([sys.executable, "-m", "service.retrain", *args], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=log.open("w") if log else subprocess.PIPE, text=True)
 
 
 def test_a_job_killed_after_a_checkpoint_resumes_and_ends_as_an_uninterrupted_one(tmp_path, pendigits):
@@ -247,6 +248,8 @@ def test_a_job_killed_after_a_checkpoint_resumes_and_ends_as_an_uninterrupted_on
     shutil.copytree(killed, whole)  # the same drawings, ids and all
     args = ("--epochs", "2", "--cutoff", utc_iso(T0 + timedelta(seconds=224)))
 
+    # The uninterrupted run beside the killed one (one thread each: two cores take both at once).
+    uninterrupted = start_job(whole, *args, log=tmp_path / "whole.log")
     job = start_job(killed, *args)
     lines = []
     try:
@@ -259,18 +262,22 @@ def test_a_job_killed_after_a_checkpoint_resumes_and_ends_as_an_uninterrupted_on
         if job.poll() is None:
             job.kill()
         job.wait()
-    assert job.returncode == -signal.SIGKILL, "".join(lines)[-3000:]
-    promotions = PromotionStore(LocalObjects(killed))
-    assert promotions.list() == [] and RunStore(LocalObjects(killed)).run_ids()
+    try:
+        assert job.returncode == -signal.SIGKILL, "".join(lines)[-3000:]
+        promotions = PromotionStore(LocalObjects(killed))
+        assert promotions.list() == [] and RunStore(LocalObjects(killed)).run_ids()
 
-    resumed = start_job(killed)
-    out, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err[-3000:]
-    assert "resuming the unfinished run" in err and "fnn resumes after epoch 2/2" in err
-    assert "cnn resumes after epoch 1/2" in err
-    uninterrupted = start_job(whole, *args)
-    out_whole, err_whole = uninterrupted.communicate(timeout=600)
-    assert uninterrupted.returncode == 0, err_whole[-3000:]
+        resumed = start_job(killed)
+        out, err = resumed.communicate(timeout=600)
+        assert resumed.returncode == 0, err[-3000:]
+        assert "resuming the unfinished run" in err and "fnn resumes after epoch 2/2" in err
+        assert "cnn resumes after epoch 1/2" in err
+        out_whole, _ = uninterrupted.communicate(timeout=600)
+        assert uninterrupted.returncode == 0, (tmp_path / "whole.log").read_text()[-3000:]
+    finally:
+        if uninterrupted.poll() is None:
+            uninterrupted.kill()
+            uninterrupted.wait()
 
     [a], [b] = promotions.list(), PromotionStore(LocalObjects(whole)).list()
     assert a.card["resumed"] and not b.card["resumed"]
