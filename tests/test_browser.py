@@ -257,8 +257,10 @@ def gallery(page):
 
 
 def online_versions(client, probe) -> dict:
-    """The online models' versions right now (a predict response carries them; /api/stats is cached)."""
-    return predict_png(client, probe)["versions"]
+    """The online models' versions right now (a predict response carries every model's; /api/stats is cached)."""
+    versions = predict_png(client, probe)["versions"]
+    assert versions["fnn_original"] == versions["cnn_original"] == 0  # the shipped originals: nothing promoted here
+    return {name: versions[name] for name in ("fnn_online", "cnn_online")}
 
 
 def drawings(client, admin: bool = False, **params) -> list[dict]:
@@ -486,6 +488,84 @@ def test_right_stores_the_shown_answer(fresh, chosen, client):
     assert saved.value.request.post_data_json["label"] == digit.label
     assert saved.value.request.post_data_json["train"] is True
     assert body["id"] in {d["id"] for d in drawings(client, label=digit.label)}
+
+
+def canvas_points(page, strokes) -> list[np.ndarray]:
+    """Strokes given in page (CSS) pixels, in the canvas's own pixels (its bitmap), as the pad maps them."""
+    box = pad(page).bounding_box()
+    size = pad(page).evaluate("c => c.width")
+    origin, scale = np.array([box["x"], box["y"]]), size / np.array([box["width"], box["height"]])
+    return [(np.asarray(stroke, float) - origin) * scale for stroke in strokes]
+
+
+def test_a_saved_drawing_keeps_its_strokes_as_drawn(fresh, chosen, client):
+    """Every save sends the drawing's pen strokes (Quick, Draw!'s raw format: canvas pixels, ms since the first
+    point); a stroke undone is not among them. The service keeps them (GET /api/drawings/{id}/strokes), they
+    are what was drawn, in the canvas's coordinates, and drawn again (lab.render.render_strokes) they make
+    nearly the PNG the page sent."""
+    from PIL import Image
+
+    from lab.render import render_strokes
+
+    page = fresh
+    digit = chosen["good"][1]
+    drawn = screen_strokes(page, digit)
+    replay_with_mouse(page, drawn)
+    box = pad(page).bounding_box()
+    replay_with_mouse(page, [np.array([[box["x"] + 12, box["y"] + 12], [box["x"] + 60, box["y"] + 30]], float)])  # a slip...
+    page.keyboard.press("Control+z")  # ...undone
+    assert strokes_on_pad(page) == len(digit.strokes)
+    wait_for_prediction(page)
+    with page.expect_response(lambda r: r.url.endswith("/api/drawings") and r.request.method == "POST") as saved:
+        right_button(page).click()
+    assert saved.value.status == 201, saved.value.text()
+    sent = saved.value.request.post_data_json
+    kept = client.get(f"/api/drawings/{saved.value.json()['id']}/strokes")
+    assert kept.status_code == 200 and kept.json() == sent["strokes"]
+    strokes = kept.json()
+    assert len(strokes) == len(digit.strokes)
+    times = [t for stroke in strokes for t in stroke[2]]
+    assert times[0] == 0 and times == sorted(times) and all(float(t).is_integer() for t in times)
+    assert times[-1] > 0  # the mouse took time to draw it
+    expected = canvas_points(page, drawn)
+    for stroke, want in zip(strokes, expected):
+        got = np.c_[stroke[0], stroke[1]]
+        assert len(got) > 0.8 * len(want)
+        # every point recorded lies on the path drawn, and every point drawn was recorded (within a pixel)
+        gap = np.linalg.norm(got[:, None] - want[None], axis=2)
+        assert gap.min(axis=1).max() < 1.5 and gap.min(axis=0).max() < 1.5, (gap.min(axis=1).max(), gap.min(axis=0).max())
+    png = Image.open(io.BytesIO(base64.b64decode(sent["image"].split(",", 1)[1]))).convert("L")
+    again = Image.open(io.BytesIO(render_strokes([np.c_[s[0], s[1]] for s in strokes]))).convert("L")
+    ink, ink_again = np.asarray(png) < 128, np.asarray(again) < 128
+    overlap = (ink & ink_again).sum() / (ink | ink_again).sum()
+    assert png.size == again.size and overlap > 0.9, overlap
+    assert np.abs(np.asarray(png, float) - np.asarray(again, float)).mean() < 4
+
+
+def test_long_strokes_are_thinned_to_what_the_service_takes(fresh):
+    """At most 4,096 points: a long scribble is thinned (its ends and shape kept); more than 64 strokes are not
+    sent (the drawing is saved without them); an empty pad has none."""
+    page = fresh
+    found = page.evaluate("""async () => {
+        const {DrawingPad} = await import('/js/pad.js');
+        const c = document.createElement('canvas');
+        const pad = new DrawingPad(c, {size: 280, line_width: 18, ink: '#111', background: '#fff'});
+        const empty = pad.toStrokes();
+        const wiggle = (n, t0) => Array.from({length: n}, (_, i) => [140 + 100 * Math.sin(i / 40), 140 + 100 * Math.cos(i / 97), t0 + i * 4]);
+        pad.strokes = [wiggle(3000, 1000), wiggle(2500, 20000)];
+        const thinned = pad.toStrokes();
+        pad.strokes = Array.from({length: 65}, (_, i) => [[i, i, i * 10]]);
+        const many = pad.toStrokes();
+        pad.strokes = Array.from({length: 64}, (_, i) => [[i, i, 5000 + i * 10]]);
+        const most = pad.toStrokes();
+        return {empty, thinned, many, most}; }""")
+    assert found["empty"] is None and found["many"] is None
+    assert len(found["most"]) == 64 and found["most"][0] == [[0], [0], [0]] and found["most"][-1][2] == [630]
+    thinned = found["thinned"]
+    points = sum(len(stroke[0]) for stroke in thinned)
+    assert 500 < points <= 4096
+    assert thinned[0][2][0] == 0 and thinned[1][2][-1] == 20000 + 2499 * 4 - 1000  # ends kept, times from the first
+    assert [thinned[0][0][0], thinned[0][1][0]] == [140, 240]
 
 
 def test_a_queued_drawing_shows_learning_then_what_was_learned(fresh, chosen, client):

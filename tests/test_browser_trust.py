@@ -386,7 +386,7 @@ def test_how_to_read_this_is_reachable_from_the_answer_and_the_cards(screen, dig
     dialog = explainer(page)
     expect(dialog).to_be_visible()
     text = dialog.inner_text()
-    for words in ("% sure", "about 9 are right", "FNN", "CNN", "original", "online", "v0", "blue", "can't tell",
+    for words in ("% sure", "about 9 are right", "FNN", "CNN", "original", "online", "v37", "blue", "can't tell",
                   "Your handwriting"):
         assert words in text, words
     sure = dialog.get_by_role("heading", name="What “% sure” means")
@@ -752,12 +752,15 @@ def test_every_word_of_the_page_is_in_the_catalogue(screen):
     catalogue = json.loads((frontend / "i18n" / "en.json").read_text(encoding="utf-8"))
     assert "_notes" in catalogue  # what a translator must know
     known = catalogue_keys(catalogue)
-    source = "\n".join(p.read_text(encoding="utf-8") for p in (frontend / "js").glob("*.js"))
-    html = (frontend / "index.html").read_text(encoding="utf-8")
+    # the page's modules and the review console's (console/*.js, which keeps its words under "console.")
+    source = "\n".join(p.read_text(encoding="utf-8") for folder in ("js", "console") for p in (frontend / folder).glob("*.js"))
+    html = "\n".join((frontend / page).read_text(encoding="utf-8") for page in ("index.html", "console/index.html"))
     asked = set(re.findall(r"\btn?\(\s*\"([a-z_]+(?:\.[a-z_0-9]+)+)\"", source))
     asked |= set(re.findall(r'data-i18n(?:-(?!param)[a-z-]+)?="([a-z_.0-9]+)"', html))
     # keys made from a name: models.about.<model>, activations.legend.<layer>, errors.http_<status>
-    made = {k for k in known if re.match(r"(models\.about|activations\.legend)\.", k) or re.match(r"errors\.http_\d+$", k)}
+    made = {k for k in known if re.match(r"(models\.about|activations\.legend)\.", k) or re.match(r"errors\.http_\d+$", k)
+            # the console's words for a status, a reason, an action, a review: console.<group>.<name>
+            or re.match(r"console\.(status|reasons|actions|done|login|audit\.verb|audit\.entry)\.[a-z_]+$", k)}
     mentioned = set(re.findall(r"\"([a-z_]+(?:\.[a-z_0-9]+)+)\"", source))  # t(cond ? "a.b" : "a.c"), key: "..."
     made |= {k for k in known if re.match(r"(alphabets|models\.titles|errors\.code)\.", k)}  # by alphabet, model, error code
     assert not asked - known, f"asked for but not in the catalogue: {sorted(asked - known)}"

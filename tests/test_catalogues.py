@@ -4,7 +4,8 @@ en.json is the source: every other catalogue has exactly its keys, each message 
 or a choice by the same parameter), the same {placeholders} and word marks, the plural categories its language
 uses (Russian one/few/many/other, Chinese and Japanese other only: as Intl.PluralRules names them, which
 tests/test_browser_languages.py checks in Chromium), the choices by the alphabet's kind for both kinds, and a
-list of what a native speaker should read first. The list of languages the page offers (js/i18n.js) and the
+list of what a native speaker should read first (test_the_checks_catch_an_incomplete_catalogue: the checks fail
+on a catalogue that lacks a key). The list of languages the page offers (js/i18n.js) and the
 files in frontend/i18n/ are the same.
 """
 
@@ -109,26 +110,64 @@ def lang(request) -> str:
     return request.param
 
 
+def key_problems(theirs: dict) -> list[str]:
+    """What a catalogue's messages lack or have more of than English's."""
+    return [f"lacks {key}" for key in ENGLISH if key not in theirs] + \
+           [f"has {key}, which English has not" for key in theirs if key not in ENGLISH]
+
+
+def message_problems(theirs: dict) -> list[str]:
+    """Each message of English said in another shape, with other placeholders or marks, or not at all."""
+    found = []
+    for key, english in ENGLISH.items():
+        if key not in theirs:
+            continue
+        message = theirs[key]
+        if type(message) is not type(english):
+            found.append(f"{key}: a string in one, a choice in the other")
+            continue
+        if isinstance(english, dict):
+            head = "plural" if "plural" in english else "select"
+            if message.get(head) != english[head]:
+                found.append(f"{key}: chooses by {head} {message.get(head)!r}, not {english[head]!r}")
+        if placeholders(message) != placeholders(english):
+            found.append(f"{key}: placeholders {sorted(placeholders(message))}, not {sorted(placeholders(english))}")
+        if marks(message) != marks(english):
+            found.append(f"{key}: marks {sorted(marks(message))}, not {sorted(marks(english))}")
+        for text in branches(message):
+            if not text.strip():
+                found.append(f"{key}: an empty message")
+            if not balanced(text):
+                found.append(f"{key}: a mark opened and not closed: {text}")
+            if '"' in text:
+                found.append(f"{key}: straight quotes (use the language's own): {text}")
+    return found
+
+
 def test_every_catalogue_has_exactly_the_keys_of_english(lang):
-    theirs = messages(load(lang))
-    assert not set(ENGLISH) - set(theirs), f"{lang} lacks {sorted(set(ENGLISH) - set(theirs))}"
-    assert not set(theirs) - set(ENGLISH), f"{lang} has keys English has not: {sorted(set(theirs) - set(ENGLISH))}"
+    assert not key_problems(messages(load(lang))), (lang, key_problems(messages(load(lang))))
 
 
 def test_messages_keep_their_shape_placeholders_and_marks(lang):
-    theirs = messages(load(lang))
-    for key, english in ENGLISH.items():
-        message = theirs[key]
-        assert type(message) is type(english), (lang, key, "a string in one, a choice in the other")
-        if isinstance(english, dict):
-            head = "plural" if "plural" in english else "select"
-            assert message.get(head) == english[head], (lang, key, f"chooses by {head} {english[head]!r}")
-        assert placeholders(message) == placeholders(english), (lang, key, placeholders(message), placeholders(english))
-        assert marks(message) == marks(english), (lang, key, marks(message), marks(english))
-        for text in branches(message):
-            assert text.strip(), (lang, key, "an empty message")
-            assert balanced(text), (lang, key, "a mark opened and not closed", text)
-            assert '"' not in text, (lang, key, "straight quotes: use the language's own")
+    assert not message_problems(messages(load(lang))), (lang, message_problems(messages(load(lang))))
+
+
+def test_the_checks_catch_an_incomplete_catalogue():
+    """A catalogue that lost a key (a whole group, say, when English grows one), a placeholder, or a choice's
+    parameter fails: the checks above are not vacuous."""
+    broken = load("de")
+    del broken["console"]["queue"]["refresh"]
+    del broken["console"]["keys"]
+    broken["errors"]["code"]["storage_unavailable"]["select"] = "kind"
+    broken["console"]["row"]["name"] = broken["console"]["row"]["name"].replace("{status}", "{state}")
+    broken["answer"]["extra"] = "Mehr"
+    problems = key_problems(messages(broken))
+    assert "lacks console.queue.refresh" in problems and "lacks console.keys.help" in problems, problems
+    assert "has answer.extra, which English has not" in problems, problems
+    problems = message_problems(messages(broken))
+    assert any(p.startswith("errors.code.storage_unavailable: chooses by select 'kind'") for p in problems), problems
+    assert any(p.startswith("console.row.name: placeholders") for p in problems), problems
+    assert not message_problems(messages(load("de"))) and not key_problems(messages(load("de")))
 
 
 def test_plural_categories_are_those_the_language_uses(lang):
@@ -145,11 +184,11 @@ def test_plural_categories_are_those_the_language_uses(lang):
                 assert "one" in cases, (lang, key)
 
 
-def test_choices_by_kind_say_both_kinds(lang):
+def test_choices_by_the_alphabet_say_every_case(lang):
     theirs = messages(load(lang))
     for key, english in ENGLISH.items():
         for english_choice, choice in zip(choices(english), choices(theirs[key])):
-            if choice.get("select") == "kind":
+            if choice.get("select") in ("kind", "calibrated"):  # the alphabet's: each case is met somewhere
                 assert set(choice) == set(english_choice), (lang, key)
             elif "select" in choice:  # an article by the digit, words by the action asked: fewer cases may do
                 assert "other" in choice and set(choice) <= set(english_choice), (lang, key)

@@ -95,8 +95,11 @@ export const api = {
   config: () => requestJSON("api/config"),
   predict: (image, signal) => requestJSON("api/predict", { method: "POST", body: { image, writer: writerId() }, signal, action: "predict" }),
   activations: (image, signal) => requestJSON("api/activations", { method: "POST", body: { image, writer: writerId() }, signal, action: "predict" }),
-  saveDrawing: (image, label, train) =>
-    requestJSON("api/drawings", { method: "POST", body: { image, label, train, writer: writerId() }, action: "save" }),
+  /** Stores a drawing with its label, and its pen strokes (pad.toStrokes(); left out when null). */
+  saveDrawing: (image, label, train, strokes = null) =>
+    requestJSON("api/drawings", {
+      method: "POST", body: { image, label, train, writer: writerId(), ...(strokes ? { strokes } : {}) }, action: "save",
+    }),
   /** What the service remembers of this writer's handwriting: {drawings, counts, capacity, trust}. */
   me: () => requestJSON("api/me", { headers: me() }),
   /** Delete this writer's memory (and the links to their drawings); the page then takes a new id. */

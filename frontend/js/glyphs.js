@@ -27,6 +27,7 @@ export function alphabetOf(config = {}) {
     labels,
     isDigits,
     kind: isDigits ? "digits" : "other", // how the message catalogue tells the alphabets apart
+    calibrated: info.calibrated ? "yes" : "no", // "% sure" calibrated on held-out writers (docs/ood.md)
     rows,
     columns: rows ? Math.max(...rows.map((row) => row.length)) : null,
     lang: isDigits ? null : info.lang || null, // the alphabet file says (hiragana: "ja")
@@ -158,7 +159,7 @@ export function alphabetTitle(alphabet) {
 export function applyAlphabetWords(alphabet) {
   const apply = () => {
     const name = alphabetTitle(alphabet);
-    setDefaults({ kind: alphabet.kind, title: name });
+    setDefaults({ kind: alphabet.kind, title: name, calibrated: alphabet.calibrated });
     const title = document.querySelector('[data-testid="alphabet-title"]');
     if (title && !alphabet.isDigits) {
       title.textContent = name;

@@ -38,6 +38,7 @@ let defaults = {};
 let plurals = new Intl.PluralRules(locale);
 let numbers = new Intl.NumberFormat(locale);
 const catalogues = new Map(); // tag -> the promise of its catalogue, fetched once
+let root = ""; // the way from the page to frontend/ (loadMessages)
 const listeners = [];
 const missing = (window.__i18nMissing = window.__i18nMissing || []); // "<lang>:<key>", once each
 
@@ -99,7 +100,7 @@ export function startLanguage({ alphabetLanguage = null } = {}) {
 function catalogue(lang) {
   let loading = catalogues.get(lang);
   if (!loading) {
-    loading = fetch(`i18n/${lang}.json`, { headers: { Accept: "application/json" } }).then((response) => {
+    loading = fetch(`${root}i18n/${lang}.json`, { headers: { Accept: "application/json" } }).then((response) => {
       if (!response.ok) throw new Error(`i18n/${lang}.json: HTTP ${response.status}`);
       return response.json();
     });
@@ -111,9 +112,11 @@ function catalogue(lang) {
 
 /**
  * Fetches and installs the catalogue of `lang` (same origin: frontend/i18n/<lang>.json), with English under
- * it for any key it lacks; English alone if `lang`'s cannot be had. Rejects only when neither can.
+ * it for any key it lacks; English alone if `lang`'s cannot be had. Rejects only when neither can. `base` is
+ * the way from the page to frontend/ ("../" from the console at /console/), kept for later switches.
  */
-export async function loadMessages(lang = startLanguage()) {
+export async function loadMessages(lang = startLanguage(), base = "") {
+  root = base;
   const [own, english] = await Promise.allSettled([catalogue(lang), catalogue(FALLBACK)]);
   if (own.status === "fulfilled") return useMessages(own.value, lang, english.value ?? null);
   if (english.status === "rejected") throw own.reason;
@@ -267,7 +270,7 @@ export function tn(key, params = {}) {
 
 /**
  * Words of index.html: every element with data-i18n gets its text from the catalogue, and
- * data-i18n-<attribute> (aria-label, title, alt, content) its attribute. Elements inside one with
+ * data-i18n-<attribute> (aria-label, title, alt, content, placeholder) its attribute. Elements inside one with
  * data-i18n-param="name" are kept and put in where the message says {name} (a link, say).
  */
 export function translatePage(root = document) {
@@ -276,7 +279,7 @@ export function translatePage(root = document) {
     for (const child of node.querySelectorAll("[data-i18n-param]")) params[child.dataset.i18nParam] = child;
     node.replaceChildren(...tn(node.dataset.i18n, params));
   }
-  for (const attribute of ["aria-label", "title", "alt", "content"]) {
+  for (const attribute of ["aria-label", "title", "alt", "content", "placeholder"]) {
     const data = `data-i18n-${attribute}`;
     for (const node of root.querySelectorAll(`[${data}]`)) node.setAttribute(attribute, t(node.getAttribute(data)));
   }

@@ -40,11 +40,12 @@ export class DrawingSaver extends EventTarget {
     if (this.blocked) return;
     this.busy = true; // from the click on: a second click must not send the drawing twice
     const train = this.consent.checked;
+    const strokes = this.pad.toStrokes(); // the pen strokes of the drawing the PNG is made of, taken with it
     const image = await this.pad.toPNG();
     const attempt = async () => {
       this.#setBusy(true);
       try {
-        const response = await this.api.saveDrawing(image, label, train);
+        const response = await this.api.saveDrawing(image, label, train, strokes);
         this.errors.hide();
         this.dispatchEvent(new CustomEvent("saved", { detail: { label, train, response } }));
         onStored({ image, label, train, response });

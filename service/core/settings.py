@@ -31,6 +31,9 @@ class Settings(BaseSettings):
                            "learn (run `python -m service.learner` once per deployment).")
     queue_url: SecretStr | None = Field(
         None, description="redis://host:port/db of the learn queue (scale-out); unset = in-process queue.")
+    queue_tls_verify: bool = Field(True, description="Check the certificate of a rediss:// queue. Heroku's "
+                                                    "Key-Value Store presents a self-signed one: false there (the "
+                                                    "connection is still encrypted).")
     queue_name: str = Field("inkling", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                             description="Prefix of the Redis keys (stream, channel, rate limits).")
     storage: Literal["local", "s3"] = Field("local", description="Where drawings and online weights live.")
@@ -126,7 +129,7 @@ class Settings(BaseSettings):
                                                                "once this old (a publish may be under way).")
     refresh_seconds: float = Field(2.0, gt=0, description="How often to look for new versions without an announcement.")
 
-    # Group commit, chosen with scripts/bench_scaleout.py: see README, "Scale-out".
+    # Group commit, chosen with scripts/bench_scaleout.py: see docs/performance.md, "Learning throughput".
     learn_batch_max: int = Field(32, ge=1, description="Most drawings learned into one published version.")
     # 1 s, not 0.5: under a backlog, half the versions to write, fetch and check. Measured with 2 web workers
     # on the learner's 2 cores at 32 drawings/s offered: 30.8-31.2 learned/s, lag p99 1.3 s, against
@@ -144,7 +147,7 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "
                                                              "the queue lost, and how old they must be.")
 
-    # Writers' own memories (service.core.writers, models.prototypes): see README, "Your handwriting".
+    # Writers' own memories (service.core.writers, models.prototypes): see docs/learning-from-users.md, "Your handwriting".
     memory_size: int = Field(200, ge=1, le=1000, description="Newest drawings a writer's memory keeps.")
     memory_cache_writers: int = Field(2000, ge=0, description="Writers' memories a worker keeps in memory (~6 KB "
                                                               "each).")
@@ -211,6 +214,21 @@ class Settings(BaseSettings):
                                  "characters")
             named[name] = token
         return named
+
+    def queue_address(self) -> str | None:
+        """The learn queue's URL as clients connect to it; None for the in-process queue.
+
+        >>> Settings(queue_url="rediss://:pw@host:6379", queue_tls_verify=False).queue_address()
+        'rediss://:pw@host:6379?ssl_cert_reqs=none'
+        >>> Settings(queue_url="rediss://:pw@host:6379").queue_address()
+        'rediss://:pw@host:6379'
+        """
+        if not self.queue_url:
+            return None
+        url = self.queue_url.get_secret_value()
+        if not self.queue_tls_verify and url.startswith("rediss://") and "ssl_cert_reqs=" not in url:
+            url += ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
+        return url
 
     @property
     def on_paas(self) -> bool:

@@ -129,7 +129,7 @@ def build_web(parts: Parts) -> WebRuntime:
         Stats(parts.drawings, weights, recognizer.online, original_accuracy, alphabet.n_classes),
         ClientIds(salt),
         RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
-                    settings.queue_url.get_secret_value() if settings.queue_url else "memory://", settings.queue_name),
+                    settings.queue_address() or "memory://", settings.queue_name),
         # Per process, in memory: a shared count would cost every prediction a Redis round trip.
         TokenBucket(settings.predictions_per_minute, settings.predictions_burst),
         TokenBucket(settings.listings_per_minute, settings.listings_burst),
