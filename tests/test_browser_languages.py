@@ -56,7 +56,7 @@ CANT_TELL = {"label": None, "digit": None, "glyph": None, "p": 0.41, "agree": 2,
 # The service's own English sentences, which a page in another language must not show.
 SERVER_SAYS = ["You are sending drawings quickly; please wait 2 s and send again.",
                "Storage is unavailable right now; please try again in a few seconds.",
-               "The strokes are not valid.", "This does not look like a digit."]
+               "The strokes are not valid.", "This does not look like a digit.", "A code the page has no words for."]
 
 
 def line(*points) -> np.ndarray:
@@ -357,8 +357,8 @@ def test_the_picker_rewords_everything_without_a_reload_and_remembers(browser, s
 
 
 def test_errors_and_plurals_in_the_chosen_language(browser, service, requests_seen):
-    """In Russian (chosen with the picker): the service's 4xx and 503 are said from the catalogue by their code,
-    never in the service's English; a save refused as too fast likewise; and "your N drawings" takes the form
+    """In Russian (chosen with the picker): the service's 4xx and 503 are said from the catalogue by their code (a
+    code it has no words for, by the status), never in the service's English; a save refused as too fast likewise; and "your N drawings" takes the form
     Russian needs for 1, 2 and 5 (рисунок, рисунка, рисунков)."""
     page = open_page(browser, service, requests_seen, language="ru", locale="en-US")
     try:
@@ -369,6 +369,10 @@ def test_errors_and_plurals_in_the_chosen_language(browser, service, requests_se
         draw_strokes(page, SEVEN)
         expect(error).to_be_visible()
         assert shown_text(message) == "Не удалось прочитать штрихи этого рисунка. Очистите поле и нарисуйте его заново."
+        fake.fail = {"status": 409, "json": {"detail": SERVER_SAYS[4], "code": "no_words_for_this"}}  # a code not in the catalogue
+        page.get_by_test_id("clear").click()
+        draw_strokes(page, SEVEN)
+        expect(message).to_have_text("Запрос не понят.")  # errors.http_400: the page's words, not the service's
         fake.fail = {"status": 503, "headers": {"Retry-After": "5"}, "json": {"detail": SERVER_SAYS[1], "code": "storage_unavailable"}}
         page.get_by_test_id("clear").click()
         draw_strokes(page, SEVEN)

@@ -1,8 +1,9 @@
 // Talking to the Inkling service (same origin). Every failure becomes an ApiError
 // carrying a message a person can act on, in the page's language: the catalogue's words for the error's
-// `code` (errors.code.<code>), else the server's own `detail` (English), else the page's words for what failed.
+// `code` (errors.code.<code>), else (on a page in English) the server's own `detail`, else the page's words
+// for what failed (errors.http_<status>): a page in another language never shows the server's English.
 
-import { has, t } from "./i18n.js";
+import { has, language, t } from "./i18n.js";
 import { writerId } from "./writer.js";
 
 export class ApiError extends Error {
@@ -26,12 +27,13 @@ export class ApiError extends Error {
 
   /**
    * What to show the person, worded when asked (in the page's language at that moment): the catalogue's words
-   * for the server's code, else the server's own words, else the page's words for what failed.
+   * for the server's code, else the server's own words if the page speaks English (they are English), else the
+   * page's words for what failed.
    */
   get message() {
     const coded = `errors.code.${this.code}`;
     if (has(coded)) return t(coded, { action: this.action ?? "other" });
-    return this.detail || t(this.key);
+    return (language() === "en" && this.detail) || t(this.key);
   }
 }
 
