@@ -91,10 +91,10 @@ export function rememberLanguage(tag) {
  * chose another or the browser asks for one of the page's languages other than English: English is what
  * most browsers say when nobody set them, and a learner of Japanese may well have English set.
  */
-export function startLanguage({ alphabetLanguage = null } = {}) {
-  const browser = chooseLanguage();
+export function startLanguage({ alphabetLanguage = null, wanted = undefined, chosen = chosenLanguage() } = {}) {
+  const browser = chooseLanguage(wanted); // `wanted` and `chosen`: the browser's and the person's, unless a test says
   const own = alphabetLanguage ? matchLanguage(alphabetLanguage) : null;
-  return chosenLanguage() ?? (own && (browser === null || browser === FALLBACK) ? own : browser ?? FALLBACK);
+  return chosen ?? (own && (browser === null || browser === FALLBACK) ? own : browser ?? FALLBACK);
 }
 
 function catalogue(lang) {
