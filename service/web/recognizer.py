@@ -70,23 +70,33 @@ class Recognizer:
     def recognize(self, x28: np.ndarray, memory: PrototypeMemory | None = None) -> Recognition:
         """The four models' probabilities and the answer (with the writer's ``memory``, theirs);
         ``versions`` are those whose weights were used."""
-        batch, probs, versions = x28[None], {}, {}
+        return self.recognize_batch(x28[None], memory)[0]
+
+    def recognize_batch(self, batch: np.ndarray, memory: PrototypeMemory | None = None) -> list[Recognition]:
+        """:meth:`recognize` for each of ``batch`` (float32[N,28,28]) in one forward pass a model, every drawing
+        read by the same served versions: the characters of a number cost one pass, not one each."""
+        probs, versions = {}, {}
         for name in MODEL_ORDER:
             if name in self.online:  # the served pair, taken once: these weights are that version's
                 model, record = self.online[name].served
                 versions[name] = record.version if record else 0
-                probs[name] = model.predict_proba(batch)[0]
+                probs[name] = model.predict_proba(batch)
             elif name == "cnn_original":  # the fixed features of writers' memories and of the gate, in one pass
                 forward = self.originals[name].forward(batch)
-                probs[name], embedding = forward.probs[0], forward.embedding[0]
+                probs[name] = forward.probs
             else:
-                probs[name] = self.originals[name].predict_proba(batch)[0]
+                probs[name] = self.originals[name].predict_proba(batch)
         alphabet = self.alphabet
-        verdict = alphabet.gate.verdict(gate_features(forward.pool2, forward.logits)) if alphabet.gate else None
-        answer = combine(probs, alphabet.ensemble_weights, temperature=alphabet.temperature, memory=memory,
-                         embedding=embedding, sharpness=alphabet.memory_sharpness, verdict=verdict,
-                         glyphs=None if alphabet.is_digits else alphabet.glyphs)
-        return Recognition(probs, answer, versions, x28, embedding, alphabet, verdict)
+        verdicts = (alphabet.gate.verdicts(gate_features(forward.pool2, forward.logits)) if alphabet.gate
+                    else [None] * len(batch))
+        out = []
+        for k, verdict in enumerate(verdicts):
+            own = {name: p[k] for name, p in probs.items()}
+            answer = combine(own, alphabet.ensemble_weights, temperature=alphabet.temperature, memory=memory,
+                             embedding=forward.embedding[k], sharpness=alphabet.memory_sharpness, verdict=verdict,
+                             glyphs=None if alphabet.is_digits else alphabet.glyphs)
+            out.append(Recognition(own, answer, versions, batch[k], forward.embedding[k], alphabet, verdict))
+        return out
 
     def activations(self, x28: np.ndarray) -> list[dict]:
         """The online CNN's feature maps as uint8 channel-major blocks, each layer scaled by its max."""
