@@ -37,9 +37,9 @@ from PIL import Image, ImageDraw
 OVERLAP = 0.5  # two parts are one character when they overlap in x by this much of the narrower one's width
 SMALL = 0.3  # a part whose ink is smaller than this every way is a dot
 FLAT = 0.3  # ... whose ink is flatter than this (and wider) is a bar: part of a 5, a 7, a 4, or a minus
-NEXT_OVERLAP = 0.1  # ... or, drawn one after the other, by this much if together they are no wider than
-NEXT_WIDTH = 1.0  # this (against the line height): a 4 whose upright stands at the end of its bar
-WIDE = 1.15  # a group wider than this may be two characters touching
+NARROW = 0.3  # ... the narrower's width taken as at least this: a 1 leaning on a neighbour is not part of it
+WIDE = 1.15  # a group of strokes wider than this may be two characters touching
+WIDE_INK = 0.8  # ... a component of ink (two touching 0s are one; its thinnest columns are offered as cuts)
 POINT_BELOW = 0.6  # a dot whose centre is below this fraction of the line (from its top) is a decimal point
 MINUS_BAND = (0.2, 0.8)  # a lone bar whose centre lies in this band of the line is a minus sign
 KINDS = ("character", "point", "minus")
@@ -100,9 +100,16 @@ def line_height(boxes: list[Box], line_width: float) -> float:
     return max(float(np.percentile([b.h for b in boxes], 75)), 2.0 * line_width)
 
 
-def x_overlap(a: Box, b: Box) -> float:
-    """How much ``a`` and ``b`` overlap in x, as a fraction of the narrower one's width (0 when apart)."""
-    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) / max(min(a.w, b.w), 1e-6)
+def x_overlap(a: Box, b: Box, floor: float = 0.0) -> float:
+    """How much ``a`` and ``b`` overlap in x, as a fraction of the narrower one's width, or of ``floor`` if that
+    is wider (0 when apart)."""
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) / max(min(a.w, b.w), floor, 1e-6)
+
+
+def inside(a: Box, b: Box, inset: float) -> bool:
+    """The narrower one's centre lies over the wider one, ``inset`` in from its edges (an upright crossing a bar)."""
+    narrow, wide = (a, b) if a.w <= b.w else (b, a)
+    return wide.x0 + inset <= narrow.cx <= wide.x1 - inset
 
 
 def group_parts(boxes: list[Box], line_width: float) -> list[Piece]:
@@ -122,9 +129,8 @@ def group_parts(boxes: list[Box], line_width: float) -> list[Piece]:
     body = [i for i in range(n) if not small[i]]
     for k, i in enumerate(body):
         for j in body[k + 1:]:
-            overlap = x_overlap(boxes[i], boxes[j])
-            if overlap >= OVERLAP or (j == i + 1 and overlap >= NEXT_OVERLAP
-                                      and boxes[i].union(boxes[j]).w <= NEXT_WIDTH * height):
+            overlap = x_overlap(boxes[i], boxes[j], floor=NARROW * height)
+            if overlap >= OVERLAP or inside(boxes[i], boxes[j], line_width / 2):
                 parent[find(i)] = find(j)
     groups: dict[int, list[int]] = {}
     for i in body:
@@ -161,9 +167,10 @@ def _kind(boxes: list[Box], parts: list[int], box: Box, height: float, top: floa
     return "character"
 
 
-def is_wide(piece: Piece, height: float) -> bool:
-    """Wider than one character can be: perhaps two that touch."""
-    return piece.kind == "character" and piece.box.w > WIDE * height
+def is_wide(piece: Piece, height: float, wide: float | None = None) -> bool:
+    """Wider than one character can be (``wide`` times the line height; default :data:`WIDE`): perhaps two that
+    touch."""
+    return piece.kind == "character" and piece.box.w > (WIDE if wide is None else wide) * height
 
 
 # --- strokes ------------------------------------------------------------------------------------------------
@@ -306,10 +313,12 @@ def stroke_labels(strokes: list, shape: tuple[int, int], line_width: float,
 
 
 def render_character(strokes: list, parts: tuple[int, ...], line_width: float, scale: float,
-                     supersample: int = 2) -> np.ndarray:
+                     supersample: int = 2, joints: bool = True) -> np.ndarray:
     """float32[H,W] ink of ``parts`` of ``strokes`` drawn anew, ``scale`` times their size on the pad, with the
     page's pen (``line_width``, not scaled): a character written small on the pad, drawn as it would have been
-    on the single canvas, so the models see the pen as thick as on a single drawing."""
+    on the single canvas, so the models see the pen as thick as on a single drawing, its corners rounded as the
+    page rounds them (``joints``: Pillow rounds each corner with a pie slice, most of the time a character takes
+    to draw; without, a number reads ~20% faster and measurably worse, docs/numbers.md)."""
     points = [np.column_stack([strokes[i][0], strokes[i][1]]).astype(np.float64) for i in parts]
     lo = np.min([p.min(axis=0) for p in points], axis=0)
     hi = np.max([p.max(axis=0) for p in points], axis=0)
@@ -321,7 +330,7 @@ def render_character(strokes: list, parts: tuple[int, ...], line_width: float, s
     for p in points:
         xy = [(float(x), float(y)) for x, y in ((p - lo) * scale + r + 1) * supersample]
         if len(xy) > 1:
-            draw.line(xy, fill=255, width=int(round(width)), joint="curve")
+            draw.line(xy, fill=255, width=int(round(width)), joint="curve" if joints else None)
         for x, y in (xy[0], xy[-1]):
             draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
     if supersample > 1:

@@ -30,7 +30,7 @@ from models.canvas import PadSpec
 from models.errors import BlankDrawingError, TooManyCharactersError
 from models.preprocess import MIN_INK_PIXELS, fit_and_center, load_ink, open_png
 from models.prototypes import PrototypeMemory
-from models.segment import (Box, Piece, components, cut, cut_columns, group_parts, is_wide, line_height,
+from models.segment import (WIDE, WIDE_INK, Box, Piece, components, cut, cut_columns, group_parts, is_wide, line_height,
                             render_character, split_box, stroke_boxes, stroke_labels, stroke_splits, x_overlap)
 from models.strokes import check_strokes
 
@@ -42,6 +42,7 @@ MERGE_MARGIN = 0.0  # the one must read better than the two on average by this (
 SPLIT_MARGIN = 0.0  # the best split must read better than the whole by this
 INK_LEVEL = 0.5  # a PNG alone: pixels at least this dark are ink for its components
 MIN_COMPONENT = 3  # ... and a component smaller than this (pixels, either way) is a speck, not a mark
+MERGES = SPLITS = True  # the two decisions above (scripts/read_numbers.py --variants reads without them)
 SYMBOLS = {"point": ".", "minus": "-"}
 UNSURE = "?"  # a character the models cannot tell, in `text`
 
@@ -138,7 +139,7 @@ def score(recognition: Recognition) -> float:
 @dataclass
 class _Pad:
     ink: np.ndarray
-    labels: np.ndarray
+    _labels: np.ndarray | None  # which part drew each pixel (index + 1); painted from strokes when first needed
     boxes: list[Box]  # the parts', in ink pixels
     line_width: float  # the pen in ink pixels
     source: str
@@ -146,6 +147,12 @@ class _Pad:
     strokes: list | None = None
     pen: float = 0.0  # the pen in pad pixels
     height: float = 0.0  # the line's height in pad pixels
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._labels is None:
+            self._labels = stroke_labels(self.strokes, self.ink.shape, self.pen, self.scale)
+        return self._labels
 
     def whole(self, piece: Piece) -> bool:
         """The piece is its parts whole (not a cut through one)."""
@@ -169,8 +176,7 @@ def _prepare(png, strokes, pad: PadSpec) -> _Pad:
     line_width = pad.line_width * (scale[0] + scale[1]) / 2
     if strokes is not None:
         boxes = stroke_boxes(strokes, pad.line_width, scale)
-        return _Pad(ink, stroke_labels(strokes, ink.shape, pad.line_width, scale), boxes, line_width, "strokes", scale,
-                    strokes, pad.line_width, line_height(boxes, line_width) / scale[1])
+        return _Pad(ink, None, boxes, line_width, "strokes", scale, strokes, pad.line_width, line_height(boxes, line_width) / scale[1])
     mask = ink >= INK_LEVEL
     labels, boxes = components(mask)
     specks = [k + 1 for k, b in enumerate(boxes) if b.w < MIN_COMPONENT and b.h < MIN_COMPONENT]
@@ -231,11 +237,11 @@ def read_number(recognize_batch, png, strokes: list | None, pad: PadSpec, box: i
             continue
         pa, pb = pieces[a], pieces[b]
         union = pa.box.union(pb.box)
-        if x_overlap(pa.box, pb.box) >= MERGE_OVERLAP and union.w <= MERGE_WIDTH * height:
+        if MERGES and x_overlap(pa.box, pb.box) >= MERGE_OVERLAP and union.w <= MERGE_WIDTH * height:
             merges.append((a, b, len(candidates)))
             candidates.append(Piece(tuple(sorted(pa.parts + pb.parts)), union))
     for k in chars:
-        if is_wide(pieces[k], height):
+        if SPLITS and is_wide(pieces[k], height, WIDE if p.source == "strokes" else WIDE_INK):
             for left, right in _splits(p, pieces[k]):
                 splits.append((k, len(candidates), len(candidates) + 1))
                 candidates += [left, right]
