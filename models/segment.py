@@ -293,11 +293,13 @@ def split_box(box: Box, column: int) -> tuple[Box, Box]:
 
 
 def stroke_labels(strokes: list, shape: tuple[int, int], line_width: float,
-                  scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+                  scale: tuple[float, float] = (1.0, 1.0), joints: bool = True) -> np.ndarray:
     """uint8[H,W]: which stroke (its index + 1; 0 none) drew each pixel of the pad's ink, each painted with a pen
     a little wider than the page's (anti-aliasing reaches past it), a later stroke on top where two cross.
     So a character cut from the pad keeps its own ink, not a neighbour's that reaches into its box, as
-    :func:`components` labels do for a PNG alone. (At most 64 strokes: they fit in a byte.)"""
+    :func:`components` labels do for a PNG alone. (At most 64 strokes: they fit in a byte.) Without ``joints``
+    (rounded corners: most of the time this takes) a few pixels at the outside of sharp corners stay unlabelled:
+    enough for reading a piece cut through a stroke, not for a drawing that is stored."""
     image = Image.new("L", (shape[1], shape[0]), 0)
     draw = ImageDraw.Draw(image)
     sx, sy = scale
@@ -306,19 +308,19 @@ def stroke_labels(strokes: list, shape: tuple[int, int], line_width: float,
     for k, (xs, ys, *_) in enumerate(strokes, start=1):
         points = [(x * sx, y * sy) for x, y in zip(xs, ys)]
         if len(points) > 1:
-            draw.line(points, fill=k, width=width, joint="curve")
+            draw.line(points, fill=k, width=width, joint="curve" if joints else None)
         for x, y in (points[0], points[-1]):
             draw.ellipse((x - r, y - r, x + r, y + r), fill=k)
     return np.asarray(image)
 
 
 def render_character(strokes: list, parts: tuple[int, ...], line_width: float, scale: float,
-                     supersample: int = 2, joints: bool = True) -> np.ndarray:
-    """float32[H,W] ink of ``parts`` of ``strokes`` drawn anew, ``scale`` times their size on the pad, with the
-    page's pen (``line_width``, not scaled): a character written small on the pad, drawn as it would have been
-    on the single canvas, so the models see the pen as thick as on a single drawing, its corners rounded as the
-    page rounds them (``joints``: Pillow rounds each corner with a pie slice, most of the time a character takes
-    to draw; without, a number reads ~20% faster and measurably worse, docs/numbers.md)."""
+                     supersample: int = 2) -> np.ndarray:
+    """float32[H,W] ink of ``parts`` of ``strokes`` drawn anew, ``scale`` times their size on the pad, with a pen
+    ``line_width`` wide, round caps and round joints as the page draws: a character written small on the pad drawn
+    as it would have been on the single canvas (the pen as thick against it as on a single drawing). The joints
+    are most of the time this takes (Pillow draws a pie slice at every point); joints only where the stroke turns
+    sharply read a few numbers fewer right (docs/numbers.md), so all are drawn."""
     points = [np.column_stack([strokes[i][0], strokes[i][1]]).astype(np.float64) for i in parts]
     lo = np.min([p.min(axis=0) for p in points], axis=0)
     hi = np.max([p.max(axis=0) for p in points], axis=0)
@@ -330,7 +332,7 @@ def render_character(strokes: list, parts: tuple[int, ...], line_width: float, s
     for p in points:
         xy = [(float(x), float(y)) for x, y in ((p - lo) * scale + r + 1) * supersample]
         if len(xy) > 1:
-            draw.line(xy, fill=255, width=int(round(width)), joint="curve" if joints else None)
+            draw.line(xy, fill=255, width=max(1, int(round(width))), joint="curve")
         for x, y in (xy[0], xy[-1]):
             draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
     if supersample > 1:

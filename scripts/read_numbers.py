@@ -12,7 +12,9 @@ the online models at version 0), with its strokes and from its PNG alone; and ea
 drawn on the single canvas as :mod:`scripts.evaluate` draws pendigits. Reported, for numbers with and without
 touching digits: string accuracy (the whole text right), digit accuracy (each digit right, by position when the
 reading has the right length, else by the longest common subsequence), how often the characters were found
-exactly (strokes only), and the same digits' accuracy read alone. ``--variants`` also reads with parts of the
+exactly (strokes only), how often the right text is the reading or one of its alternatives, and the same
+digits read alone: their accuracy, and how often all of a number's digits are right alone (what its string accuracy
+would be if finding the characters cost nothing). ``--variants`` also reads with parts of the
 method switched off (docs/numbers.md: why each part is there).
 """
 
@@ -73,8 +75,10 @@ def read_all(numbers, pngs, rec, alphabet, with_strokes: bool) -> list[dict]:
         digits = (sum(g == t for g, t in zip(got, truth)) if len(got) == len(truth) else lcs(got, truth))
         found = (sorted(tuple(c.piece.parts) for c in reading.characters) == sorted(number.digit_strokes)
                  if with_strokes else None)
-        rows.append({"right": reading.text == "".join(map(str, truth)), "digits": digits, "n": len(truth),
-                     "touching": any(number.touching), "found": found, "text": reading.text})
+        text = "".join(map(str, truth))
+        rows.append({"right": reading.text == text, "digits": digits, "n": len(truth),
+                     "touching": any(number.touching), "found": found, "text": reading.text,
+                     "offered": reading.text == text or any(a["text"] == text for a in reading.alternatives())})
     return rows
 
 
@@ -87,9 +91,11 @@ def summarise(rows: list[dict], alone: list[bool] | None = None, numbers=None) -
         entry = {"numbers": len(sel), "string_accuracy": float(np.mean([r["right"] for r in sel])),
                  "digit_accuracy": sum(r["digits"] for r in sel) / sum(r["n"] for r in sel),
                  "found_exactly": None if sel and sel[0]["found"] is None else float(np.mean([r["found"] for r in sel]))}
+        entry["right_or_offered"] = float(np.mean([r["offered"] for r in sel]))
         if alone is not None:
             same = [a for k in idx for a in alone[k]]
             entry["alone_digit_accuracy"] = float(np.mean(same))
+            entry["alone_string_accuracy"] = float(np.mean([all(alone[k]) for k in idx]))
         out[name] = entry
     return out
 
@@ -143,14 +149,14 @@ def main() -> None:
 
     print(f"{args.numbers} numbers of 2-8 digits ({len(digits)} digits) from the pendigits {args.split} writers; "
           f"the same digits read alone: {results['alone_digit_accuracy']:.2%}\n")
-    print("| reading | numbers | string accuracy | digit accuracy | the same digits alone | characters found exactly |"
-          "\n|---|---|---|---|---|---|")
+    print("| reading | numbers | string accuracy | ... read alone | ... or among the alternatives | digit accuracy | "
+          "... read alone | characters found exactly |\n|---|---|---|---|---|---|---|---|")
     for name, r in results["variants"].items():
         for part in ("apart", "touching", "all"):
             e = r[part]
             label = {"apart": "no touching digits", "touching": "with touching digits", "all": "all"}[part]
-            print(f"| {name}: {label} | {e['numbers']} | {e['string_accuracy']:.1%} | {e['digit_accuracy']:.2%} | "
-                  f"{e['alone_digit_accuracy']:.2%} | "
+            print(f"| {name}: {label} | {e['numbers']} | {e['string_accuracy']:.1%} | {e['alone_string_accuracy']:.1%} | "
+                  f"{e['right_or_offered']:.1%} | {e['digit_accuracy']:.2%} | {e['alone_digit_accuracy']:.2%} | "
                   f"{'-' if e['found_exactly'] is None else format(e['found_exactly'], '.1%')} |")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))

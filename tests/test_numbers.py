@@ -261,3 +261,18 @@ def test_a_number_counts_as_its_characters_against_the_rate_limit(tmp_path, writ
 def test_strokes_boxes_are_the_pen_around_the_points():
     (box,) = stroke_boxes([line((10, 20), (30, 60))], PEN)
     assert (box.x0, box.y0, box.x1, box.y1) == (10 - PEN / 2, 20 - PEN / 2, 30 + PEN / 2, 60 + PEN / 2)
+
+
+def test_a_number_read_from_its_image_alone_is_saved_by_the_boxes_it_was_read_in(client, written):
+    image = data_url(render_pad(written.strokes))
+    read = client.post("/api/read", json={"image": image}).json()
+    characters = [{"label": int(c["glyph"]), "box": c["box"]} for c in read["characters"]]
+    r = client.post("/api/numbers", json={"image": image, "characters": characters, "wait": False})
+    assert r.status_code == 201, r.text
+    runtime = client.app.state.runtime
+    for drawing, label in zip(r.json()["drawings"], written.labels):
+        record = runtime.drawings.get(drawing["id"])
+        assert record.label == label and not record.strokes and record.number == r.json()["id"]
+        # Its own PNG reads as it did on the pad.
+        again = client.post("/api/predict", json={"image": data_url(runtime.drawings.get_png(drawing["id"]))})
+        assert again.json()["answer"]["label"] == label

@@ -30,7 +30,7 @@ from ..core.storage import new_drawing_id
 from ..core.storage.ids import utc_iso
 from .collect import collect_drawing
 from .errors import ApiError
-from .reader import SYMBOLS, pad_ink
+from .reader import SYMBOLS, on_pad, pad_ink
 from .runtime import WebRuntime
 
 GLYPH_OF_SYMBOL = {glyph: kind for kind, glyph in SYMBOLS.items()}
@@ -116,7 +116,7 @@ async def collect_number(runtime: WebRuntime, png: bytes, strokes: list | None, 
                          train: bool, client: str, writer: str | None, wait: bool, pad: PadSpec) -> dict:
     """Store the number and each of its characters; returns the body of a ``POST /api/numbers`` response."""
     alphabet = runtime.alphabet
-    strokes = check_strokes(strokes) if strokes is not None else None
+    strokes = on_pad(check_strokes(strokes), pad) if strokes is not None else None
     check_characters(characters, strokes, pad, alphabet)
     ink, scale = await runtime.infer(pad_ink, png, pad)
     labels = (await runtime.infer(stroke_labels, strokes, ink.shape, pad.line_width, scale)
@@ -129,8 +129,8 @@ async def collect_number(runtime: WebRuntime, png: bytes, strokes: list | None, 
                                             runtime.settings.max_stored_drawing_bytes))
         else:
             cuts.append(None)
-    await run_in_threadpool(runtime.numbers.put_pixels, number_id, ink_png(ink, max_side=max(pad.width, pad.height),
-                                                                           max_bytes=4 * runtime.settings.max_stored_drawing_bytes),
+    pad_png = ink_png(ink, max_side=max(pad.width, pad.height), max_bytes=4 * runtime.settings.max_stored_drawing_bytes)
+    await run_in_threadpool(runtime.numbers.put_pixels, number_id, pad_png,
                             strokes_bytes(strokes) if strokes is not None else None)
     drawings, stored, last_queued = [], [], None
     for c, made in zip(characters, cuts):

@@ -42,6 +42,7 @@ MERGE_MARGIN = 0.0  # the one must read better than the two on average by this (
 SPLIT_MARGIN = 0.0  # the best split must read better than the whole by this
 INK_LEVEL = 0.5  # a PNG alone: pixels at least this dark are ink for its components
 MIN_COMPONENT = 3  # ... and a component smaller than this (pixels, either way) is a speck, not a mark
+MAX_MARKS = 64  # ... and more components than this (as many as strokes may be) are not a number
 MERGES = SPLITS = True  # the two decisions above (scripts/read_numbers.py --variants reads without them)
 SYMBOLS = {"point": ".", "minus": "-"}
 UNSURE = "?"  # a character the models cannot tell, in `text`
@@ -151,7 +152,7 @@ class _Pad:
     @property
     def labels(self) -> np.ndarray:
         if self._labels is None:
-            self._labels = stroke_labels(self.strokes, self.ink.shape, self.pen, self.scale)
+            self._labels = stroke_labels(self.strokes, self.ink.shape, self.pen, self.scale, joints=False)
         return self._labels
 
     def whole(self, piece: Piece) -> bool:
@@ -168,7 +169,14 @@ def pad_ink(png, pad: PadSpec) -> tuple[np.ndarray, tuple[float, float]]:
     ink = load_ink(open_png(png), shrink_above=max(pad.width, pad.height))
     if ink.sum() < MIN_INK_PIXELS:
         raise BlankDrawingError("Nothing written: the pad is empty. Write a number and try again.")
-    return ink, (ink.shape[1] / pad.width, ink.shape[0] / pad.height)
+    s = ink.shape[0] / pad.height  # one scale both ways: a PNG of another shape is the pad's left part, or more
+    return ink, (s, s)
+
+
+def on_pad(strokes: list, pad: PadSpec) -> list:
+    """The strokes with every point moved onto the pad (a pen dragged past its edge records points off it, which
+    the PNG has no ink for): what is read is bounded by the pad, whatever numbers are sent."""
+    return [[np.clip(xs, 0, pad.width).tolist(), np.clip(ys, 0, pad.height).tolist(), ts] for xs, ys, ts in strokes]
 
 
 def _prepare(png, strokes, pad: PadSpec) -> _Pad:
@@ -176,7 +184,8 @@ def _prepare(png, strokes, pad: PadSpec) -> _Pad:
     line_width = pad.line_width * (scale[0] + scale[1]) / 2
     if strokes is not None:
         boxes = stroke_boxes(strokes, pad.line_width, scale)
-        return _Pad(ink, None, boxes, line_width, "strokes", scale, strokes, pad.line_width, line_height(boxes, line_width) / scale[1])
+        return _Pad(ink, None, boxes, line_width, "strokes", scale, strokes, pad.line_width,
+                    line_height(boxes, line_width) / scale[1])
     mask = ink >= INK_LEVEL
     labels, boxes = components(mask)
     specks = [k + 1 for k, b in enumerate(boxes) if b.w < MIN_COMPONENT and b.h < MIN_COMPONENT]
@@ -184,16 +193,24 @@ def _prepare(png, strokes, pad: PadSpec) -> _Pad:
         labels, boxes = components(mask & ~np.isin(labels, specks))
     if not boxes:
         raise BlankDrawingError("Nothing written: the pad is empty. Write a number and try again.")
+    if len(boxes) > MAX_MARKS:  # before grouping (pairs of marks): a speckled image is not a number
+        raise TooManyCharactersError(f"The pad holds {len(boxes)} separate marks; a number written on it has at "
+                                     f"most {MAX_MARKS}. Clear the pad and write the number again.")
     return _Pad(ink, labels, boxes, line_width, "image", scale)
 
 
 RENDER = True  # with strokes: each character drawn anew at the single canvas's size (render_character)
 SINGLE_HEIGHT = 168.0  # how tall people write a digit on the single canvas (pad pixels; pendigits' median)
+RENDER_SIDE = 64.0  # ... and then, pen and all, zoomed to this longer side: it is read at 20, and drawing it at
+# the single canvas's size costs 4x the time for the same 28x28 (docs/numbers.md)
 
 
 def _x28(p: _Pad, piece: Piece, box: int) -> np.ndarray:
     if RENDER and p.source == "strokes" and p.strokes is not None and piece.box.w > 0 and p.whole(piece):
-        crop = render_character(p.strokes, piece.parts, p.pen, max(1.0, SINGLE_HEIGHT / p.height))
+        side = max(piece.box.w, piece.box.h) / p.scale[0]  # pad pixels
+        grow = max(1.0, SINGLE_HEIGHT / p.height)  # as large as on the single canvas, and the pen as thick
+        zoom = min(1.0, RENDER_SIDE / max(side * grow, 1.0))  # all of it, smaller: the same proportions
+        crop = render_character(p.strokes, piece.parts, p.pen * zoom, grow * zoom)
         if crop.sum() >= MIN_INK_PIXELS:
             return fit_and_center(crop, box)
     crop = cut(p.ink, piece.box, p.labels, piece.parts)
@@ -220,7 +237,7 @@ def read_number(recognize_batch, png, strokes: list | None, pad: PadSpec, box: i
     :meth:`service.web.recognizer.Recognizer.recognize_batch`. Raises BlankDrawingError for an empty pad and
     TooManyCharactersError for more than ``pad.max_characters`` characters."""
     if strokes is not None:
-        strokes = check_strokes(strokes)
+        strokes = on_pad(check_strokes(strokes), pad)
     p = _prepare(png, strokes, pad)
     pieces = group_parts(p.boxes, p.line_width)
     limit = pad.max_characters
