@@ -236,6 +236,7 @@ def test_saving_validation_gives_clear_422s(client, written):
         ([{"label": 2}], "its strokes"),
         ([{"symbol": "-", "strokes": [0]}], "at least one character"),
         ([{"label": 10, "strokes": [0]}], "0-9"),
+        ([{"label": 1, "box": [0, 0, 20, 20]}], "hold no ink"),
     ]
     for characters, words in cases:
         r = client.post("/api/numbers", json={**base, "characters": characters})

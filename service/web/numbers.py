@@ -21,7 +21,7 @@ import numpy as np
 from fastapi.concurrency import run_in_threadpool
 
 from models.canvas import PadSpec
-from models.preprocess import ink_png
+from models.preprocess import MIN_INK_PIXELS, ink_png
 from models.segment import Box, cut, stroke_boxes, stroke_labels
 from models.strokes import check_strokes, strokes_bytes
 
@@ -73,9 +73,11 @@ def check_characters(characters: list[dict], strokes: list | None, pad: PadSpec,
 
 
 def cut_drawing(ink: np.ndarray, scale: tuple[float, float], strokes: list | None, labels: np.ndarray | None,
-                character: dict, pad: PadSpec, canvas_size: int, max_bytes: int) -> tuple[bytes, list | None]:
+                character: dict, pad: PadSpec, canvas_size: int, max_bytes: int,
+                index: int = 0) -> tuple[bytes, list | None]:
     """One character as a single drawing: its PNG (its ink in the middle of a ``canvas_size`` canvas, shrunk
-    only if it would not fit) and its strokes moved with it (None without strokes)."""
+    only if it would not fit) and its strokes moved with it (None without strokes). ``index``: its place in the
+    number, for the message when it holds no ink (422 before anything is stored)."""
     sx, sy = scale
     parts = tuple(character.get("strokes") or ())
     if parts:
@@ -100,6 +102,10 @@ def cut_drawing(ink: np.ndarray, scale: tuple[float, float], strokes: list | Non
     canvas = np.zeros((canvas_size, canvas_size), np.float32)
     top, left = (canvas_size - h) // 2, (canvas_size - w) // 2
     canvas[top:top + h, left:left + w] = np.clip(crop, 0, 1)
+    if canvas.sum() < MIN_INK_PIXELS:
+        where = "strokes" if parts else "box"
+        raise _invalid(f"character {index + 1}'s {where} hold no ink on the pad; send the boxes or strokes "
+                       "POST /api/read gave")
     png = ink_png(canvas, max_side=2 * canvas_size, max_bytes=max_bytes)
     if not parts:
         return png, None
@@ -123,10 +129,10 @@ async def collect_number(runtime: WebRuntime, png: bytes, strokes: list | None, 
               if strokes is not None else None)
     number_id = new_drawing_id()
     cuts = []
-    for c in characters:
+    for k, c in enumerate(characters):  # every one cut before anything is stored: a bad one stores nothing
         if c.get("label") is not None:
             cuts.append(await runtime.infer(cut_drawing, ink, scale, strokes, labels, c, pad, alphabet.canvas.size,
-                                            runtime.settings.max_stored_drawing_bytes))
+                                            runtime.settings.max_stored_drawing_bytes, k))
         else:
             cuts.append(None)
     pad_png = ink_png(ink, max_side=max(pad.width, pad.height), max_bytes=4 * runtime.settings.max_stored_drawing_bytes)

@@ -206,19 +206,21 @@ RENDER_SIDE = 64.0  # ... and then, pen and all, zoomed to this longer side: it 
 
 
 def _x28(p: _Pad, piece: Piece, box: int) -> np.ndarray:
-    if RENDER and p.source == "strokes" and p.strokes is not None and piece.box.w > 0 and p.whole(piece):
-        side = max(piece.box.w, piece.box.h) / p.scale[0]  # pad pixels
-        grow = max(1.0, SINGLE_HEIGHT / p.height)  # as large as on the single canvas, and the pen as thick
-        zoom = min(1.0, RENDER_SIDE / max(side * grow, 1.0))  # all of it, smaller: the same proportions
-        crop = render_character(p.strokes, piece.parts, p.pen * zoom, grow * zoom)
-        if crop.sum() >= MIN_INK_PIXELS:
-            return fit_and_center(crop, box)
-    crop = cut(p.ink, piece.box, p.labels, piece.parts)
-    if crop.sum() < MIN_INK_PIXELS:  # strokes that do not match the image: read the box as it is
-        crop = cut(p.ink, piece.box)
-    if crop.sum() < MIN_INK_PIXELS:
+    """What the models read of a piece (all zeros for a piece with no ink: strokes that do not match the image)."""
+    try:
+        if RENDER and p.source == "strokes" and p.strokes is not None and piece.box.w > 0 and p.whole(piece):
+            side = max(piece.box.w, piece.box.h) / p.scale[0]  # pad pixels
+            grow = max(1.0, SINGLE_HEIGHT / p.height)  # as large as on the single canvas, and the pen as thick
+            zoom = min(1.0, RENDER_SIDE / max(side * grow, 1.0))  # all of it, smaller: the same proportions
+            crop = render_character(p.strokes, piece.parts, p.pen * zoom, grow * zoom)
+            if crop.sum() >= MIN_INK_PIXELS:
+                return fit_and_center(crop, box)
+        crop = cut(p.ink, piece.box, p.labels, piece.parts)
+        if crop.sum() < MIN_INK_PIXELS:  # strokes that do not match the image: read the box as it is
+            crop = cut(p.ink, piece.box)
+        return fit_and_center(crop, box)
+    except BlankDrawingError:
         return np.zeros((28, 28), np.float32)
-    return fit_and_center(crop, box)
 
 
 def _splits(p: _Pad, piece: Piece) -> list[tuple[Piece, Piece]]:
