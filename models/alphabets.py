@@ -133,7 +133,10 @@ class Alphabet:
         """What the page needs: labels with their glyphs, the layout of the picker."""
         return {"name": self.name, "title": self.title, "lang": self.extra.get("lang"),
                 "labels": [{"label": i, "glyph": g} for i, g in enumerate(self.glyphs)],
-                "rows": [list(row) for row in self.rows] if self.rows else None, "strokes": self.strokes}
+                "rows": [list(row) for row in self.rows] if self.rows else None, "strokes": self.strokes,
+                # what the page may say of its answers: "can't tell" for what is no character, and a
+                # "% sure" calibrated on held-out writers (scripts/ood.py)
+                "gate": "gate" in self.extra, "calibrated": "calibration" in self.extra}
 
     @classmethod
     def from_file(cls, path: Path) -> "Alphabet":

@@ -1,6 +1,6 @@
 """A small convolutional network in TensorFlow/Keras, served through compiled functions.
 
-Architecture (why: see README, "The CNN"): two 5x5 convolution + 2x2 max-pool
+Architecture (why: see docs/models.md, "The CNN"): two 5x5 convolution + 2x2 max-pool
 stages (32 then 64 filters) and one 128-unit dense layer with dropout::
 
     input 28x28x1 -> conv1 5x5x32 -> pool1 -> conv2 5x5x64 -> pool2 -> fc1 128 -> dropout 0.4 -> logits 10
@@ -100,7 +100,7 @@ class CNN:
         update in float32) a step on 48 images takes 18 ms of CPU instead of
         29 on a CPU with AVX512-BF16, which a learner serving a crowd needs;
         on a CPU without it, bfloat16 is emulated and slower, so keep float32.
-        Measured to learn as well: README, "Learning in bfloat16".
+        Measured to learn as well: docs/performance.md, "Learning in bfloat16".
         """
         return self._step_dtype
 

@@ -10,7 +10,7 @@ Each convolution is one matrix product over image patches (im2col, as cuDNN
 and oneDNN lower small convolutions): ``conv2`` is 196 patches of 800 numbers
 times 64 filters a drawing, 10 of the network's 11 million multiply-adds.
 Why numpy and not an inference runtime, measured on one drawing on this
-project's 2-core machine (README, "Serving without TensorFlow"): Keras
+project's 2-core machine (docs/performance.md, "Serving without TensorFlow"): Keras
 0.69 ms, ONNX Runtime 0.26 ms, this 0.40 ms; but ONNX Runtime costs a worker
 ~30 MB to import and ~10 MB a session, a third of a 150 MB budget, for 0.3 ms
 of a ~2.5 ms request. The probabilities equal Keras' within 2e-6.

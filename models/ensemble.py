@@ -6,7 +6,7 @@ it implausible, which punishes the confident mistakes a single model makes on
 odd drawings more than an arithmetic mean would. The online CNN counts most:
 it is the most accurate model and, once people teach it, the one that knows
 their hands; the originals keep a small say as an anchor. Measured on the
-pendigits test writers (README, "Learning from users"): it tracks the best
+pendigits test writers (docs/learning-from-users.md): it tracks the best
 single model at every stage of teaching; it cannot do much better, because
 the four members learned from the same data and the FNNs are weaker.
 

@@ -39,13 +39,13 @@ from models import load_original  # noqa: E402
 from models.alphabets import load_alphabet  # noqa: E402
 from models.canvas import PAD  # noqa: E402
 from models.preprocess import preprocess_drawing  # noqa: E402
-from service.core.lineup import KINDS, online  # noqa: E402
+from service.core.lineup import KINDS, MODEL_ORDER, kind_of  # noqa: E402
 from service.web import reader  # noqa: E402
 from service.web.recognizer import Recognizer  # noqa: E402
 
 
 class Served:
-    """An online model at version 0: the original's weights (what a fresh deployment serves)."""
+    """A model at version 0: the shipped original's weights (what a fresh deployment serves)."""
 
     def __init__(self, model):
         self.served, self.serving = (model, None), model
@@ -54,7 +54,8 @@ class Served:
 def recognizer() -> tuple[Recognizer, object]:
     alphabet = load_alphabet("digits")
     originals = {kind: load_original(kind, alphabet, serving=True) for kind in KINDS}
-    return Recognizer(originals, {online(kind): Served(originals[kind]) for kind in KINDS}, alphabet), alphabet
+    models = {name: Served(originals[kind_of(name)]) for name in MODEL_ORDER}
+    return Recognizer(models, originals["cnn"], alphabet), alphabet
 
 
 def lcs(a: list, b: list) -> int:

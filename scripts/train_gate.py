@@ -7,7 +7,7 @@
 The gate reads the alphabet's original CNN (its last feature maps and logits), so train it again
 whenever that CNN changes. Its examples: the alphabet's own training drawings (for the digits 20,000
 MNIST training digits and the 7,494 drawn digits of the pendigits training writers; for hiragana 20,000
-drawings of the synthetic training writers) against the training split of lab/outliers.py (letters,
+drawings of the synthetic writers, a quarter of them with habits outside the training ranges) against the training split of lab/outliers.py (letters,
 symbols, other scripts, marks, scribbles, several characters side by side), each outlier also as three
 of the learner's variants (models/augment.py). Writes ``gate.npz`` beside the alphabet's weights and its
 entry in ``training.json`` (and the model card). Its threshold is chosen by ``scripts/ood.py --choose``.
@@ -41,6 +41,7 @@ from models.gate import OUTCOMES, Gate, gate_features  # noqa: E402
 
 ID_IMAGES = 20_000  # the alphabet's own drawings (besides pendigits' drawn training digits, for the digits)
 VARIANTS = 3  # of each outlier, besides itself
+UNUSUAL_WRITERS, SCORED_UNSEEN_WRITERS = 200, 20  # hiragana: unseen-style writers 20-199 (0-19 are scored)
 
 
 def characters(alphabet, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -50,7 +51,12 @@ def characters(alphabet, n: int, rng: np.random.Generator) -> np.ndarray:
         pen, _, _ = load_drawn_pendigits("train")
         return np.concatenate([mnist[rng.choice(len(mnist), n, replace=False)].astype(np.float32) / 255, pen])
     drawn, _, _ = kana.load_drawn_hiragana("train", kana.TRAIN_WRITERS, box=alphabet.box)
-    return drawn[rng.choice(len(drawn), n, replace=False)]
+    # Writers with habits outside the training ranges too (never those scripts/ood.py scores on): the models
+    # learned the training habits only, but a gate that refused an unusual hand would refuse real people.
+    unusual, _, writers = kana.load_drawn_hiragana("unseen", UNUSUAL_WRITERS, box=alphabet.box)
+    unusual = unusual[writers >= writers.min() + SCORED_UNSEEN_WRITERS]
+    return np.concatenate([drawn[rng.choice(len(drawn), n - n // 4, replace=False)],
+                           unusual[rng.choice(len(unusual), n // 4, replace=False)]])
 
 
 def features_of(cnn, X: np.ndarray) -> np.ndarray:

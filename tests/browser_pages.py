@@ -33,6 +33,11 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 360, "height": 740}
+# The screens issue 22 measured on: a laptop, and a tall phone held upright and used by touch.
+SCREENS = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2},
+}
 
 
 def chromium_path() -> str | None:
@@ -89,10 +94,45 @@ def open_page(browser, service, requests_seen, **context_options):
     page.on("pageerror", lambda error: errors.append(str(error)))
     # What the Content-Security-Policy blocks shows only as a console error: count it as a page error.
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Content Security" in m.text else None)
+    page.context_has_touch = bool(context_options.get("has_touch"))
     page.goto(f"{service.base_url}/")
     page.wait_for_selector("html[data-ready=true]", timeout=15_000)
     page.js_errors = errors
     return page
+
+
+def open_screen(browser, service, requests_seen, screen: str):
+    """A page on one of SCREENS ("desktop" or "phone"), ready."""
+    return open_page(browser, service, requests_seen, **SCREENS[screen])
+
+
+def on_screen(page, locator) -> dict:
+    """The locator's box in the viewport (``bounding_box()``), with ``inside``: whether all of it is on screen now."""
+    box = locator.bounding_box()
+    assert box is not None, f"{locator} is not shown"
+    view = page.viewport_size
+    inside = box["x"] >= -0.5 and box["y"] >= -0.5 and box["x"] + box["width"] <= view["width"] + 0.5 \
+        and box["y"] + box["height"] <= view["height"] + 0.5
+    return {**{k: round(v, 1) for k, v in box.items()}, "inside": inside}
+
+
+def pad_strokes(page, strokes, canvas_size: int = 280) -> list:
+    """Strokes in canvas pixels, in page (CSS) pixels on the pad's on-screen box."""
+    import numpy as np
+
+    box = pad(page).bounding_box()
+    scale = np.array([box["width"], box["height"]]) / canvas_size
+    origin = np.array([box["x"], box["y"]])
+    return [np.asarray(stroke, float) * scale + origin for stroke in strokes]
+
+
+def draw_strokes(page, strokes, canvas_size: int = 280) -> None:
+    """Draw strokes given in canvas pixels: by touch on a touch screen, else with the mouse."""
+    on_pad = pad_strokes(page, strokes, canvas_size)
+    if page.context_has_touch:
+        replay_with_touch(page, on_pad)
+    else:
+        replay_with_mouse(page, on_pad)
 
 
 def replay_with_mouse(page, strokes) -> None:

@@ -151,7 +151,6 @@ def test_the_shipped_hiragana_models_meet_their_model_card():
 def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path):
     """``"ensemble"`` in the file sets the four models' weights in the answer (here: the original FNN alone)."""
     from models import load_original
-    from service.web.versions import OnlineModel
     from service.web.recognizer import Recognizer
     from service.core.storage import LocalObjects, WeightStore
 
@@ -161,8 +160,7 @@ def test_an_alphabet_file_may_weigh_the_models_itself(shapes_alphabet, tmp_path)
     alphabet = load_alphabet(str(tmp_path / "fnn-only.json"))
     originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
     store = WeightStore(LocalObjects(tmp_path))
-    online = {f"{kind}_online": OnlineModel(f"{kind}_online", model, store) for kind, model in originals.items()}
-    recognizer = Recognizer(originals, online, alphabet)
+    recognizer = Recognizer.following(originals, store, alphabet)
     for x in np.random.default_rng(0).random((5, 28, 28), dtype=np.float32):
         recognition = recognizer.recognize(x)
         np.testing.assert_allclose(recognition.answer.probs, recognition.probs["fnn_original"], rtol=1e-5, atol=1e-6)
@@ -178,7 +176,6 @@ def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, t
     ``"complete_sharpness"`` applies apart once the memory has every class."""
     from models import load_original
     from models.prototypes import COMPLETE_SHARPNESS, SHARPNESS, PrototypeMemory, Sharpness
-    from service.web.versions import OnlineModel
     from service.web.recognizer import Recognizer
     from service.core.storage import LocalObjects, WeightStore
 
@@ -189,8 +186,7 @@ def test_an_alphabet_file_may_set_how_strongly_memories_speak(shapes_alphabet, t
         alphabet = load_alphabet(str(tmp_path / f"{name}.json"))
         originals = {kind: load_original(kind, serving=True, alphabet=alphabet) for kind in ("fnn", "cnn")}
         store = WeightStore(LocalObjects(tmp_path / name))
-        online = {f"{kind}_online": OnlineModel(f"{kind}_online", model, store) for kind, model in originals.items()}
-        return Recognizer(originals, online, alphabet)
+        return Recognizer.following(originals, store, alphabet)
 
     silent, default = recognizer("silent", {"sharpness": 0}), recognizer("default", None)
     quiet_when_complete = recognizer("quiet", {"complete_sharpness": 0})

@@ -56,7 +56,8 @@ def test_predict_shape(client, pen):
         assert len({t["digit"] for t in top}) == 3
     assert body["answer"]["digit"] == label and body["answer"]["agree"] >= 3
     assert np.array(body["input28"]).shape == (28, 28)
-    assert set(body["versions"]) == {"fnn_online", "cnn_online"}
+    assert body["versions"] == {"fnn_original": 0, "fnn_online": body["versions"]["fnn_online"],
+                                "cnn_original": 0, "cnn_online": body["versions"]["cnn_online"]}
 
 
 def test_predict_accepts_plain_base64(client, pen):
@@ -108,7 +109,7 @@ def test_drawing_is_stored_then_learned(client, pen):
     body = r.json()
     assert body["stored"] and body["trained"]
     old = {m["name"]: m["version"] for m in before["models"]}
-    assert body["versions"] == {"fnn_online": old["fnn_online"] + 1, "cnn_online": old["cnn_online"] + 1}
+    assert body["versions"] == {**old, "fnn_online": old["fnn_online"] + 1, "cnn_online": old["cnn_online"] + 1}
     assert body["after"]["versions"] == body["versions"]
     png = client.get(f"/api/drawings/{body['id']}.png")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
@@ -288,7 +289,7 @@ def test_restart_resumes_versions(tmp_path, pen):
         answer = first.post("/api/predict", json={"image": image}).json()
     with TestClient(create_app(settings)) as second:
         again = second.post("/api/predict", json={"image": image}).json()
-    assert again["versions"] == versions == {"fnn_online": 1, "cnn_online": 1}
+    assert again["versions"] == versions == {"fnn_original": 0, "fnn_online": 1, "cnn_original": 0, "cnn_online": 1}
     assert again["models"] == answer["models"]
     stored = json.loads(next((tmp_path / "drawings").glob("*.json")).read_text())
     assert stored["label"] == label and "client" in stored and "127.0.0.1" not in json.dumps(stored)

@@ -1,6 +1,6 @@
 """Hostile and broken input over real HTTP (one uvicorn subprocess for the module).
 
-Documented answers (README "Bad input", service/web/errors.py): body over 1 MB 413 ``too_large``; not JSON
+Documented answers (docs/api.md, "Bad input"; service/web/errors.py): body over 1 MB 413 ``too_large``; not JSON
 422 ``invalid_json``; wrong shape or type 422 ``invalid_request``; not base64 / not a PNG / over 2048 px /
 a decompression bomb 422 ``invalid_image``; blank 422 ``blank_drawing``; unknown or malformed drawing id
 404 ``not_found``. Whatever the input, the answer is a 4xx JSON ``{"detail", "code"}``, it comes in bounded
@@ -314,7 +314,7 @@ def test_not_json_says_so(client):
 
 @pytest.mark.parametrize("body", [b"\xff\xfe\x00", b'{"image": "\xff"}', b"\x80"], ids=["bom-ish", "in-string", "lone"])
 def test_body_not_utf8_is_invalid_json(client, body):
-    """Not UTF-8 is not JSON (README): 422 invalid_json, not FastAPI's own 400 (fixed in 7f3786e6)."""
+    """Not UTF-8 is not JSON (docs/api.md): 422 invalid_json, not FastAPI's own 400 (fixed in 7f3786e6)."""
     assert_error(client.post("/api/predict", content=body, headers={"Content-Type": "application/json"}),
                  422, "invalid_json")
 

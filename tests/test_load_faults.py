@@ -343,7 +343,9 @@ def test_kill_9_the_learner_mid_stream_nothing_lost_nothing_twice(tmp_path, seaw
                     resumed = time.monotonic() - started
                     print(f"\ncycle {cycle}: learner ready {ready:.1f} s after its restart, "
                           f"published again after {resumed:.1f} s")
-                    assert resumed < 10, f"the restarted learner took {resumed:.1f} s to publish"
+                    # Liveness, not speed (a restart's speed is a benchmark's: scripts/bench_scaleout.py); the
+                    # restarting learner shares the 2 cores with the clients and the web worker.
+                    assert resumed < 20, f"the restarted learner took {resumed:.1f} s to publish"
             finally:
                 stop.set()
                 outcomes = stream.result(timeout=120)

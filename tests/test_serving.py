@@ -129,19 +129,18 @@ class RefreshingPredictor:
 def test_the_versions_reported_are_the_versions_used(tmp_path):
     """A new version served in the middle of a recognition: each online model's probabilities come from
     the version the response names (the pair is taken once), never from one newer than it says."""
-    from service.web.versions import OnlineModel
     from service.web.recognizer import Recognizer
     from service.core.storage import LocalObjects, WeightStore
 
     store = WeightStore(LocalObjects(tmp_path))
     originals = {kind: load_original(kind, "digits", serving=True) for kind in ("fnn", "cnn")}
-    online = {f"{k}_online": OnlineModel(f"{k}_online", originals[k], store) for k in originals}
+    recognizer = Recognizer.following(originals, store, load_alphabet("digits"))
+    online = recognizer.online
     moved = load_original("fnn", "digits")
     moved.partial_fit(np.random.default_rng(0).random((24, 28, 28), dtype=np.float32), np.full(24, 3))
     store.publish("fnn_online", moved.to_bytes(), 0, {"drawings": []})
     publish = lambda: online["fnn_online"].refresh()  # noqa: E731 - the race, made to happen
-    recognizer = Recognizer({**originals, "fnn": RefreshingPredictor(originals["fnn"], publish)}, online,
-                            load_alphabet("digits"))
+    recognizer.models["fnn_original"].served = (RefreshingPredictor(originals["fnn"], publish), None)
     x = load_drawn_pendigits("test")[0][0]
     recognition = recognizer.recognize(x)
     assert online["fnn_online"].version == 1  # served from the middle of the recognition on

@@ -2,12 +2,12 @@
 // image (bright = strongly active). The server sends each layer as base64 of uint8 C*H*W,
 // channel-major: map k is bytes k*H*W .. (k+1)*H*W, row-major.
 
-export const LEGENDS = {
-  conv1: "32 5×5 filters: edges and stroke directions",
-  pool1: "the same at half resolution",
-  conv2: "64 filters combining strokes into curves, corners and loops",
-  pool2: "7×7 summary the classifier reads",
-};
+import { t } from "./i18n.js";
+
+const LAYERS_WORDED = ["conv1", "pool1", "conv2", "pool2"]; // the catalogue's activations.legend.<layer>
+
+/** What a layer's maps show, in words ("" for a layer the catalogue does not know). */
+export const legend = (name) => (LAYERS_WORDED.includes(name) ? t(`activations.legend.${name}`) : "");
 
 // The server scales each layer by its largest activation, which leaves most maps of the deeper
 // layers nearly black. A square-root tone curve (monotonic, 0 stays 0, 255 stays 255) lets
@@ -38,11 +38,12 @@ export class ActivationsView {
     title.textContent = name;
     const dims = document.createElement("span");
     dims.className = "shape";
-    dims.textContent = `${channels} × ${h}×${w}`;
-    const legend = document.createElement("span");
-    legend.className = "legend";
-    legend.textContent = LEGENDS[name] || "";
-    caption.append(title, dims, legend);
+    dims.textContent = t("activations.shape", { channels, h, w });
+    const words = legend(name);
+    const legendNode = document.createElement("span");
+    legendNode.className = "legend";
+    legendNode.textContent = words;
+    caption.append(title, dims, legendNode);
     const grid = document.createElement("div");
     grid.className = "maps";
     grid.style.setProperty("--columns", String(channels <= 32 ? 8 : 16)); // whole rows: 32 = 4x8, 64 = 4x16
@@ -52,13 +53,13 @@ export class ActivationsView {
       canvas.width = w;
       canvas.height = h;
       canvas.className = "map";
-      canvas.title = `${name} map ${k + 1}`;
+      canvas.title = t("activations.map", { name, k: k + 1 });
       canvas.setAttribute("aria-hidden", "true");
       grid.append(canvas);
       canvases.push(canvas);
     }
     // A figure is a figure (role "group" is not allowed on it); its label says what the maps are.
-    figure.setAttribute("aria-label", `${name}: ${channels} feature maps of ${h} by ${w}; ${LEGENDS[name] || ""}`);
+    figure.setAttribute("aria-label", t("activations.figure", { name, channels, h, w, legend: words }));
     figure.append(caption, grid);
     return { figure, canvases, shape: shape.join("x") };
   }

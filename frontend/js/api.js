@@ -1,32 +1,33 @@
 // Talking to the Inkling service (same origin). Every failure becomes an ApiError
-// carrying a message a person can act on: the server's own `detail` when it sent one.
+// carrying a message a person can act on: the server's own `detail` when it sent one, else the page's words.
 
+import { t } from "./i18n.js";
 import { writerId } from "./writer.js";
 
 export class ApiError extends Error {
   /**
-   * @param {string} message   what to show the person
-   * @param {object} info      status (0 for network), code, retryAfter (seconds or null), retryable
+   * @param {string|null} detail  what the server said (its `detail`), or null: the page says it from `key`
+   * @param {object} info          status (0 for network), code, retryAfter (seconds or null), retryable, and
+   *                               key: the message catalogue's words for it (api's own, or by HTTP status)
    */
-  constructor(message, { status = 0, code = "network", retryAfter = null, retryable = true } = {}) {
-    super(message);
+  constructor(detail, { status = 0, code = "network", retryAfter = null, retryable = true, key = "errors.unreachable" } = {}) {
+    super();
     this.name = "ApiError";
+    this.detail = detail;
+    this.key = key;
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
     this.retryable = retryable;
   }
+
+  /** What to show the person: the server's own words, else the page's (worded when asked, in the page's language). */
+  get message() {
+    return this.detail || t(this.key);
+  }
 }
 
-const FALLBACK = {
-  400: "The request was not understood.",
-  404: "Not found.",
-  413: "That drawing is too large to send.",
-  422: "That image could not be read. Draw it again and try once more.",
-  429: "Too many requests right now.",
-  500: "Something went wrong on the server.",
-  503: "The service is busy or its storage is unavailable.",
-};
+const WORDED = [400, 404, 413, 422, 429, 500, 503]; // statuses the catalogue has words for (errors.http_<status>)
 
 function parseRetryAfter(value) {
   if (!value) return null;
@@ -48,31 +49,32 @@ async function toApiError(response) {
     /* not JSON: fall back to a generic message */
   }
   const status = response.status;
-  const message = detail || FALLBACK[status] || FALLBACK[status >= 500 ? 500 : 400];
+  const key = `errors.http_${WORDED.includes(status) ? status : status >= 500 ? 500 : 400}`;
   // A bad request stays bad however often it is sent; only load, storage and server trouble pass.
   const retryable = status === 408 || status === 429 || status >= 500;
-  return new ApiError(message, { status, code, retryAfter: parseRetryAfter(response.headers.get("Retry-After")), retryable });
+  return new ApiError(detail, { status, code, key, retryAfter: parseRetryAfter(response.headers.get("Retry-After")), retryable });
 }
 
 /** fetch JSON; resolves with the parsed body or rejects with ApiError (AbortError passes through). */
-export async function requestJSON(path, { method = "GET", body, signal, headers = {} } = {}) {
+export async function requestJSON(path, { method = "GET", body, signal, headers = {}, keepalive = false } = {}) {
   let response;
   try {
     response = await fetch(path, {
       method,
       signal,
+      keepalive,
       headers: { Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
     if (error?.name === "AbortError") throw error;
-    throw new ApiError("Can't reach the Inkling service. Check your connection and try again.");
+    throw new ApiError(null, { key: "errors.unreachable" });
   }
   if (!response.ok) throw await toApiError(response);
   try {
     return await response.json();
   } catch {
-    throw new ApiError("The service sent an answer that could not be read.", { status: response.status, code: "bad_response" });
+    throw new ApiError(null, { status: response.status, code: "bad_response", key: "errors.unreadable" });
   }
 }
 
@@ -82,12 +84,13 @@ export const api = {
   config: () => requestJSON("api/config"),
   predict: (image, signal) => requestJSON("api/predict", { method: "POST", body: { image, writer: writerId() }, signal }),
   activations: (image, signal) => requestJSON("api/activations", { method: "POST", body: { image, writer: writerId() }, signal }),
-  saveDrawing: (image, label, train) =>
-    requestJSON("api/drawings", { method: "POST", body: { image, label, train, writer: writerId() } }),
+  /** Stores a drawing with its label, and its pen strokes (pad.toStrokes(); left out when null). */
+  saveDrawing: (image, label, train, strokes = null) =>
+    requestJSON("api/drawings", { method: "POST", body: { image, label, train, writer: writerId(), ...(strokes ? { strokes } : {}) } }),
   /** What the service remembers of this writer's handwriting: {drawings, counts, capacity, trust}. */
   me: () => requestJSON("api/me", { headers: me() }),
   /** Delete this writer's memory (and the links to their drawings); the page then takes a new id. */
-  forgetMe: () => requestJSON("api/me", { method: "DELETE", headers: me() }),
+  forgetMe: ({ keepalive = false } = {}) => requestJSON("api/me", { method: "DELETE", headers: me(), keepalive }),
   /** One stored drawing and, per online model, the version that learned it (null while queued). */
   drawing: (id) => requestJSON(`api/drawings/${encodeURIComponent(id)}`),
   stats: () => requestJSON("api/stats"),

@@ -1,7 +1,8 @@
-// The page's start and frame: asks the service for its config (GET /api/config), builds every part once
-// (the pad and its tools, saving, the Draw tab, teach mode, your handwriting, the stats), switches between
-// the tabs (by click, by the arrow keys, by #draw, #teach or #stats in the address) and hands the keys of
-// the whole page to the part that owns them. Sets html[data-ready=true] once the page is ready.
+// The page's start and frame: loads the page's words (i18n/<lang>.json) and asks the service for its config
+// (GET /api/config), builds every part once (the pad and its tools, saving, the Draw tab, teach mode, your
+// handwriting, "How to read this", the stats), switches between the tabs (by click, by the arrow keys, by
+// #draw, #teach or #stats in the address) and hands the keys of the whole page to the part that owns them.
+// Sets html[data-ready=true] once the page is ready.
 //
 // The parts do not reach into each other: each is given what it needs when it is built, and they hear of
 // each other through events (the pad's, the saver's, the memory's) or the one callback wired here.
@@ -10,12 +11,14 @@ import { ActivationsView } from "./activations.js";
 import { api } from "./api.js";
 import { DEBOUNCE_MS, DrawController } from "./draw.js";
 import { ErrorBox, showBootError } from "./errors.js";
+import { Explainer } from "./explain.js";
 import { FeatureMaps } from "./featuremaps.js";
-import { applyAlphabetWords } from "./glyphs.js";
+import { alphabetOf, applyAlphabetWords } from "./glyphs.js";
+import { loadMessages } from "./i18n.js";
 import { HandwritingMemory } from "./memory.js";
 import { DrawingPad } from "./pad.js";
 import { PadTools } from "./padtools.js";
-import { Results, alphabetOf } from "./results.js";
+import { Results } from "./results.js";
 import { DrawingSaver } from "./saver.js";
 import { Stats } from "./stats.js";
 import { TeachController } from "./teach.js";
@@ -26,16 +29,19 @@ const STATS_SETTLE_MS = 2500;
 const $ = (selector) => document.querySelector(selector);
 const byTestId = (id) => $(`[data-testid="${id}"]`);
 
-/** Starts the page: its parts once the service has said what it serves, or why it could not start. */
+/** Starts the page: its words and its parts once the service has said what it serves, or why it could not start. */
 export async function boot() {
-  let config;
-  try {
-    config = await api.config();
-  } catch (error) {
-    showBootError(byTestId("boot-error"), `Inkling could not start: ${error.message}`);
+  const [words, config] = await Promise.allSettled([loadMessages(), api.config()]);
+  if (words.status === "rejected") {
+    // Without its words the page cannot say anything but index.html's one English sentence.
+    showBootError(byTestId("boot-error"), null);
     return;
   }
-  new App(config);
+  if (config.status === "rejected") {
+    showBootError(byTestId("boot-error"), config.reason);
+    return;
+  }
+  new App(config.value);
   document.documentElement.dataset.ready = "true";
 }
 
@@ -50,12 +56,14 @@ class App {
       answer: byTestId("answer"),
       cards: byTestId("models"),
       input28: byTestId("input28"),
+      seen: byTestId("seen"),
       learned: byTestId("learned"),
       panel: $("#panel-draw"),
     });
     const featureMaps = new FeatureMaps({
       pad, api, view: new ActivationsView(byTestId("layers")), status: byTestId("activations-status"), debounceMs: DEBOUNCE_MS,
     });
+    this.explainer = new Explainer(byTestId("explain"));
     this.stats = new Stats(byTestId("stats"), config);
     this.lastSaveAt = -Infinity;
     this.statsTimer = 0;
@@ -63,14 +71,21 @@ class App {
     const saver = new DrawingSaver({ pad, api, consent: byTestId("train-consent"), errors });
     this.padTools = new PadTools({ pad, saver, undoButton: byTestId("undo"), clearButton: byTestId("clear") });
     const memory = new HandwritingMemory({
-      api, saver, errors, els: { box: byTestId("memory"), note: byTestId("memory-note"), forget: byTestId("forget") },
+      api, saver, errors,
+      els: {
+        box: byTestId("memory"), note: byTestId("memory-note"), forget: byTestId("forget"),
+        ask: byTestId("forget-ask"), askText: $("#memory-ask-text"), confirm: byTestId("forget-confirm"), keep: byTestId("forget-keep"),
+        wait: byTestId("forget-wait"), waitText: $(".memory-wait-text"), undo: byTestId("forget-undo"),
+      },
     });
     this.draw = new DrawController({
       pad, api, alphabet, saver, errors, results, featureMaps,
       els: {
         right: byTestId("feedback-right"),
         wrong: byTestId("feedback-wrong"),
+        wrongWords: $("[data-role=wrong-words]"),
         question: $("#feedback-question"),
+        status: byTestId("feedback-status"),
         picker: $("#picker"),
         pickerGrid: $("[data-role=picker-digits]"),
         notADigit: byTestId("not-digit"),
@@ -82,16 +97,23 @@ class App {
       els: {
         panel: byTestId("teach"),
         grid: $("[data-role=teach-digits]"),
+        bar: byTestId("teach-bar"),
         save: byTestId("teach-save"),
         count: byTestId("teach-count"),
         badge: byTestId("teach-badge"),
+        previous: byTestId("teach-previous"),
+        next: byTestId("teach-next"),
+        status: byTestId("save-status"),
         guide: byTestId("stroke-guide"),
         replay: byTestId("stroke-guide-replay"),
         memory: byTestId("teach-memory"),
       },
     });
     memory.addEventListener("taught", ({ detail }) => this.teach.showTaught(detail.counts));
-    memory.addEventListener("forgotten", () => this.draw.forgotten());
+    memory.addEventListener("forgotten", () => {
+      this.draw.forgotten();
+      this.teach.forgotten();
+    });
     saver.addEventListener("saved", () => {
       this.lastSaveAt = performance.now();
       if (this.mode === "stats") this.refreshStats();
@@ -144,8 +166,9 @@ class App {
   }
 
   /** The keys of the whole page, each to its owner: Ctrl+Z to the pad wherever it is shown, Escape to the
-   * picker whenever it is open, Enter to teach mode. */
+   * picker whenever it is open, Enter to teach mode. While "How to read this" is open, its own keys only. */
   #keydown(event) {
+    if (this.explainer.isOpen) return;
     if (this.mode !== "stats" && this.padTools.keydown(event)) return;
     if (this.draw.keydown(event)) return;
     if (this.mode === "teach") this.teach.keydown(event);

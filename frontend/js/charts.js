@@ -1,6 +1,8 @@
 // Two small SVG charts, drawn at the pixel width they are shown at (so text stays readable
 // on a phone): a bar chart of counts, and a line chart of accuracy over learn steps.
 
+import { number, percent, t } from "./i18n.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs = {}, text) {
@@ -27,18 +29,22 @@ function ticks(lo, hi, count = 5) {
   return out;
 }
 
-const DENSE_SLOT = 26; // narrowest slot (px) for a bar with its glyph and count under and over it
-const DENSE_ROW = 92; // height of one wrapped row of bars
+/** A count as a bar's label: whole up to 999, then compact ("1.2K"), so it fits over a narrow bar. */
+const countText = (n) => (n < 1000 ? number(n) : number(n, { notation: "compact", maximumFractionDigits: 1 }));
+
+const DENSE_SLOT = 21; // narrowest slot (px) for a bar with its glyph and count under and over it
+const DENSE_ROW = 88; // height of one wrapped row of bars
 
 /**
  * Bar chart of `counts` (one per label: the digits 0-9, or an alphabet's characters named by `labels`).
  * Up to 20 bars sit in one row; more (hiragana's 71) wrap into rows of bars at least DENSE_SLOT wide,
- * in fives where they can be (the kana table's rows), all to one scale.
+ * in fives where they can be (the kana table's rows), all to one scale: 15 a row on a phone (5 rows for 71).
  * @returns {SVGSVGElement}
  */
-export function barChart(counts, { width = 520, height = 200, labels = null, noun = "digit", lang = null } = {}) {
+export function barChart(counts, { width = 520, height = 200, labels = null, lang = null } = {}) {
   const names = labels || counts.map((_, i) => String(i));
-  const label = `Drawings collected per ${noun}: ${counts.map((c, i) => `${names[i]}: ${c}`).join(", ")}`;
+  const list = counts.map((c, i) => t("stats.count_item", { glyph: names[i], count: c })).join(t("common.list_separator"));
+  const label = t("stats.counts_label", { list });
   if (counts.length > 20) return denseBarChart(counts, names, { width, label, lang });
   const svg = svgRoot(width, height, label);
   const pad = { top: 20, right: 8, bottom: 26, left: 8 };
@@ -54,7 +60,7 @@ export function barChart(counts, { width = 520, height = 200, labels = null, nou
     const y = pad.top + plotH - h;
     const group = el("g", { class: "bar" });
     group.append(el("rect", { x, y, width: barW, height: Math.max(h, count ? 2 : 0), rx: 4 }));
-    group.append(el("text", { x: x + barW / 2, y: y - 6, "text-anchor": "middle", class: "value" }, String(count)));
+    group.append(el("text", { x: x + barW / 2, y: y - 6, "text-anchor": "middle", class: "value" }, countText(count)));
     group.append(glyphText(el("text", { x: x + barW / 2, y: height - 8, "text-anchor": "middle", class: "tick digit" }, names[digit]), lang));
     svg.append(group);
   });
@@ -96,9 +102,9 @@ function denseBarChart(counts, names, { width, label, lang }) {
       const h = (count / max) * barH;
       const x = pad.left + slot * i + (slot - barW) / 2;
       const group = el("g", { class: "bar" });
-      group.append(el("title", {}, `${names[index]}: ${count}`));
+      group.append(el("title", {}, t("stats.count_item", { glyph: names[index], count })));
       group.append(el("rect", { x, y: base - h, width: barW, height: Math.max(h, count ? 2 : 0), rx: 3 }));
-      group.append(el("text", { x: x + barW / 2, y: base - h - 4, "text-anchor": "middle", class: count ? "value" : "value zero" }, String(count)));
+      group.append(el("text", { x: x + barW / 2, y: base - h - 4, "text-anchor": "middle", class: count ? "value" : "value zero" }, countText(count)));
       group.append(glyphText(el("text", { x: x + barW / 2, y: base + 17, "text-anchor": "middle", class: "tick digit" }, names[index]), lang));
       svg.append(group);
     }
@@ -106,30 +112,33 @@ function denseBarChart(counts, names, { width, label, lang }) {
   return svg;
 }
 
+/** A share as the accuracy charts write it: "99.2%". */
+export const accuracy = (p) => number(p, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
 /**
- * Line chart of accuracy over learn steps.
+ * Line chart of accuracy over learn steps. The accuracy axis runs from 90% (lower if a point is lower) to 100%,
+ * so that a dip of a few tenths of a point looks as small as it is.
  * @param {{x:number, y:number}[]} points   sorted by x
  * @param {{reference?:number|null, markers?:{x:number, label:string}[], name?:string, xMax?:number|null}} options
  *   xMax: stretch the x axis to here (the model's current step) even if the last point is earlier
  */
-export function lineChart(points, { reference = null, markers = [], name = "accuracy", xMax = null, width = 520, height = 220 } = {}) {
-  const label =
-    `${name} holdout accuracy over ${points.length} learn step${points.length === 1 ? "" : "s"}` +
-    (points.length ? `, latest ${(points[points.length - 1].y * 100).toFixed(1)}%` : "") +
-    (reference !== null ? `; original ${(reference * 100).toFixed(1)}%` : "") +
-    (markers.length ? `; ${markers.length} rollback${markers.length === 1 ? "" : "s"}` : "");
+export function lineChart(points, { reference = null, markers = [], name = "", xMax = null, width = 520, height = 220 } = {}) {
+  const label = t("stats.chart_label", {
+    name,
+    steps: t("stats.chart_steps", { count: points.length }),
+    latest: points.length ? t("stats.chart_latest", { percent: accuracy(points[points.length - 1].y) }) : "",
+    original: reference !== null ? t("stats.chart_original", { percent: accuracy(reference) }) : "",
+    rollbacks: markers.length ? t("stats.chart_rollbacks", { count: markers.length }) : "",
+  });
   const svg = svgRoot(width, height, label);
   const pad = { top: 14, right: 14, bottom: 40, left: 46 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
 
   const ys = points.map((p) => p.y).concat(reference !== null ? [reference] : []);
-  let yLo = ys.length ? Math.min(...ys) : 0.9;
-  let yHi = ys.length ? Math.max(...ys) : 1;
-  const margin = Math.max(0.005, (yHi - yLo) * 0.15);
-  yLo = Math.max(0, yLo - margin);
-  yHi = Math.min(1, yHi + margin);
-  if (yHi - yLo < 0.01) [yLo, yHi] = [Math.max(0, yHi - 0.01), Math.min(1, yLo + 0.01)];
+  const lowest = ys.length ? Math.min(...ys) : 0.9;
+  const yLo = Math.max(0, Math.min(0.9, Math.floor(lowest * 10 - 1e-9) / 10));
+  const yHi = 1;
   const xs = points.map((p) => p.x).concat(markers.map((m) => m.x), Number.isFinite(xMax) ? [xMax] : []);
   const xLo = xs.length ? Math.min(...xs) : 0;
   let xHi = xs.length ? Math.max(...xs) : 1;
@@ -138,22 +147,20 @@ export function lineChart(points, { reference = null, markers = [], name = "accu
   const sy = (y) => pad.top + (1 - (y - yLo) / (yHi - yLo)) * plotH;
 
   // grid and axes
-  const yTicks = ticks(yLo, yHi, 4);
-  const decimals = yHi - yLo < 0.05 ? 1 : 0;
-  for (const t of yTicks) {
-    svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: sy(t), y2: sy(t), class: "grid" }));
-    svg.append(el("text", { x: pad.left - 6, y: sy(t) + 4, "text-anchor": "end", class: "tick" }, `${(t * 100).toFixed(decimals)}%`));
+  for (const tick of ticks(yLo, yHi, 5)) {
+    svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: sy(tick), y2: sy(tick), class: "grid" }));
+    svg.append(el("text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "tick y" }, percent(tick)));
   }
-  const xTicks = ticks(xLo, xHi, Math.max(2, Math.floor(plotW / 70))).filter((t) => Number.isInteger(t));
-  for (const t of xTicks) {
-    svg.append(el("text", { x: sx(t), y: pad.top + plotH + 17, "text-anchor": "middle", class: "tick" }, String(t)));
+  const xTicks = ticks(xLo, xHi, Math.max(2, Math.floor(plotW / 70))).filter((tick) => Number.isInteger(tick));
+  for (const tick of xTicks) {
+    svg.append(el("text", { x: sx(tick), y: pad.top + plotH + 17, "text-anchor": "middle", class: "tick x" }, number(tick)));
   }
-  svg.append(el("text", { x: pad.left + plotW / 2, y: height - 3, "text-anchor": "middle", class: "tick axis-label" }, "learn step"));
+  svg.append(el("text", { x: pad.left + plotW / 2, y: height - 3, "text-anchor": "middle", class: "tick axis-label" }, t("stats.axis_steps")));
   svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: pad.top + plotH, y2: pad.top + plotH, class: "axis" }));
 
   if (reference !== null) {
     svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: sy(reference), y2: sy(reference), class: "reference" }));
-    svg.append(el("text", { x: width - pad.right - 2, y: sy(reference) - 5, "text-anchor": "end", class: "reference-label" }, "original"));
+    svg.append(el("text", { x: width - pad.right - 2, y: sy(reference) + 14, "text-anchor": "end", class: "reference-label" }, t("stats.reference")));
   }
 
   for (const marker of markers) {
@@ -173,7 +180,7 @@ export function lineChart(points, { reference = null, markers = [], name = "accu
     points.forEach((p, i) => {
       if (i % dotsEvery === 0 || p === last) {
         const dot = el("circle", { cx: sx(p.x), cy: sy(p.y), r: p === last ? 4 : 2.5, class: p === last ? "dot last" : "dot" });
-        dot.append(el("title", {}, `step ${p.x}: ${(p.y * 100).toFixed(2)}%`));
+        dot.append(el("title", {}, t("stats.point", { step: p.x, percent: number(p.y, { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 }) })));
         svg.append(dot);
       }
     });

@@ -1,9 +1,10 @@
 // The Draw tab: live guesses as the drawing changes (debounced, the newest request winning, the feature
-// maps alongside), the answer read-outs (results.js), Right / Wrong and the label picker, saving a
-// correction and following a queued drawing until the models have learned it.
+// maps alongside), the answer read-outs (results.js), Right / Wrong and the label picker (or, when the answer
+// is "can't tell", one button to say what it is), saving a correction and following a queued drawing until
+// the models have learned it. After a save the pad has the focus again and is brought back into view.
 
-import { glyphButtons } from "./glyphs.js";
-import { glyphNode, labelOf } from "./results.js";
+import { bringIntoView, glyphButtons, labelOf } from "./glyphs.js";
+import { t, tn } from "./i18n.js";
 
 export const DEBOUNCE_MS = 150;
 const LEARN_POLL_MS = 1000; // how often to ask whether a queued drawing was learned
@@ -20,7 +21,7 @@ export class DrawController {
    * @param {import("./errors.js").ErrorBox} parts.errors
    * @param {import("./results.js").Results} parts.results
    * @param {import("./featuremaps.js").FeatureMaps} parts.featureMaps
-   * @param {{right, wrong, question, picker, pickerGrid, notADigit: HTMLElement}} parts.els
+   * @param {{right, wrong, wrongWords, question, status, picker, pickerGrid, notADigit: HTMLElement}} parts.els
    * @param {(drawings: number) => void} parts.onPersonalised  an answer says how many of the writer's drawings shaped it
    */
   constructor({ pad, api, alphabet, saver, errors, results, featureMaps, els, onPersonalised }) {
@@ -41,7 +42,9 @@ export class DrawController {
     this.#setPrediction(null); // {image, revision, response} for the drawing now on the pad, or null
     this.learning = null; // the token of the queued drawing being followed
 
-    this.pickerButtons = glyphButtons(els.pickerGrid, alphabet, { testid: "digit-", label: (label) => `I drew ${alphabet.named(label)}` });
+    this.pickerButtons = glyphButtons(els.pickerGrid, alphabet, {
+      testid: "digit-", label: (label) => t("picker.i_drew", { named: alphabet.named(label) }),
+    });
     this.pickerButtons.forEach((b) => b.addEventListener("click", () => this.save(Number(b.dataset.digit))));
     els.notADigit.addEventListener("click", () => this.notADigit());
     els.right.addEventListener("click", () => {
@@ -53,6 +56,7 @@ export class DrawController {
     pad.addEventListener("strokeend", () => this.#drawingChanged());
     pad.addEventListener("change", () => this.#drawingChanged());
     saver.addEventListener("busychange", () => this.#updateButtons());
+    saver.addEventListener("wait", ({ detail }) => this.#waiting(detail.seconds));
     this.#updateButtons();
   }
 
@@ -79,10 +83,14 @@ export class DrawController {
     this.#scheduleLive();
   }
 
+  /** Opens (or closes) the picker; open, it is brought into view with its first glyph focused. */
   togglePicker(open = this.els.picker.hidden) {
-    this.els.picker.hidden = !open;
-    this.els.wrong.setAttribute("aria-expanded", String(open));
-    if (open) this.pickerButtons[0].focus();
+    const { picker, wrong } = this.els;
+    picker.hidden = !open;
+    wrong.setAttribute("aria-expanded", String(open));
+    if (!open) return;
+    this.pickerButtons[0].focus({ preventScroll: true });
+    bringIntoView(picker, picker.offsetHeight > window.innerHeight ? "start" : "nearest");
   }
 
   /** Saves the drawing on the pad as `label` (Right, or a glyph of the picker) and shows what was learned. */
@@ -93,7 +101,7 @@ export class DrawController {
         this.togglePicker(false);
         this.pad.clear();
         this.results.showLearned({ label, image, response, before, train });
-        this.els.right.blur();
+        this.#backToThePad();
         if (train && response.queued) this.#followLearning({ label, image, response, before, train });
       },
     });
@@ -103,8 +111,14 @@ export class DrawController {
     this.togglePicker(false);
     this.pad.clear();
     this.errors.hide();
-    this.results.showThanks("Thanks for telling me!");
-    this.els.wrong.focus();
+    this.results.showThanks();
+    this.#backToThePad();
+  }
+
+  /** The next drawing starts at the pad: it has the focus (the buttons pressed are gone) and is in view. */
+  #backToThePad() {
+    this.pad.canvas.focus({ preventScroll: true });
+    bringIntoView(this.pad.canvas, "start");
   }
 
   /** The guess on show; the answer card says whether it is for the drawing now on the pad (data-current). */
@@ -176,19 +190,32 @@ export class DrawController {
     }
   }
 
+  /** Saving must wait (the service's rate limit): said once, by the buttons, until it may again. */
+  #waiting(seconds) {
+    const { status } = this.els;
+    status.hidden = seconds === 0;
+    status.textContent = seconds ? t("feedback.too_fast", { seconds }) : "";
+  }
+
   #updateButtons() {
-    const { right, wrong, question, picker } = this.els;
-    const busy = this.saver.busy;
+    const { right, wrong, wrongWords, question, picker } = this.els;
+    const blocked = this.saver.blocked;
     const empty = this.pad.isEmpty;
-    const label = labelOf(this.prediction?.response?.answer);
+    const response = this.prediction?.response;
+    const label = labelOf(response?.answer);
     const hasAnswer = label !== null;
-    const named = hasAnswer ? this.alphabet.named(label) : "";
-    right.disabled = !hasAnswer || busy;
-    right.setAttribute("aria-label", hasAnswer ? `Right, it is ${named}` : "Right");
-    wrong.disabled = empty || busy;
-    if (hasAnswer && !this.alphabet.isDigits) question.replaceChildren("Is it ", glyphNode(this.alphabet, label), "?");
-    else question.textContent = hasAnswer ? `Is it ${named}?` : empty ? "Did I get it right?" : "What is it?";
-    for (const b of this.pickerButtons) b.disabled = busy;
+    const cantTell = Boolean(response) && !hasAnswer; // shown for the drawing on the pad: "can't tell"
+    right.hidden = cantTell;
+    right.disabled = !hasAnswer || blocked;
+    if (hasAnswer) right.setAttribute("aria-label", t("feedback.right_label", { named: this.alphabet.named(label) }));
+    else right.removeAttribute("aria-label");
+    wrong.disabled = empty || blocked;
+    wrongWords.textContent = t(cantTell ? "feedback.choose" : "feedback.wrong");
+    wrong.classList.toggle("choosing", cantTell);
+    if (hasAnswer) question.replaceChildren(...tn("feedback.question", { named: this.alphabet.namedNode(label) }));
+    else if (cantTell) question.textContent = t(response.answer?.why === "several" ? "feedback.question_several" : "feedback.question_cant_tell");
+    else question.textContent = t(empty ? "feedback.question_idle" : "feedback.question_waiting");
+    for (const b of this.pickerButtons) b.disabled = blocked;
     if (empty && !picker.hidden) this.togglePicker(false);
   }
 

@@ -1,5 +1,8 @@
 // What went wrong, said where it happened: the inline error box under the pad, with a Retry that
 // re-sends the failed request (and the wait the server asked for), and the boot error above everything.
+// A rate limit is said in the page's own words with one countdown, never the server's sentence beside it.
+
+import { t } from "./i18n.js";
 
 /** Inline error under the pad, with a Retry that re-sends the failed request. */
 export class ErrorBox {
@@ -26,7 +29,7 @@ export class ErrorBox {
   show(error, { retry = null, kind = null } = {}) {
     clearInterval(this.timer);
     this.kind = kind;
-    this.message.textContent = error.message || "Something went wrong.";
+    this.message.textContent = error.status === 429 ? t("errors.too_fast") : error.message || t("errors.unknown");
     const canRetry = Boolean(retry) && error.retryable !== false;
     this.retry = canRetry ? retry : null;
     this.retryButton.hidden = !canRetry;
@@ -36,10 +39,10 @@ export class ErrorBox {
       let left = error.retryAfter;
       const tick = () => {
         if (left > 0) {
-          this.wait.textContent = `Please retry in ${left} second${left === 1 ? "" : "s"}.`;
+          this.wait.textContent = t("errors.retry_in", { seconds: left });
           left -= 1;
         } else {
-          this.wait.textContent = "You can retry now.";
+          this.wait.textContent = t("errors.retry_now");
           clearInterval(this.timer);
         }
       };
@@ -48,7 +51,7 @@ export class ErrorBox {
       this.timer = setInterval(tick, 1000);
     } else if (canRetry) {
       this.wait.hidden = false;
-      this.wait.textContent = "Your drawing is still here — press Retry to send it again.";
+      this.wait.textContent = t("errors.kept");
     }
     this.box.hidden = false;
   }
@@ -63,14 +66,19 @@ export class ErrorBox {
   }
 }
 
-/** The page could not start: says why in `node`, with a Reload button. */
-export function showBootError(node, message) {
-  node.replaceChildren(document.createTextNode(`${message} `));
-  const again = document.createElement("button");
-  again.type = "button";
-  again.className = "btn small";
-  again.textContent = "Reload";
-  again.addEventListener("click", () => location.reload());
-  node.append(again);
+/**
+ * The page could not start: says why in `node` (`error`'s message), with a Reload button; with no error
+ * (the page's words could not be loaded), index.html's own sentence stays.
+ */
+export function showBootError(node, error) {
+  if (error) {
+    node.replaceChildren(document.createTextNode(`${t("page.boot_error", { reason: error.message })} `));
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "btn small";
+    again.textContent = t("page.reload");
+    again.addEventListener("click", () => location.reload());
+    node.append(again);
+  }
   node.hidden = false;
 }

@@ -2,6 +2,8 @@
 // after the drawing changes (the Draw tab says when), the newest request winning, and shown by
 // activations.js; or a line saying why there are none.
 
+import { t } from "./i18n.js";
+
 export class FeatureMaps {
   /**
    * @param {{pad: import("./pad.js").DrawingPad, api: object, view: import("./activations.js").ActivationsView,
@@ -35,7 +37,7 @@ export class FeatureMaps {
   reset() {
     this.view.clear();
     this.status.hidden = false;
-    this.status.textContent = "Draw something to see the feature maps.";
+    this.status.textContent = t("activations.idle");
   }
 
   async #load() {
@@ -51,7 +53,7 @@ export class FeatureMaps {
     } catch (error) {
       if (error?.name === "AbortError" || seq !== this.seq) return;
       this.status.hidden = false;
-      this.status.textContent = `Couldn't load the feature maps: ${error.message}`;
+      this.status.textContent = t("activations.failed", { reason: error.message });
     }
   }
 }

@@ -1,5 +1,75 @@
-// The alphabet on the page: the grids of glyph buttons (the picker's and teach mode's), the arrow keys
-// of a grid of radios, and the words that name what is drawn ("digit", or "character" for another alphabet).
+// The alphabet on the page: what GET /api/config says is drawn here (its labels and glyphs, the picker's
+// rows, how each glyph is written), how the page names a label in a sentence ("an 8", "あ"), the grids of
+// glyph buttons (the picker's and teach mode's) with the arrow keys of a grid of radios, and the page's words
+// for the alphabet (the message catalogue's `kind` and `title`).
+
+import { setDefaults, t, translatePage } from "./i18n.js";
+
+const DIGIT_GLYPHS = "0123456789";
+
+/**
+ * The deployment's alphabet, from GET /api/config: its labels and glyphs, the picker's rows, and how the
+ * page names them. The digits are named with their article ("It's an 8!"); another alphabet's characters
+ * by their glyph, in their own language ("It's あ!").
+ */
+export function alphabetOf(config = {}) {
+  const given = Array.isArray(config.labels) && config.labels.length ? config.labels : null;
+  const labels = (given || [...DIGIT_GLYPHS].map((glyph, label) => ({ label, glyph })))
+    .map(({ label, glyph }) => ({ label: Number(label), glyph: String(glyph ?? label) }))
+    .sort((a, b) => a.label - b.label);
+  const isDigits = labels.length === 10 && labels.every(({ label, glyph }, i) => label === i && glyph === String(i));
+  const info = config.alphabet || {};
+  const glyphs = new Map(labels.map(({ label, glyph }) => [label, glyph]));
+  const rows = !isDigits && Array.isArray(info.rows) && info.rows.length ? info.rows : null;
+  return {
+    name: info.name || (isDigits ? "digits" : "alphabet"),
+    title: info.title || (isDigits ? "Digits" : "Characters"),
+    labels,
+    isDigits,
+    kind: isDigits ? "digits" : "other", // how the message catalogue tells the alphabets apart
+    calibrated: info.calibrated ? "yes" : "no", // "% sure" calibrated on held-out writers (docs/ood.md)
+    rows,
+    columns: rows ? Math.max(...rows.map((row) => row.length)) : null,
+    lang: isDigits ? null : info.lang || null, // the alphabet file says (hiragana: "ja")
+    strokes: info.strokes?.paths?.length === labels.length ? info.strokes : null, // how each glyph is written
+    /** The glyph of class `label` (the label itself if the config does not know it). */
+    glyph(label) {
+      return glyphs.get(Number(label)) ?? String(label);
+    },
+    /** `label` as a sentence names it, as text: "an 8", "a 5" for the digits; "あ" otherwise. */
+    named(label) {
+      return isDigits ? t("common.digit_named", { glyph: this.glyph(label) }) : this.glyph(label);
+    },
+    /** The same as a node, for a message's placeholder: the glyph in its own language (for its fonts). */
+    namedNode(label) {
+      return isDigits ? document.createTextNode(this.named(label)) : glyphNode(this, label);
+    },
+    /** The label before or after `label`, going round. */
+    step(label, by) {
+      const index = labels.findIndex((entry) => entry.label === label);
+      return labels[(index + by + labels.length) % labels.length].label;
+    },
+  };
+}
+
+/** The class an answer or guess names: `label`, or for older answers `digit`; null when none. */
+export function labelOf(item) {
+  if (!item) return null;
+  const label = item.label ?? item.digit;
+  return label === null || label === undefined ? null : Number(label);
+}
+
+/** A glyph as a node: plain text for the digits, else a span in the alphabet's language (for its fonts). */
+export function glyphNode(alphabet, label, props = {}) {
+  const glyph = alphabet.glyph(label);
+  if (!alphabet.lang && !Object.keys(props).length) return document.createTextNode(glyph);
+  const span = document.createElement("span");
+  if (alphabet.lang) span.lang = alphabet.lang;
+  for (const [key, value] of Object.entries(props)) span.setAttribute(key, value);
+  span.className = ["glyph", props.class].filter(Boolean).join(" ");
+  span.textContent = glyph;
+  return span;
+}
 
 /**
  * One button per label of the alphabet, each showing its glyph; `data-digit` and the test id carry the
@@ -76,21 +146,24 @@ export function radioKeys(event, buttons) {
   next.click();
 }
 
-/** Words of the page that name what is drawn: left as they are for the digits. */
+/** The page's words for this alphabet: every message learns its kind and title, then index.html is worded. */
 export function applyAlphabetWords(alphabet) {
-  if (alphabet.isDigits) return;
-  const noun = alphabet.noun;
-  document.title = `Inkling — draw a ${noun}, watch it learn`;
-  document.querySelector('meta[name="description"]')
-    ?.setAttribute("content", `Draw a ${noun} (${alphabet.title}). Four small neural networks guess it, and learn from your corrections.`);
-  for (const node of document.querySelectorAll("[data-other]")) node.textContent = node.dataset.other.replace("{noun}", noun);
-  for (const node of document.querySelectorAll("[data-other-label]")) {
-    node.setAttribute("aria-label", node.dataset.otherLabel.replace("{noun}", noun).replace("{title}", alphabet.title));
-  }
-  const title = document.querySelector('[data-testid="alphabet-title"]');
-  if (title) {
-    title.textContent = alphabet.title;
-    title.hidden = false;
+  setDefaults({ kind: alphabet.kind, title: alphabet.title, calibrated: alphabet.calibrated });
+  translatePage();
+  if (!alphabet.isDigits) {
+    const title = document.querySelector('[data-testid="alphabet-title"]');
+    if (title) {
+      title.textContent = alphabet.title;
+      title.hidden = false;
+    }
   }
   document.documentElement.dataset.alphabet = alphabet.name;
+}
+
+/** Brings `element` into view if it is not wholly on screen (smoothly, unless the person asked for less motion). */
+export function bringIntoView(element, block = "nearest") {
+  const box = element.getBoundingClientRect();
+  if (box.top >= 0 && box.bottom <= window.innerHeight) return;
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  element.scrollIntoView({ block, behavior: still ? "auto" : "smooth" });
 }

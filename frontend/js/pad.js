@@ -1,9 +1,14 @@
 // The drawing pad: a square canvas whose bitmap is always spec.size px, whatever its CSS size.
-// Strokes are kept as a list of point lists (bitmap pixels), so Undo is "drop the last, redraw".
+// Strokes are kept as a list of point lists ([x, y, t]: bitmap pixels and the pointer event's time), so Undo
+// is "drop the last, redraw", and what is sent with a save (toStrokes) is always what is drawn.
 // Rendering follows the canvas spec from GET /api/config exactly, because the server's stroke
 // renderer uses the same numbers: background fill, round caps and joins, one line width, one ink.
 
 import { canvasPNG } from "./png.js";
+
+// What the service takes with a drawing (models/strokes.py): at most this many strokes and points.
+export const MAX_STROKES = 64;
+export const MAX_POINTS = 4096;
 
 export class DrawingPad extends EventTarget {
   /**
@@ -44,13 +49,13 @@ export class DrawingPad extends EventTarget {
     return this.current !== null;
   }
 
-  /** Bitmap coordinates of a pointer event, scaled from the canvas's on-screen box. */
+  /** Bitmap coordinates of a pointer event, scaled from the canvas's on-screen box, and its time (ms). */
   #point(e) {
     const rect = this.canvas.getBoundingClientRect();
     const scaleX = this.spec.size / rect.width;
     const scaleY = this.spec.size / rect.height;
     const clamp = (v) => Math.min(this.spec.size, Math.max(0, v));
-    return [clamp((e.clientX - rect.left) * scaleX), clamp((e.clientY - rect.top) * scaleY)];
+    return [clamp((e.clientX - rect.left) * scaleX), clamp((e.clientY - rect.top) * scaleY), e.timeStamp];
   }
 
   #down(e) {
@@ -75,9 +80,9 @@ export class DrawingPad extends EventTarget {
     e.preventDefault();
     const events = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
     for (const ev of events.length ? events : [e]) {
-      const [x, y] = this.#point(ev);
+      const point = this.#point(ev);
       const [px, py] = this.current[this.current.length - 1];
-      if (Math.abs(x - px) + Math.abs(y - py) >= 0.5) this.current.push([x, y]);
+      if (Math.abs(point[0] - px) + Math.abs(point[1] - py) >= 0.5) this.current.push(point);
     }
     this.#schedule();
   }
@@ -155,9 +160,63 @@ export class DrawingPad extends EventTarget {
     return true;
   }
 
+  /**
+   * The strokes now on the pad as the service keeps them (Quick, Draw!'s raw format): per stroke
+   * [[x...], [y...], [t...]], canvas pixels (to 0.01) and whole milliseconds since the drawing's first point.
+   * Long strokes are thinned (Ramer-Douglas-Peucker, the least tolerance that fits) to MAX_POINTS in all;
+   * null for an empty pad or one of more than MAX_STROKES strokes (the PNG is saved without them).
+   */
+  toStrokes() {
+    const strokes = this.strokes.filter((stroke) => stroke.length);
+    if (!strokes.length || strokes.length > MAX_STROKES) return null;
+    let kept = strokes;
+    for (let tolerance = 0.25; kept.reduce((n, s) => n + s.length, 0) > MAX_POINTS; tolerance *= 2) {
+      kept = strokes.map((stroke) => thin(stroke, tolerance));
+    }
+    const t0 = kept[0][0][2];
+    let last = 0;
+    const round = (v) => Math.round(v * 100) / 100;
+    return kept.map((stroke) => {
+      const xs = [], ys = [], ts = [];
+      for (const [x, y, t] of stroke) {
+        last = Math.max(last, Math.round((Number.isFinite(t) ? t : t0) - t0)); // time never goes back
+        xs.push(round(x));
+        ys.push(round(y));
+        ts.push(last);
+      }
+      return [xs, ys, ts];
+    });
+  }
+
   /** Promise of the drawing now on the pad as the PNG data URL the API takes (png.js), made once a revision. */
   toPNG() {
     if (this.encoded?.revision !== this.revision) this.encoded = { revision: this.revision, png: canvasPNG(this.canvas) };
     return this.encoded.png;
   }
+}
+
+/** The points of `stroke` that keep its shape to within `tolerance` px (Ramer-Douglas-Peucker; ends kept). */
+function thin(stroke, tolerance) {
+  if (stroke.length <= 2) return stroke;
+  const keep = new Uint8Array(stroke.length);
+  keep[0] = keep[stroke.length - 1] = 1;
+  const spans = [[0, stroke.length - 1]];
+  while (spans.length) {
+    const [a, b] = spans.pop();
+    const [ax, ay] = stroke[a];
+    const [bx, by] = stroke[b];
+    const dx = bx - ax, dy = by - ay;
+    const length = Math.hypot(dx, dy);
+    let far = -1, farthest = tolerance;
+    for (let i = a + 1; i < b; i++) {
+      const [x, y] = stroke[i];
+      const d = length ? Math.abs(dy * (x - ax) - dx * (y - ay)) / length : Math.hypot(x - ax, y - ay);
+      if (d > farthest) [far, farthest] = [i, d];
+    }
+    if (far >= 0) {
+      keep[far] = 1;
+      spans.push([a, far], [far, b]);
+    }
+  }
+  return stroke.filter((_, i) => keep[i]);
 }

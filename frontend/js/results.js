@@ -1,63 +1,13 @@
-// The "Draw" panel's read-outs: the big answer, four model cards with their top-3,
-// the 28x28 image the models saw, and what changed after a drawing was saved.
+// The "Draw" panel's read-outs: the big answer (or "can't tell", and why, with the best guess beside it),
+// four model cards with their top-3 and a fifth with what the writer's own memory votes, the 28x28 image the
+// models saw, and what changed after a drawing was saved.
+
+import { alphabetOf, glyphNode, labelOf } from "./glyphs.js";
+import { percent, t, tn } from "./i18n.js";
+
+export { alphabetOf, glyphNode, labelOf } from "./glyphs.js"; // where the other parts have always found them
 
 const ONLINE_SUFFIX = "_online";
-const DIGIT_GLYPHS = "0123456789";
-
-/**
- * The deployment's alphabet, from GET /api/config: its labels and glyphs, the picker's rows, and the
- * words the page uses for them. For the digits every text stays as it always was ("It's a 5!");
- * for another alphabet a drawing is a "character" and is named by its glyph ("It's あ!").
- */
-export function alphabetOf(config = {}) {
-  const given = Array.isArray(config.labels) && config.labels.length ? config.labels : null;
-  const labels = (given || [...DIGIT_GLYPHS].map((glyph, label) => ({ label, glyph })))
-    .map(({ label, glyph }) => ({ label: Number(label), glyph: String(glyph ?? label) }))
-    .sort((a, b) => a.label - b.label);
-  const isDigits = labels.length === 10 && labels.every(({ label, glyph }, i) => label === i && glyph === String(i));
-  const info = config.alphabet || {};
-  const glyphs = new Map(labels.map(({ label, glyph }) => [label, glyph]));
-  const rows = !isDigits && Array.isArray(info.rows) && info.rows.length ? info.rows : null;
-  return {
-    name: info.name || (isDigits ? "digits" : "alphabet"),
-    title: info.title || (isDigits ? "Digits" : "Characters"),
-    labels,
-    isDigits,
-    rows,
-    columns: rows ? Math.max(...rows.map((row) => row.length)) : null,
-    lang: isDigits ? null : info.lang || null, // the alphabet file says (hiragana: "ja")
-    strokes: info.strokes?.paths?.length === labels.length ? info.strokes : null, // how each glyph is written
-    noun: isDigits ? "digit" : "character",
-    /** The glyph of class `label` (the label itself if the config does not know it). */
-    glyph(label) {
-      return glyphs.get(Number(label)) ?? String(label);
-    },
-    /** `label` as a sentence names it: "a 5" for the digits, "あ" otherwise. */
-    named(label) {
-      return isDigits ? `a ${label}` : this.glyph(label);
-    },
-  };
-}
-
-/** The class an answer or guess names: `label`, or for older answers `digit`; null when none. */
-export function labelOf(item) {
-  if (!item) return null;
-  const label = item.label ?? item.digit;
-  return label === null || label === undefined ? null : Number(label);
-}
-
-/** A glyph as a node: plain text for the digits, else a span in the alphabet's language (for its fonts). */
-export function glyphNode(alphabet, label, props = {}) {
-  const glyph = alphabet.glyph(label);
-  if (!alphabet.lang && !Object.keys(props).length) return document.createTextNode(glyph);
-  return h("span", { lang: alphabet.lang, ...props, class: ["glyph", props.class].filter(Boolean).join(" "), text: glyph });
-}
-
-export function percent(p) {
-  if (!Number.isFinite(p)) return "–";
-  if (p > 0 && p < 0.005) return "<1%";
-  return `${Math.round(p * 100)}%`;
-}
 
 function h(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -69,7 +19,7 @@ function h(tag, props = {}, ...children) {
     else if (key === "style") node.style.cssText = value;
     else node.setAttribute(key, value === true ? "" : value);
   }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined));
   return node;
 }
 
@@ -82,7 +32,7 @@ export function guessList(guesses, { highlight = null, compact = false, alphabet
     const p = guess.p;
     const item = h(
       "li",
-      { class: `guess${label === highlight ? " hit" : ""}`, dataset: { digit: String(label) }, "aria-label": `${glyph}: ${percent(p)}` },
+      { class: `guess${label === highlight ? " hit" : ""}`, dataset: { digit: String(label) }, "aria-label": t("models.guess", { glyph, percent: percent(p) }) },
       h("span", { class: "g-digit", lang: alphabet.lang, "aria-hidden": "true", text: glyph }),
       h("span", { class: "g-bar", "aria-hidden": "true" }, h("span", { class: "g-fill", style: `width:${Math.max(0, Math.min(1, p)) * 100}%` })),
       h("span", { class: "g-p", "aria-hidden": "true", text: percent(p) }),
@@ -92,43 +42,48 @@ export function guessList(guesses, { highlight = null, compact = false, alphabet
   return list;
 }
 
-function placeholderList() {
-  const list = h("ol", { class: "top3 empty", "aria-label": "No guesses yet" });
-  for (let i = 0; i < 3; i++) {
-    list.append(
-      h("li", { class: "placeholder", "aria-hidden": "true" },
-        h("span", { class: "g-digit", text: "·" }),
-        h("span", { class: "g-bar" }),
-        h("span", { class: "g-p", text: "" })),
-    );
-  }
-  return list;
+/** How sure, and how many models agree, as the answer's line says it: "3 of 4 models agree · 92% sure". */
+function sureWords(answer, total) {
+  const parts = [];
+  if (Number.isFinite(answer.agree)) parts.push(t("answer.agree_line", { agree: answer.agree, total }));
+  if (Number.isFinite(answer.p)) parts.push(t("common.percent_sure", { percent: percent(answer.p) }));
+  return parts;
 }
 
 export class Results {
   /**
    * @param {object} config  GET /api/config
-   * @param {object} els     answer, cards, input28, learned elements
+   * @param {object} els     answer, cards, input28, seen, learned elements (and the Draw panel)
    */
   constructor(config, els) {
     this.config = config;
     this.alphabet = alphabetOf(config);
     this.els = els;
+    this.said = els.answer.querySelector(".answer-said");
+    this.explain = els.answer.querySelector(".answer-explain");
     this.cards = new Map();
-    const titles = config.titles || {};
     for (const name of config.models) {
-      const title = titles[name] || name;
-      const version = h("span", { class: "version", title: "weight version" });
-      const body = h("div", { class: "card-body" }, placeholderList());
+      const title = this.title(name);
+      const version = h("span", { class: "version" });
+      const body = h("div", { class: "card-body" });
       const card = h(
         "article",
         { class: `model-card ${name.endsWith(ONLINE_SUFFIX) ? "online" : "original"}`, "data-testid": `model-${name}`, "aria-label": title },
-        h("header", {}, h("h3", { text: title }), version),
+        h("header", {}, h("h4", { text: title }), version),
         body,
       );
       els.cards.append(card);
-      this.cards.set(name, { card, body, version, title });
+      this.cards.set(name, { card, body, version, title, name });
     }
+    // The fifth card: what the writer's own memory votes (the label of their drawings nearest this one).
+    this.vote = h("span", { class: "memory-vote" });
+    this.memoryCard = h(
+      "article",
+      { class: "model-card memory-card", "data-testid": "model-memory", "aria-label": t("models.memory_title"), hidden: true },
+      h("header", {}, h("h4", { text: t("models.memory_title") })),
+      h("p", { class: "memory-line" }, ...tn("models.memory_line", { vote: this.vote })),
+    );
+    els.cards.append(this.memoryCard);
     this.ctx28 = els.input28.getContext("2d");
     this.showEmpty();
   }
@@ -139,67 +94,99 @@ export class Results {
 
   setBusy(busy) {
     this.els.answer.classList.toggle("busy", busy);
-    this.els.answer.setAttribute("aria-busy", busy ? "true" : "false");
+    this.said.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
-  /** `headline` is a string, or an array of strings and nodes (a glyph in its own language). */
-  #answer(big, headline, sub, state, label = null) {
+  /**
+   * The big answer: `big` in the tile, a headline and a line under it (each a string or a list of strings and
+   * nodes), the state (empty, answer, unsure, saved, thanks) and, for "can't tell", why; `explain` names the
+   * part of "How to read this" its button opens, or null for no button.
+   */
+  #answer({ big, headline, sub = null, state, label = null, why = null, explain = null }) {
     const { answer } = this.els;
     answer.dataset.state = state;
     if (this.els.panel) this.els.panel.dataset.state = state;
     if (label === null) delete answer.dataset.digit;
     else answer.dataset.digit = String(label);
+    if (why) answer.dataset.why = why;
+    else delete answer.dataset.why;
     const lang = label === null ? null : this.alphabet.lang;
-    answer.replaceChildren(
+    const list = (value) => (Array.isArray(value) ? value : [value]);
+    this.said.replaceChildren(
       h("div", { class: "answer-digit", lang, "aria-hidden": "true", text: big }),
       h("div", { class: "answer-text" },
-        h("p", { class: "headline" }, ...(Array.isArray(headline) ? headline : [headline])),
-        sub ? h("p", { class: "sub", text: sub }) : null),
+        h("p", { class: "headline" }, ...list(headline)),
+        sub ? h("p", { class: "sub" }, ...list(sub)) : null),
     );
-  }
-
-  /** "It's " + a glyph + "!" as nodes: for the digits "It's a 5!", else "It's あ!" with あ in its language. */
-  #say(before, label, after) {
-    const a = this.alphabet;
-    return a.isDigits ? [`${before}${a.named(label)}${after}`] : [before, glyphNode(a, label), after];
-  }
-
-  showEmpty(message = `Draw a ${this.alphabet.noun} — I'll guess as you go.`) {
-    this.#answer("✎", message, "Use your mouse, finger or pen. Lift it and I'll have a look.", "empty");
-    for (const { body, version } of this.cards.values()) {
-      body.replaceChildren(placeholderList());
-      version.textContent = "";
+    this.explain.hidden = !explain;
+    if (explain) {
+      this.explain.dataset.explain = explain;
+      this.explain.textContent = t(explain === "sure" ? "answer.explain_sure" : "answer.explain_cant_tell");
     }
+  }
+
+  /** Nothing drawn: an invitation, and cards that say what each model is rather than bars that look like loading. */
+  showEmpty(message = t("answer.idle")) {
+    this.#answer({ big: "✎", headline: message, sub: t("answer.idle_sub"), state: "empty" });
+    for (const { body, version, name } of this.cards.values()) {
+      body.replaceChildren(h("p", { class: "about muted", text: t(`models.about.${name}`) }));
+      version.textContent = "";
+      version.removeAttribute("title");
+    }
+    this.memoryCard.hidden = true;
     this.ctx28.fillStyle = "#000";
     this.ctx28.fillRect(0, 0, 28, 28);
-    this.els.input28.classList.add("blank");
+    this.els.seen.hidden = true;
   }
 
-  showThanks(message, sub = "Nothing was saved. Draw another one whenever you like.") {
+  showThanks(message = t("answer.thanks"), sub = t("answer.thanks_sub")) {
     this.showEmpty();
-    this.#answer("♡", message, sub, "thanks");
+    this.#answer({ big: "♡", headline: message, sub, state: "thanks" });
   }
 
-  /** Render a POST /api/predict response. */
+  /** Render a POST /api/predict response: the answer or "can't tell", the cards, the memory's vote, what was seen. */
   showPrediction(response) {
-    const { answer } = response;
+    const { answer = {} } = response;
+    const a = this.alphabet;
     const total = this.config.models.length;
     const label = labelOf(answer);
     if (label !== null) {
-      const parts = [];
-      if (Number.isFinite(answer.agree)) parts.push(`${answer.agree} of ${total} models agree`);
-      if (Number.isFinite(answer.p)) parts.push(`${percent(answer.p)} sure`);
-      if (answer.personalised_by > 0) parts.push("personalised for you");
-      const glyph = answer.glyph ?? this.alphabet.glyph(label);
-      this.#answer(glyph, this.#say("It's ", label, "!"), parts.join(" · "), "answer", label);
+      const parts = sureWords(answer, total);
+      if (answer.personalised_by > 0) parts.push(t("answer.personalised"));
+      this.#answer({
+        big: answer.glyph ?? a.glyph(label), headline: tn("answer.its", { named: a.namedNode(label) }),
+        sub: parts.join(t("common.separator")), state: "answer", label, explain: "sure",
+      });
     } else {
-      this.#answer("?", `I can't tell — is that a ${this.alphabet.noun}?`, answer?.reason || "", "unsure");
+      const why = answer.why || "unsure";
+      const best = labelOf(answer.best);
+      const guess = best === null ? [] : tn("answer.best_guess", {
+        named: a.namedNode(best),
+        sure: t("common.percent_sure", { percent: percent(answer.best.p ?? answer.p) }),
+        agree: t("answer.agree", { agree: answer.agree, total }),
+      });
+      // "% sure" is how sure among the alphabet's labels: beside "not a character" it would read as sure it is one.
+      const nearest = best === null ? [] : tn("answer.nearest", { named: a.namedNode(best) });
+      const said = {
+        not_a_character: { headline: t("answer.cant_tell"), sub: [t("answer.not_a_character"), " ", ...nearest] },
+        several: { headline: t("answer.several"), sub: t("answer.several_sub") },
+        unsure: { headline: t("answer.unsure"), sub: [t("answer.unsure_sub"), " ", ...guess] },
+      }[why] || { headline: t("answer.unsure"), sub: guess };
+      this.#answer({ big: "?", ...said, state: "unsure", why, explain: "cant-tell" });
     }
     const versions = response.versions || {};
     for (const [name, { body, version }] of this.cards) {
       const guesses = response.models?.[name];
-      body.replaceChildren(guesses ? guessList(guesses, { highlight: label, alphabet: this.alphabet }) : h("p", { class: "muted", text: "No answer from this model." }));
-      version.textContent = versions[name] !== undefined ? `v${versions[name]}` : "";
+      body.replaceChildren(guesses ? guessList(guesses, { highlight: label, alphabet: a }) : h("p", { class: "muted", text: t("models.no_answer") }));
+      const v = versions[name];
+      version.textContent = v !== undefined ? t("models.version", { version: String(v) }) : "";
+      if (v !== undefined) version.title = t("models.version_title", { version: String(v) });
+    }
+    const vote = labelOf(answer.memory);
+    this.memoryCard.hidden = vote === null;
+    if (vote !== null) {
+      this.vote.replaceChildren(glyphNode(a, vote));
+      this.memoryCard.classList.toggle("agrees", vote === label);
     }
     this.drawInput28(response.input28);
   }
@@ -219,7 +206,7 @@ export class Results {
     }
     if (this.els.input28.width !== size) this.els.input28.width = this.els.input28.height = size;
     this.ctx28.putImageData(image, 0, 0);
-    this.els.input28.classList.remove("blank");
+    this.els.seen.hidden = false;
   }
 
   /**
@@ -228,47 +215,48 @@ export class Results {
    */
   showLearned({ label, image, response, before, train }) {
     const { learned } = this.els;
+    const a = this.alphabet;
     const beforeVersions = before?.versions || {};
     const afterModels = response.after?.models || {};
     const beforeModels = before?.models || {};
     const onlineNames = this.config.models.filter((n) => n.endsWith(ONLINE_SUFFIX));
+    const guesses = (models, name) =>
+      models[name] ? guessList(models[name], { highlight: label, compact: true, alphabet: a }) : h("p", { class: "muted", text: t("learned.none") });
     const rows = [];
     if (response.trained) {
       for (const name of onlineNames) {
         const from = beforeVersions[name];
         const to = response.versions?.[name];
-        const versionText = from !== undefined && to !== undefined ? `v${from} → v${to}` : to !== undefined ? `now v${to}` : "";
+        const versionText = from !== undefined && to !== undefined ? t("learned.versions", { from: String(from), to: String(to) })
+          : to !== undefined ? t("learned.now", { to: String(to) }) : "";
         rows.push(
           h("div", { class: "learn-row", "data-testid": `learned-${name}` },
             h("p", { class: "learn-title" }, h("strong", { text: this.title(name) }), " ", h("span", { class: "version-change", text: versionText })),
             h("div", { class: "before-after" },
-              h("div", { class: "ba before" }, h("span", { class: "ba-label", text: "before" }),
-                beforeModels[name] ? guessList(beforeModels[name], { highlight: label, compact: true, alphabet: this.alphabet }) : h("p", { class: "muted", text: "—" })),
+              h("div", { class: "ba before" }, h("span", { class: "ba-label", text: t("learned.before") }), guesses(beforeModels, name)),
               h("span", { class: "ba-arrow", "aria-hidden": "true", text: "→" }),
-              h("div", { class: "ba after" }, h("span", { class: "ba-label", text: "after" }),
-                afterModels[name] ? guessList(afterModels[name], { highlight: label, compact: true, alphabet: this.alphabet }) : h("p", { class: "muted", text: "—" })),
+              h("div", { class: "ba after" }, h("span", { class: "ba-label", text: t("learned.after") }), guesses(afterModels, name)),
             )),
         );
       }
     }
     let note;
-    if (response.trained) note = "The online models just took a learning step on it. Here is how they see it now:";
-    else if (!train) note = "Stored without training, as you asked. The models are unchanged.";
-    else if (response.queued) note = "Learning… many people are teaching right now; this updates when the models have learned it.";
-    else note = response.detail || "Stored. The models did not train on it this time.";
-    const a = this.alphabet;
+    if (response.trained) note = t("learned.stepped");
+    else if (!train) note = t("learned.private");
+    else if (response.queued) note = t("learned.queued");
+    else note = response.detail || t("learned.not_trained");
     const glyph = a.glyph(label);
-    const named = (text) => (a.isDigits ? [`${text}${glyph}`] : [text, glyphNode(a, label)]);
     learned.replaceChildren(
       h("div", { class: "learn-head" },
-        h("img", { class: "thumb", src: image, alt: `Your drawing, saved as ${glyph}`, width: 56, height: 56 }),
+        h("img", { class: "thumb", src: image, alt: t("learned.thumb", { glyph }), width: 56, height: 56 }),
         h("div", {},
-          h("p", { class: "learn-headline" }, ...named(response.trained ? "Learned from your " : "Stored your ")),
+          h("p", { class: "learn-headline" }, ...tn(response.trained ? "learned.from_your" : "learned.stored_your", { glyph: glyphNode(a, label) })),
           h("p", { class: "learn-note", text: note, ...(response.queued && train ? { "data-testid": "learning" } : {}) }))),
       ...rows,
     );
     learned.hidden = false;
-    this.#answer("✓", [...named("Saved as "), " — thank you!"], `Draw another ${a.noun} to keep going.`, "saved", null);
+    this.#answer({ big: "✓", headline: tn("answer.saved", { glyph: glyphNode(a, label) }), sub: t("answer.saved_sub"), state: "saved" });
+    this.memoryCard.hidden = true;
   }
 
   hideLearned() {

@@ -1,9 +1,12 @@
 // The Stats section: drawings per label (digit or character), each online model's holdout accuracy over learn
-// steps (original's accuracy dashed, rollbacks marked), and a gallery of the latest drawings.
+// steps on an honest axis (from 90%, the original's accuracy dashed, rollbacks marked, and in the legend only
+// when there are any), the terms explained, and a gallery of the latest drawings given to train the models
+// (the total counts the private ones too, and the page says so).
 
 import { api } from "./api.js";
-import { barChart, lineChart } from "./charts.js";
-import { alphabetOf } from "./results.js";
+import { accuracy, barChart, lineChart } from "./charts.js";
+import { alphabetOf } from "./glyphs.js";
+import { language, t } from "./i18n.js";
 
 const GALLERY_PAGE = 24;
 
@@ -11,17 +14,33 @@ function rollbackMarkers(entry) {
   const history = entry.history || [];
   return (entry.rollbacks || [])
     .map((rb) => {
-      const label = `rollback v${rb.from_version} → v${rb.to_version}`;
+      const label = t("stats.rollback", { from: String(rb.from_version), to: String(rb.to_version) });
       // Mark it at the learn step that produced the version rolled back from...
       const match = [...history].reverse().find((h) => h.version === rb.from_version);
       if (match) return { x: match.step, label };
       // ...else at the last measurement before it happened.
-      const t = Date.parse(rb.time);
-      const before = history.filter((h) => Date.parse(h.time) <= t);
+      const time = Date.parse(rb.time);
+      const before = history.filter((h) => Date.parse(h.time) <= time);
       if (before.length) return { x: before[before.length - 1].step, label };
       return null;
     })
     .filter(Boolean);
+}
+
+function element(tag, { className, text } = {}) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** The chart's legend: the online line and the original's always, the rollback mark only if there is one. */
+function chartKey(withRollbacks) {
+  const key = element("p", { className: "chart-key" });
+  key.append(element("span", { className: "key-line" }), ` ${t("stats.key_online")} `,
+    element("span", { className: "key-dash" }), ` ${t("stats.key_original")}`);
+  if (withRollbacks) key.append(" ", element("span", { className: "key-rollback" }), ` ${t("stats.key_rollback")}`);
+  return key;
 }
 
 export class Stats {
@@ -56,13 +75,11 @@ export class Stats {
   /** The gallery's filter: every label of the alphabet, by its glyph (the value is the label index). */
   #buildFilter() {
     const a = this.alphabet;
-    const all = document.createElement("option");
+    const all = element("option", { text: t("stats.filter_all") });
     all.value = "";
-    all.textContent = `all ${a.noun}s`;
     const options = a.labels.map(({ label, glyph }) => {
-      const option = document.createElement("option");
+      const option = element("option", { text: glyph });
       option.value = String(label);
-      option.textContent = glyph;
       if (a.lang) option.lang = a.lang;
       return option;
     });
@@ -74,13 +91,14 @@ export class Stats {
 
   async refresh() {
     const token = ++this.loading;
-    this.status.textContent = "Loading…";
+    this.status.textContent = t("stats.loading");
     try {
       const [data] = await Promise.all([api.stats(), this.loadGallery({ quiet: true })]);
       if (token !== this.loading) return;
       this.data = data;
       this.renderCharts();
-      this.status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+      this.#sayWhyEmpty();
+      this.status.textContent = t("stats.updated", { time: new Date().toLocaleTimeString(language()) });
     } catch (error) {
       if (token !== this.loading) return;
       this.status.textContent = error.message;
@@ -96,12 +114,10 @@ export class Stats {
     const data = this.data;
     if (!data) return;
     const total = data.total ?? data.counts.reduce((a, b) => a + b, 0);
-    this.total.textContent = `${total} drawing${total === 1 ? "" : "s"} so far`;
+    this.total.textContent = t("stats.total", { count: total });
     const a = this.alphabet;
     const glyphs = data.counts.map((_, label) => a.glyph(label));
-    this.counts.replaceChildren(
-      barChart(data.counts, { width: this.#width(this.counts, 480), height: 190, labels: glyphs, noun: a.noun, lang: a.lang }),
-    );
+    this.counts.replaceChildren(barChart(data.counts, { width: this.#width(this.counts, 480), height: 190, labels: glyphs, lang: a.lang }));
 
     const online = data.online || {};
     const cards = [];
@@ -110,53 +126,32 @@ export class Stats {
       const measured = (entry.history || [])
         .map((h) => ({ x: h.step, y: h.holdout_accuracy }))
         .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
-        .sort((a, b) => a.x - b.x);
+        .sort((p, q) => p.x - q.x);
       const original = Number.isFinite(entry.original_accuracy) ? entry.original_accuracy : null;
       // Before its first learn step an online model is the original, so the line starts there.
       const points = original !== null && !measured.some((p) => p.x === 0) ? [{ x: 0, y: original }, ...measured] : measured;
-      const card = document.createElement("article");
-      card.className = "card chart-card";
+      const markers = rollbackMarkers(entry);
+      const card = element("article", { className: "card chart-card" });
       card.dataset.testid = `accuracy-${name}`;
-      const head = document.createElement("h3");
-      head.textContent = `${title}: holdout accuracy`;
-      const meta = document.createElement("p");
-      meta.className = "muted";
       const last = measured[measured.length - 1];
-      meta.textContent = [
-        `v${entry.version}`,
-        `${entry.steps} learn step${entry.steps === 1 ? "" : "s"}`,
-        last ? `holdout ${(last.y * 100).toFixed(1)}% at step ${last.x}` : "first holdout check still to come",
-        original !== null ? `original ${(original * 100).toFixed(1)}%` : null,
-      ].filter(Boolean).join(" · ");
-      const holder = document.createElement("div");
-      holder.className = "chart-holder";
-      card.append(head, meta, holder);
-      const key = document.createElement("p");
-      key.className = "chart-key";
-      key.innerHTML =
-        '<span class="key-line"></span> online model <span class="key-dash"></span> original <span class="key-rollback"></span> rollback';
-      card.append(key);
-      cards.push([card, holder, points, entry, title, original]);
+      const meta = [
+        t("stats.meta_version", { version: String(entry.version) }),
+        t("stats.meta_steps", { count: entry.steps }),
+        last ? t("stats.meta_last", { percent: accuracy(last.y), step: last.x }) : t("stats.meta_none"),
+        original !== null ? t("stats.meta_original", { percent: accuracy(original) }) : null,
+      ].filter(Boolean).join(t("common.separator"));
+      const holder = element("div", { className: "chart-holder" });
+      card.append(element("h3", { text: t("stats.accuracy_heading", { title }) }), element("p", { className: "muted", text: meta }), holder,
+        chartKey(markers.length > 0));
+      cards.push({ card, holder, points, entry, title, original, markers });
     }
-    this.accuracy.replaceChildren(...cards.map(([card]) => card));
-    for (const [, holder, points, entry, title, original] of cards) {
+    this.accuracy.replaceChildren(...cards.map(({ card }) => card));
+    for (const { holder, points, entry, title, original, markers } of cards) {
       if (!points.length) {
-        const empty = document.createElement("p");
-        empty.className = "empty-chart";
-        empty.textContent = "No measurements yet. Save a few drawings with training on and watch this line.";
-        holder.append(empty);
+        holder.append(element("p", { className: "empty-chart", text: t("stats.no_measurements") }));
         continue;
       }
-      holder.append(
-        lineChart(points, {
-          reference: original,
-          markers: rollbackMarkers(entry),
-          name: title,
-          xMax: entry.steps,
-          width: this.#width(holder, 480),
-          height: 200,
-        }),
-      );
+      holder.append(lineChart(points, { reference: original, markers, name: title, xMax: entry.steps, width: this.#width(holder, 480), height: 200 }));
     }
   }
 
@@ -167,39 +162,30 @@ export class Stats {
       const page = await api.drawings({ label: label === "" ? null : Number(label), limit: GALLERY_PAGE, cursor: append ? this.cursor : null });
       if (!append) this.gallery.replaceChildren();
       for (const item of page.items || []) {
-        const li = document.createElement("li");
-        li.className = `drawing${item.train === false ? " untrained" : ""}`;
+        const li = element("li", { className: `drawing${item.train === false ? " untrained" : ""}` });
         li.dataset.id = item.id;
         li.dataset.label = String(item.label);
         const glyph = a.glyph(item.label);
         const img = document.createElement("img");
         img.src = api.pngUrl(item);
-        img.alt = `A drawing labelled ${glyph}`;
+        img.alt = t("stats.drawing_alt", { glyph });
         img.loading = "lazy";
         img.width = 72;
         img.height = 72;
-        const caption = document.createElement("span");
-        caption.className = "label";
-        caption.textContent = glyph;
+        const caption = element("span", { className: "label", text: glyph });
         if (a.lang) caption.lang = a.lang;
         li.append(img, caption);
         if (item.train === false) {
-          const badge = document.createElement("span");
-          badge.className = "badge";
-          badge.textContent = "untrained";
-          badge.title = "Stored without training on it";
+          const badge = element("span", { className: "badge", text: t("stats.untrained") });
+          badge.title = t("stats.untrained_title");
           li.append(badge);
         }
         const created = Date.parse(item.created);
-        if (!Number.isNaN(created)) li.title = `${glyph} · ${new Date(created).toLocaleString()}`;
+        if (!Number.isNaN(created)) li.title = t("stats.drawing_title", { glyph, time: new Date(created).toLocaleString(language()) });
         this.gallery.append(li);
       }
-      if (!this.gallery.children.length) {
-        const empty = document.createElement("li");
-        empty.className = "empty-gallery";
-        empty.textContent = label === "" ? "No drawings yet. Draw one and press Right or Wrong." : `No drawings of ${a.glyph(label)} yet.`;
-        this.gallery.append(empty);
-      }
+      if (!this.gallery.children.length) this.gallery.append(element("li", { className: "empty-gallery" }));
+      this.#sayWhyEmpty();
       this.cursor = page.next_cursor || null;
       this.more.hidden = !this.cursor;
     } catch (error) {
@@ -207,5 +193,16 @@ export class Stats {
       this.status.textContent = error.message;
       this.onError(error);
     }
+  }
+
+  /** An empty gallery says why: nothing drawn yet, nothing of that label, or every drawing so far kept private. */
+  #sayWhyEmpty() {
+    const empty = this.gallery.querySelector(".empty-gallery");
+    if (!empty) return;
+    const label = this.filter.value;
+    const total = this.data?.total ?? 0;
+    if (label !== "") empty.textContent = t("stats.gallery_empty_label", { glyph: this.alphabet.glyph(label) });
+    else if (total > 0) empty.textContent = t("stats.gallery_empty_private", { count: total });
+    else empty.textContent = t("stats.gallery_empty");
   }
 }

@@ -1,7 +1,8 @@
 // How a glyph is written, for alphabets whose file has "strokes" (KanjiVG's): each stroke drawn in turn and
 // numbered where it starts. The CSS draws them one after another (at once under prefers-reduced-motion).
 
-import { glyphNode } from "./results.js";
+import { glyphNode } from "./glyphs.js";
+import { t, tn } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -19,10 +20,9 @@ export function showStrokeGuide(figure, alphabet, label) {
   figure.hidden = !paths;
   if (!paths) return;
   const glyph = alphabet.glyph(label);
-  const strokes = paths.length === 1 ? "1 stroke" : `${paths.length} strokes`;
   const svg = figure.querySelector("svg");
   svg.setAttribute("viewBox", `-6 -6 ${guide.box + 12} ${guide.box + 12}`); // room for the numbers at the edges
-  svg.setAttribute("aria-label", `How to write ${glyph}: ${strokes}, in the order numbered`);
+  svg.setAttribute("aria-label", t("teach.guide_label", { glyph, count: paths.length }));
   const ghosts = paths.map((d) => node("path", { d, class: "ghost" }));
   const drawn = paths.map((d, i) => {
     const path = node("path", { d, class: "drawn", pathLength: "1" });
@@ -35,5 +35,5 @@ export function showStrokeGuide(figure, alphabet, label) {
   });
   svg.replaceChildren(...ghosts, ...drawn, ...numbers);
   const words = figure.querySelector("[data-role=stroke-guide-words]");
-  words.replaceChildren(glyphNode(alphabet, label), ` is written in ${strokes}`);
+  words.replaceChildren(...tn("teach.guide_words", { glyph: glyphNode(alphabet, label), count: paths.length }));
 }

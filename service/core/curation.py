@@ -102,6 +102,7 @@ class Review:
 
 
 def initial_state(record: DrawingRecord) -> State:
+    """As the record was stored (``record``: anything with its ``label``, ``train`` and ``status``)."""
     learned = record.label if record.train and record.status == "pending" else None
     return State(record.status, record.label, learned)
 

@@ -42,8 +42,7 @@ def make_stores(settings: Settings) -> tuple[DrawingStore, WeightStore]:
 
 
 def make_learn_queue(settings: Settings) -> LearnQueue:
-    url = settings.queue_url.get_secret_value() if settings.queue_url else None
-    return make_queue(url, settings.queue_name, settings.queue_max_drawings)
+    return make_queue(settings.queue_address(), settings.queue_name, settings.queue_max_drawings)
 
 
 def build_parts(settings: Settings, metrics: Metrics | None = None) -> Parts:

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.alphabets import load_alphabet
 
+from .promotions import Rules
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIN_ADMIN_TOKEN = 16
 
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
                            "learn (run `python -m service.learner` once per deployment).")
     queue_url: SecretStr | None = Field(
         None, description="redis://host:port/db of the learn queue (scale-out); unset = in-process queue.")
+    queue_tls_verify: bool = Field(True, description="Check the certificate of a rediss:// queue. Heroku's "
+                                                    "Key-Value Store presents a self-signed one: false there (the "
+                                                    "connection is still encrypted).")
     queue_name: str = Field("inkling", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                             description="Prefix of the Redis keys (stream, channel, rate limits).")
     storage: Literal["local", "s3"] = Field("local", description="Where drawings and online weights live.")
@@ -45,7 +50,9 @@ class Settings(BaseSettings):
                                                              "log name who did what.")
     quarantine_above: float = Field(0.9, gt=0, le=1, description="A labelled drawing whose suspicion (0-1) passes "
                                                                  "this is stored but held out of learning, replay, "
-                                                                 "memories and exports until a reviewer decides.")
+                                                                 "memories and exports until a reviewer decides "
+                                                                 "(and so are the rest of a writer's drawings once "
+                                                                 "most of their labels are suspicious); 1: never.")
     client_salt: SecretStr | None = Field(None, description="Salt for hashing client addresses; unset = random per process.")
     trusted_proxies: int = Field(0, ge=0, le=10, description="Proxies in front of the service that append the "
                                                              "address they saw to X-Forwarded-For (a Heroku router, "
@@ -122,7 +129,7 @@ class Settings(BaseSettings):
                                                                "once this old (a publish may be under way).")
     refresh_seconds: float = Field(2.0, gt=0, description="How often to look for new versions without an announcement.")
 
-    # Group commit, chosen with scripts/bench_scaleout.py: see README, "Scale-out".
+    # Group commit, chosen with scripts/bench_scaleout.py: see docs/performance.md, "Learning throughput".
     learn_batch_max: int = Field(32, ge=1, description="Most drawings learned into one published version.")
     # 1 s, not 0.5: under a backlog, half the versions to write, fetch and check. Measured with 2 web workers
     # on the learner's 2 cores at 32 drawings/s offered: 30.8-31.2 learned/s, lag p99 1.3 s, against
@@ -140,7 +147,7 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(60.0, gt=0, description="How often the learner looks for stored drawings "
                                                              "the queue lost, and how old they must be.")
 
-    # Writers' own memories (service.core.writers, models.prototypes): see README, "Your handwriting".
+    # Writers' own memories (service.core.writers, models.prototypes): see docs/learning-from-users.md, "Your handwriting".
     memory_size: int = Field(200, ge=1, le=1000, description="Newest drawings a writer's memory keeps.")
     memory_cache_writers: int = Field(2000, ge=0, description="Writers' memories a worker keeps in memory (~6 KB "
                                                               "each).")
@@ -149,6 +156,20 @@ class Settings(BaseSettings):
     memory_expire_days: float = Field(0, ge=0, description="Forget a writer's memory this many days after its last "
                                                           "drawing (the learner looks every hour); 0 = never (a "
                                                           "writer forgets with DELETE /api/me).")
+
+    # Promotions (service.core.promotions): what a retrained original must show to replace the one served.
+    promotion_p_below: float = Field(0.05, gt=0, le=1, description="McNemar's p on the crowd's drawings after the "
+                                                                   "cut-off must be below this.")
+    promotion_min_drawings: int = Field(200, ge=1, description="Fewest crowd drawings after the cut-off to judge on.")
+    promotion_holdout_drop: float = Field(0.002, ge=0, description="Most a challenger may lose on the alphabet's "
+                                                                   "holdout (0.002: 0.2 points).")
+    promotion_writer_min: int = Field(20, ge=1, description="Writers with at least this many drawings after the "
+                                                            "cut-off are compared one by one...")
+    promotion_writer_drop: float = Field(0.01, ge=0, description="...and none may lose more than this (0.01: 1 point).")
+
+    def promotion_rules(self) -> Rules:
+        return Rules(self.promotion_p_below, self.promotion_min_drawings, self.promotion_holdout_drop,
+                     self.promotion_writer_min, self.promotion_writer_drop)
 
     @field_validator("alphabet")
     @classmethod
@@ -193,6 +214,21 @@ class Settings(BaseSettings):
                                  "characters")
             named[name] = token
         return named
+
+    def queue_address(self) -> str | None:
+        """The learn queue's URL as clients connect to it; None for the in-process queue.
+
+        >>> Settings(queue_url="rediss://:pw@host:6379", queue_tls_verify=False).queue_address()
+        'rediss://:pw@host:6379?ssl_cert_reqs=none'
+        >>> Settings(queue_url="rediss://:pw@host:6379").queue_address()
+        'rediss://:pw@host:6379'
+        """
+        if not self.queue_url:
+            return None
+        url = self.queue_url.get_secret_value()
+        if not self.queue_tls_verify and url.startswith("rediss://") and "ssl_cert_reqs=" not in url:
+            url += ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
+        return url
 
     @property
     def on_paas(self) -> bool:

@@ -28,6 +28,17 @@ makes replay and the writer's memory follow it (both idempotent), and finds
 reviews the queue lost by reconciliation, as it finds drawings. Quarantined
 drawings are never enqueued, and reconciliation leaves them alone.
 
+Rebase: each online model learns on top of its original as served. When an
+original gets a new version (a promotion, :mod:`service.core.promotions`, or a
+rollback), the learner restarts the online twin from it and steps again, once
+each, through the drawings its lineage learned that were stored after the new
+original's crowd cut-off (the original was trained on those before it): one
+version, ``reason: rebase``, naming its ``base`` and listing them as
+``replayed`` (not as ``drawings``: each drawing is in exactly one version's
+``drawings``, the one that first learned it from the queue). The guard's
+baseline moves to the new original. Until that version is published, every
+worker serves the previous one.
+
 Run it as ``python -m service.learner`` (scale-out), or let the embedded
 default run it on a thread beside the web role (:mod:`service.learn.build` builds it either way).
 """
@@ -48,8 +59,8 @@ from models.alphabets import Alphabet
 from models.augment import augment
 from models.base import DigitClassifier, Predictor
 
-from ..core.curation import ReviewStore, lesson_for
-from ..core.lineup import online
+from ..core.curation import ReviewStore, lesson_for, state_of
+from ..core.lineup import online, original
 from ..core.queue import LearnQueue, Lesson, QueueUnavailable
 from ..core.storage import (CorruptObject, DrawingStore, NotFound, StorageError, VersionConflict, WeightStore,
                             WeightVersion)
@@ -66,6 +77,8 @@ SUSPICIOUS_BELOW = 0.01
 # How far apart two hosts' clocks may be (drawing ids carry the web worker's, records the learner's).
 CLOCK_SKEW = timedelta(minutes=5)
 GOOD_VERSIONS_KEPT = 5  # rollback targets kept besides the newest versions
+REBASE_REPLAY_MAX = 5000  # newest drawings a rebase steps through again (each is a learning step)
+REBASE_VERSIONS_MAX = 10_000  # versions of the ledger read back for them
 
 
 @dataclass
@@ -73,9 +86,11 @@ class Track:
     """One online model as the learner holds it: the training copy and what it has consumed."""
 
     name: str
+    kind: str
     model: DigitClassifier
-    original_bytes: bytes
-    baseline: float  # its original's accuracy on the guard's holdout
+    original_bytes: bytes  # the weights of the original version it learns on top of (``base``)
+    baseline: float  # their accuracy on the guard's holdout
+    base: int = 0  # the version of its original it learns on top of (0: the shipped weights)
     head: WeightVersion | None = None
     through: str | None = None  # queue position consumed through, published or not
     learned: set[str] = field(default_factory=set)  # lessons in recent versions (and in `pending`, `applied`)
@@ -109,14 +124,19 @@ class Learner:
         # joins one gets its embedding from ``embedder`` (the original CNN's serving twin).
         self.reviews, self.memories, self.embedder = reviews, memories, embedder
         self.review_watermark: str | None = None
-        self._judge = originals["cnn"]  # finds implausible labels
+        self._judge = originals["cnn"]  # finds implausible labels (the shipped CNN, fixed)
+        self._shipped = {kind: model.to_bytes() for kind, model in originals.items()}
+        self._bases: dict[tuple[str, int], tuple[bytes, float]] = {}  # (kind, version) -> weights, holdout accuracy
         self.tracks = {}
-        for kind, original in originals.items():
-            data = original.to_bytes()
-            model = type(original).from_bytes(data)
+        for kind, shipped in originals.items():
+            data = self._shipped[kind]
+            model = type(shipped).from_bytes(data)
             for knob, value in tuning[kind].items():  # online_lr, and the CNN's step_dtype
                 setattr(model, knob, value)
-            self.tracks[online(kind)] = Track(online(kind), model, data, guard.accuracy(original))
+            self._bases[(kind, 0)] = (data, guard.accuracy(shipped))
+            self.tracks[online(kind)] = Track(online(kind), kind, model, data, self._bases[(kind, 0)][1])
+        self.originals_every_s = 2.0  # how often the originals' HEADs are read (a promotion rebases)
+        self._next_originals = 0.0
         self.watermark: str | None = None  # drawings up to here were reconciled
         self._examined: set[str] = set()  # reconciled drawings that needed nothing (or were enqueued)
         self._next_reconcile = 0.0
@@ -127,7 +147,8 @@ class Learner:
     # --- state ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Migrate an old store, load every model's HEAD and recent ledger, and reconcile once."""
+        """Migrate an old store, load every model's HEAD and recent ledger, rebase on the originals served,
+        and reconcile once."""
         for name in self.tracks:
             self.store.migrate(name)
         # The reconciliation mark first: it bounds how far back _load reads the ledger.
@@ -138,6 +159,7 @@ class Learner:
         self.review_watermark = None if None in marks else min(marks)
         for track in self.tracks.values():
             self._load(track)
+        self.follow_originals()  # an original promoted while no learner ran: rebase before learning on
         self.reconcile()
 
     def warm_up(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -154,6 +176,7 @@ class Learner:
         head = self.store.current(track.name)
         known = track.version
         track.pending, track.applied, track.suspicious, track.stale = [], [], False, False
+        self._set_base(track, head.meta.get("base", 0) if head else 0)
         if head is None:
             track.head, track.through, track.steps = None, None, 0
             track.model.set_weights(type(track.model).read_weights(track.original_bytes))
@@ -172,10 +195,23 @@ class Learner:
             track.learned.update(record.drawings)
             track.learned.update(record.applied)
         target = track.baseline - self.guard.tolerance / 2
-        track.good = sorted(set(track.good) | {r.version for r in records
+        on_base = [r for r in records if r.meta.get("base", 0) == track.base]  # rollback targets: on this base only
+        track.good = sorted(set(track.good) | {r.version for r in on_base
                                                if r.meta.get("holdout_accuracy", -1) >= target})[-GOOD_VERSIONS_KEPT:]
         track.head, track.through, track.steps = head, head.meta.get("position"), head.steps
         track.checked_steps = max((r.steps for r in records if "holdout_accuracy" in r.meta), default=0)
+
+    def _set_base(self, track: Track, version: int) -> None:
+        """Make ``version`` of the track's original what it learns on top of: the weights a guard's rollback
+        may fall back to, and the baseline it is held to. Rollback targets on another base are forgotten."""
+        if version == track.base and (track.kind, version) in self._bases:
+            return
+        if (track.kind, version) not in self._bases:
+            data = self._shipped[track.kind] if version == 0 else self.store.load(original(track.kind), version)
+            probe = type(track.model).from_bytes(data)
+            self._bases[(track.kind, version)] = (data, self.guard.accuracy(probe))
+        track.original_bytes, track.baseline = self._bases[(track.kind, version)]
+        track.base, track.good = version, []
 
     def _readable_weights(self, track: Track, version: int) -> list[np.ndarray]:
         """The weights of ``version``, or of the newest older version that can be read (the original last).
@@ -221,6 +257,8 @@ class Learner:
         for track in self.tracks.values():
             if track.stale:
                 self._load(track)
+        if time.monotonic() >= self._next_originals:
+            self.follow_originals()
         if time.monotonic() >= self._next_reconcile:
             self.reconcile()
         after = min((t.through for t in self.tracks.values()), key=self.queue.order)
@@ -278,6 +316,91 @@ class Learner:
             if order > self.queue.order(track.through):
                 track.through = lesson.position
 
+    # --- rebase ---------------------------------------------------------------------
+
+    def follow_originals(self) -> None:
+        """Rebase each online model whose original has a version other than the one it learns on top of."""
+        self._next_originals = time.monotonic() + self.originals_every_s
+        for track in self.tracks.values():
+            head = self.store.current(original(track.kind))
+            if (head.version if head else 0) != track.base:
+                self._rebase(track, head)
+
+    def _rebase(self, track: Track, base: WeightVersion | None) -> None:
+        """Restart ``track`` from ``base`` (None: the shipped weights), step again through what its lineage
+        learned from the crowd after the base's cut-off, and publish that as one version."""
+        version, cutoff = (base.version, base.meta.get("cutoff")) if base else (0, None)
+        parent = track.version
+        replayed, skipped = self._drawings_to_replay(track, cutoff)
+        log.info("%s: rebasing v%d on %s v%d, stepping again through %d drawings learned since its cut-off %s",
+                 track.name, parent, original(track.kind), version, len(replayed), cutoff)
+        self._set_base(track, version)
+        track.model.set_weights(type(track.model).read_weights(track.original_bytes))
+        for drawing_id, x28, label in replayed:
+            X, y = self.replay.batch(augment(x28, box=self.box), label)
+            track.model.partial_fit(X, y)
+            track.steps += 1
+        accuracy = self.guard.accuracy(track.model)
+        meta = {"reason": "rebase", "base": version, "parent": parent, "cutoff": cutoff, "steps": track.steps,
+                "drawings": [], "replayed": [d for d, _, _ in replayed], "not_replayed": skipped,
+                "position": track.through, "reconciled_to": self.watermark}
+        if self.reviews is not None:
+            meta["reviews_reconciled_to"] = self.review_watermark
+        if accuracy < track.baseline - self.guard.tolerance:  # what it learned again does not hold on this base
+            log.warning("%s: stepping again through the crowd scored %.4f on the holdout; publishing %s v%d alone",
+                        track.name, accuracy, original(track.kind), version)
+            track.model.set_weights(type(track.model).read_weights(track.original_bytes))
+            meta.update(replayed=[], rejected_accuracy=round(accuracy, 4), not_replayed=skipped + len(replayed))
+            accuracy = track.baseline
+        meta["holdout_accuracy"] = round(accuracy, 4)
+        try:
+            record = self.store.publish(track.name, track.model.to_bytes(), parent, meta)
+        except VersionConflict:  # a rollback of the online model meanwhile: read it, and look again next time
+            self._load(track)
+            return
+        except StorageError as exc:
+            log.warning("%s: could not publish the rebase (%s); trying again", track.name, exc)
+            track.stale = True
+            return
+        track.head, track.good, track.checked_steps, track.checked_at = record, [record.version], track.steps, \
+            time.monotonic()
+        track.learned.update(record.meta["replayed"])
+        self.queue.announce(track.name, record.version)
+        if self.metrics:
+            self.metrics.version.labels(track.name).set(record.version)
+
+    def _drawings_to_replay(self, track: Track, cutoff: str | None) -> tuple[list[tuple[str, np.ndarray, int]], int]:
+        """The drawings the lineage of ``track`` learned (or stepped through again) that were stored after
+        ``cutoff`` (None: all), as their reviews leave them, oldest first, at most REBASE_REPLAY_MAX of the
+        newest; and how many were left out for that bound."""
+        since = None if cutoff is None else datetime.strptime(cutoff, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=timezone.utc)
+        ids: set[str] = set()
+        head = track.version
+        for v in range(head, max(0, head - REBASE_VERSIONS_MAX), -1):
+            record = self.store.version(track.name, v)
+            ids.update(record.drawings)
+            ids.update(record.meta.get("replayed", ()))
+            if since is not None and datetime.strptime(record.created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=timezone.utc) < since - CLOCK_SKEW:
+                break
+        wanted = sorted(i for i in ids if not i.startswith("r") and (since is None or drawing_id_time(i) > since))
+        skipped = max(0, len(wanted) - REBASE_REPLAY_MAX)
+        if self.reviews is not None:
+            self.reviews.refresh()
+        out = []
+        for drawing_id in wanted[skipped:]:
+            try:
+                record = self.drawings.get(drawing_id)
+            except (NotFound, CorruptObject):
+                continue
+            state = state_of(record, self.reviews.of(drawing_id)) if self.reviews is not None else None
+            if record.train and (state is None or state.learnable):
+                label = state.label if state is not None else record.label
+                out.append((drawing_id, np.frombuffer(record.input28, np.uint8).reshape(28, 28) / np.float32(255),
+                            label))
+        return out, skipped
+
     def _follow(self, review: Lesson, x28: np.ndarray) -> None:
         """Replay and the writer's memory hold the drawing as the review leaves it (idempotent, so a batch
         learned again after a failed publish changes nothing more)."""
@@ -296,7 +419,7 @@ class Learner:
         if not track.pending and not track.applied:
             return
         meta = {"reason": "learn", "steps": track.steps, "drawings": track.pending, "position": track.through,
-                "reconciled_to": self.watermark}
+                "reconciled_to": self.watermark, "base": track.base}
         if self.reviews is not None:
             meta["reviews_reconciled_to"] = self.review_watermark
         if track.applied:

@@ -68,8 +68,9 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
     link = await run_in_threadpool(runtime.memories.link, writer) if writer and train else None
     track = link.memory.track_record if link else None
     judged = judge(before, label, track)
-    writer_held = bool(track and track.mostly_quarantined)
-    turns_held = bool(track) and not writer_held and track.after(judged.item, False).mostly_quarantined
+    holding = runtime.settings.quarantine_above < 1  # INKLING_QUARANTINE_ABOVE=1: nothing is ever held
+    writer_held = holding and bool(track and track.mostly_quarantined)
+    turns_held = holding and bool(track) and not writer_held and track.after(judged.item, False).mostly_quarantined
     quarantined = train and (judged.score > runtime.settings.quarantine_above or writer_held or turns_held)
     record = DrawingRecord(
         id=drawing_id, label=label, created=utc_iso(), train=train, client="" if link else client,

@@ -13,8 +13,9 @@ from models.ensemble import Answer, combine
 from models.gate import Verdict, gate_features
 from models.prototypes import PrototypeMemory
 
-from ..core.lineup import MODEL_ORDER, original
-from .versions import OnlineModel
+from ..core.lineup import MODEL_ORDER, ONLINE_MODELS, kind_of, original
+from ..core.storage import WeightStore
+from .versions import FollowedModel
 
 TOP_K = 3
 
@@ -25,7 +26,7 @@ class Recognition:
     answer: Answer
     versions: dict[str, int]
     input28: np.ndarray
-    embedding: np.ndarray  # the original CNN's, what a writer's memory keeps (models.prototypes)
+    embedding: np.ndarray  # the shipped original CNN's, what a writer's memory keeps (models.prototypes)
     alphabet: Alphabet
     verdict: Verdict | None = None  # the gate's (models.gate); None where the alphabet has none
 
@@ -57,15 +58,28 @@ class Recognition:
 
 
 class Recognizer:
-    """The original models (fixed) and the online ones (learning), answering together."""
+    """The four models, each at the version served, answering together.
 
-    def __init__(self, originals: dict[str, Predictor], online: dict[str, OnlineModel], alphabet: Alphabet):
-        self.originals = {original(kind): model for kind, model in originals.items()}
-        self.online = online
+    ``features`` is the shipped original CNN, fixed for the life of a deployment: writers' memories keep
+    its embeddings and the gate reads its layers, so neither changes meaning when an original is promoted
+    (:mod:`service.core.promotions`). While the original CNN served is the shipped one, one pass gives
+    its probabilities and the features; after a promotion, the features cost one more pass.
+    """
+
+    def __init__(self, models: dict[str, FollowedModel], features: Predictor, alphabet: Alphabet):
+        self.models = models
+        self.online = {name: models[name] for name in ONLINE_MODELS}
+        self.features = features
         self.alphabet = alphabet
 
+    @classmethod
+    def following(cls, shipped: dict[str, Predictor], store: WeightStore, alphabet: Alphabet) -> "Recognizer":
+        """The four models following their versions in ``store``, from the ``shipped`` originals by kind."""
+        models = {name: FollowedModel(name, shipped[kind_of(name)], store) for name in MODEL_ORDER}
+        return cls(models, shipped["cnn"], alphabet)
+
     def versions(self) -> dict[str, int]:
-        return {name: model.version for name, model in self.online.items()}
+        return {name: model.version for name, model in self.models.items()}
 
     def recognize(self, x28: np.ndarray, memory: PrototypeMemory | None = None) -> Recognition:
         """The four models' probabilities and the answer (with the writer's ``memory``, theirs);
@@ -75,17 +89,17 @@ class Recognizer:
     def recognize_batch(self, batch: np.ndarray, memory: PrototypeMemory | None = None) -> list[Recognition]:
         """:meth:`recognize` for each of ``batch`` (float32[N,28,28]) in one forward pass a model, every drawing
         read by the same served versions: the characters of a number cost one pass, not one each."""
-        probs, versions = {}, {}
+        probs, versions, forward = {}, {}, None
         for name in MODEL_ORDER:
-            if name in self.online:  # the served pair, taken once: these weights are that version's
-                model, record = self.online[name].served
-                versions[name] = record.version if record else 0
-                probs[name] = model.predict_proba(batch)
-            elif name == "cnn_original":  # the fixed features of writers' memories and of the gate, in one pass
-                forward = self.originals[name].forward(batch)
+            model, record = self.models[name].served  # taken once: these weights are that version's
+            versions[name] = record.version if record else 0
+            if name == original("cnn") and record is None:  # the shipped CNN: its pass gives the features too
+                forward = model.forward(batch)
                 probs[name] = forward.probs
             else:
-                probs[name] = self.originals[name].predict_proba(batch)
+                probs[name] = model.predict_proba(batch)
+        if forward is None:
+            forward = self.features.forward(batch)
         alphabet = self.alphabet
         verdicts = (alphabet.gate.verdicts(gate_features(forward.pool2, forward.logits)) if alphabet.gate
                     else [None] * len(batch))

@@ -1,7 +1,8 @@
 """The review queue: every labelled drawing as a reviewer sees it, most suspicious first, and reviewing one.
 
-Rows are read from the immutable records once each (a worker keeps them: they never change) and have
-their reviews folded in on every call, so a review made on another worker shows on the next page. A
+Each record is read once (it never changes) and a worker keeps the little the queue sorts and filters
+by (:class:`Fact`, ~200 bytes a drawing); reviews are folded in on every call, so a review made on another
+worker shows on the next page, and the records of the drawings shown are read again for their details. A
 writer's track record here is counted from their rows (drawings, held, and reviewers' verdicts), by
 their pseudonym; drawings sent without a writer id are grouped by their client's hashed address.
 
@@ -27,19 +28,37 @@ from ..core.storage.base import check_drawing_id
 READERS = 8  # records read at once when a worker first builds its rows
 
 
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """What the queue keeps of a drawing's record: what it sorts, filters and folds reviews in by."""
+
+    id: str
+    label: int
+    train: bool
+    status: str
+    suspicion: float
+    writer: str  # the pseudonym, or client-<hashed address> without a writer id
+    created: str
+
+    @classmethod
+    def of(cls, record: DrawingRecord) -> "Fact":
+        return cls(record.id, record.label, record.train, record.status, record.suspicion or 0.0,
+                   record.alias or f"client-{record.client or 'unknown'}", record.created)
+
+
 @dataclass(frozen=True)
 class Row:
-    record: DrawingRecord
-    status: str
+    fact: Fact
+    status: str  # now, reviews folded in
     label: int
 
     @property
     def writer(self) -> str:
-        return self.record.alias or f"client-{self.record.client or 'unknown'}"
+        return self.fact.writer
 
     @property
     def suspicion(self) -> float:
-        return self.record.suspicion if self.record.suspicion is not None else 0.0
+        return self.fact.suspicion
 
 
 class ReviewQueue:
@@ -47,7 +66,7 @@ class ReviewQueue:
 
     def __init__(self, drawings: DrawingStore, reviews: ReviewStore) -> None:
         self.drawings, self.reviews = drawings, reviews
-        self._records: dict[str, DrawingRecord] = {}
+        self._facts: dict[str, Fact] = {}
         self._seen: str | None = None  # the newest drawing id read
         self._lock = threading.Lock()
 
@@ -59,12 +78,17 @@ class ReviewQueue:
         with self._lock:
             for record in records:
                 if record is not None and record.suspicion is not None:
-                    self._records[record.id] = record
+                    self._facts[record.id] = Fact.of(record)
             if ids:
                 self._seen = max(ids[-1], self._seen or ids[-1])
-            records = list(self._records.values())
+            facts = list(self._facts.values())
         self.reviews.refresh()
-        return [self.row(record) for record in records]
+        return [self.row(fact) for fact in facts]
+
+    def records(self, rows: list[Row]) -> list[DrawingRecord | None]:
+        """The records of the rows shown (their details: the models' top-3 and answer, the reasons)."""
+        with ThreadPoolExecutor(READERS) as pool:
+            return list(pool.map(self._read, [row.fact.id for row in rows]))
 
     def _read(self, drawing_id: str) -> DrawingRecord | None:
         try:
@@ -72,17 +96,20 @@ class ReviewQueue:
         except (NotFound, CorruptObject):
             return None
 
-    def row(self, record: DrawingRecord) -> Row:
-        state = state_of(record, self.reviews.of(record.id))
-        return Row(record, state.status, state.label)
+    def row(self, drawing: DrawingRecord | Fact) -> Row:
+        fact = drawing if isinstance(drawing, Fact) else Fact.of(drawing)
+        state = state_of(fact, self.reviews.of(fact.id))
+        return Row(fact, state.status, state.label)
 
     def get(self, record: DrawingRecord, max_age_s: float = 5.0) -> Row:
         """A drawing's row, with the reviews known at most ``max_age_s`` ago."""
         self.reviews.refresh(max_age_s)
         return self.row(record)
 
-    def review(self, drawing_id: str, action: str, label: int | None, by: str, queue: LearnQueue) -> tuple[Review, Row]:
-        """Decide, store and enqueue one review (ReviewError if it cannot be taken); the drawing's row after it."""
+    def review(self, drawing_id: str, action: str, label: int | None, by: str,
+               queue: LearnQueue) -> tuple[Review, Row, DrawingRecord]:
+        """Decide, store and enqueue one review (ReviewError if it cannot be taken); the drawing's row after it,
+        and its record."""
         record = self.drawings.get(check_drawing_id(drawing_id))
         self.reviews.refresh()
         review = decide(record, self.reviews.of(record.id), action, label=label, by=by)
@@ -91,7 +118,7 @@ class ReviewQueue:
             queue.add(lesson_for(record, review))
         except QueueUnavailable:
             pass  # stored: the learner's reconciliation finds it
-        return review, self.row(record)
+        return review, self.row(record), record
 
 
 def track_records(rows: list[Row]) -> dict[str, dict]:
@@ -105,7 +132,7 @@ def track_records(rows: list[Row]) -> dict[str, dict]:
         r["suspicious"] += row.suspicion > FLAGGED_ABOVE
         r["quarantined"] += row.status == "quarantined"
         if row.status in ("accepted", "relabelled", "discarded"):
-            r["corrected" if row.status == "discarded" or row.label != row.record.label else "confirmed"] += 1
+            r["corrected" if row.status == "discarded" or row.label != row.fact.label else "confirmed"] += 1
     return out
 
 
@@ -113,15 +140,15 @@ def page(rows: list[Row], *, status: str | None, label: int | None, writer: str 
          until: str | None, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
     """The rows that pass every filter given, most suspicious first (then newest), from ``cursor`` on."""
     chosen = [r for r in rows if (not status or r.status == status) and (label is None or r.label == label)
-              and (not writer or r.writer == writer) and (not since or r.record.created >= since)
-              and (not until or r.record.created < until)]
+              and (not writer or r.writer == writer) and (not since or r.fact.created >= since)
+              and (not until or r.fact.created < until)]
     chosen.sort(key=_order)
     if cursor:
         after = _order_of(*_decode(cursor))
         chosen = [r for r in chosen if _order(r) > after]
     shown = chosen[:limit]
     more = len(chosen) > limit
-    return shown, _encode(shown[-1].suspicion, shown[-1].record.id) if more and shown else None
+    return shown, _encode(shown[-1].suspicion, shown[-1].fact.id) if more and shown else None
 
 
 def _order_of(suspicion: float, drawing_id: str) -> tuple:
@@ -130,7 +157,7 @@ def _order_of(suspicion: float, drawing_id: str) -> tuple:
 
 
 def _order(row: Row) -> tuple:
-    return _order_of(row.suspicion, row.record.id)
+    return _order_of(row.suspicion, row.fact.id)
 
 
 def _encode(suspicion: float, drawing_id: str) -> str:

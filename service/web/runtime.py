@@ -17,11 +17,13 @@ from models.alphabets import Alphabet
 from models.base import accuracy
 from models.prototypes import PrototypeMemory
 
+from ..core.audit import AuditLog
 from ..core.curation import ReviewStore
-from ..core.lineup import KINDS, online, original
+from ..core.lineup import KINDS, ONLINE_MODELS, online, original
 from ..core.metrics import Metrics
 from ..core.numbers import NumberStore
 from ..core.parts import Parts
+from ..core.promotions import PromotionStore
 from ..core.queue import LearnQueue
 from ..core.settings import Settings
 from ..core.storage import DrawingStore, WeightStore
@@ -31,7 +33,7 @@ from .limits import RateLimiter, TokenBucket
 from .recognizer import Recognizer
 from .review import ReviewQueue
 from .stats import Stats
-from .versions import OnlineModel, VersionFollower
+from .versions import FollowedModel, VersionFollower
 
 
 @dataclass
@@ -50,7 +52,7 @@ class WebRuntime:
     drawing_limiter: RateLimiter
     prediction_limiter: TokenBucket
     listing_limiter: TokenBucket
-    original_accuracy: dict[str, float]  # each original's, on the alphabet's holdout
+    original_accuracy: dict[str, float]  # each original's served version's, on the alphabet's holdout
     reviews: ReviewStore
     review_queue: ReviewQueue
     admins: dict[str, str]  # admin tokens by their holders' names (Settings.admins)
@@ -59,7 +61,19 @@ class WebRuntime:
     numbers: NumberStore | None = None  # numbers saved whole (POST /api/numbers), beside reviews and memories
 
     @property
-    def online(self) -> dict[str, OnlineModel]:
+    def promotions(self) -> PromotionStore:
+        return PromotionStore(self.weights.objects)
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.weights.objects)
+
+    @property
+    def models(self) -> dict[str, FollowedModel]:
+        return self.recognizer.models
+
+    @property
+    def online(self) -> dict[str, FollowedModel]:
         return self.recognizer.online
 
     async def infer(self, fn, *args):
@@ -84,16 +98,26 @@ class WebRuntime:
 def build_web(parts: Parts) -> WebRuntime:
     """The web wing's parts, loaded and warmed up: the first request pays for nothing."""
     settings, alphabet, weights, queue, metrics = parts.settings, parts.alphabet, parts.weights, parts.queue, parts.metrics
-    originals = {kind: load_original(kind, alphabet, serving=True) for kind in KINDS}
+    shipped = {kind: load_original(kind, alphabet, serving=True) for kind in KINDS}
     for kind in KINDS:
         weights.migrate(online(kind))
-    online_models = {online(kind): OnlineModel(online(kind), originals[kind], weights) for kind in KINDS}
-    follower = VersionFollower(online_models, settings.refresh_seconds)
-    follower.on_version = lambda name, version: (metrics.version.labels(name).set(version),
-                                                 metrics.steps.labels(name).set(online_models[name].steps))
-    follower.on_corrupt = lambda name: metrics.corrupt_versions.labels(name).inc()
+    # The shipped CNN stays the features of writers' memories and of the gate (service.web.recognizer).
+    recognizer = Recognizer.following(shipped, weights, alphabet)
+    models = recognizer.models
     holdout_x, holdout_y = parts.sample.holdout
-    original_accuracy = {original(kind): accuracy(originals[kind], holdout_x, holdout_y) for kind in KINDS}
+    original_accuracy = {}
+
+    def served(name: str, version: int) -> None:
+        metrics.version.labels(name).set(version)
+        metrics.steps.labels(name).set(models[name].steps)
+        if name not in ONLINE_MODELS:  # a promotion or a rollback: what the online twins are measured against
+            original_accuracy[name] = accuracy(models[name].serving, holdout_x, holdout_y)
+
+    follower = VersionFollower(models, ONLINE_MODELS, settings.refresh_seconds)
+    follower.on_version = served
+    follower.on_corrupt = lambda name: metrics.corrupt_versions.labels(name).inc()
+    for kind in KINDS:
+        original_accuracy[original(kind)] = accuracy(shipped[kind], holdout_x, holdout_y)
     salt = (settings.client_salt.get_secret_value().encode() if settings.client_salt else secrets.token_bytes(16))
     # Writers' memories live in the deployment's store beside the weights (writers/<key>.json).
     memories = WriterMemories(weights.objects, n_classes=alphabet.n_classes, size=settings.memory_size,
@@ -101,14 +125,13 @@ def build_web(parts: Parts) -> WebRuntime:
     memories.on_change = queue.announce_memory
     memories.keep_known_fresh()  # only writers with a memory are read: made-up ids cost nothing
     queue.subscribe_memories(memories.changed)
-    recognizer = Recognizer(originals, online_models, alphabet)
     reviews = ReviewStore(weights.objects)
     runtime = WebRuntime(
         settings, alphabet, parts.drawings, weights, queue, metrics, recognizer, follower, memories,
-        Stats(parts.drawings, weights, online_models, original_accuracy, alphabet.n_classes),
+        Stats(parts.drawings, weights, recognizer.online, original_accuracy, alphabet.n_classes),
         ClientIds(salt),
         RateLimiter(settings.drawings_per_minute, settings.drawings_burst,
-                    settings.queue_url.get_secret_value() if settings.queue_url else "memory://", settings.queue_name),
+                    settings.queue_address() or "memory://", settings.queue_name),
         # Per process, in memory: a shared count would cost every prediction a Redis round trip.
         TokenBucket(settings.predictions_per_minute, settings.predictions_burst),
         TokenBucket(settings.listings_per_minute, settings.listings_burst),
@@ -124,9 +147,9 @@ def build_web(parts: Parts) -> WebRuntime:
     follower.refresh()
 
     warm_x = holdout_x[:48]
-    for model in (*originals.values(), *(m.serving for m in online_models.values())):
+    for model in (recognizer.features, *(m.serving for m in models.values())):
         model.predict_proba(warm_x[:1])
         model.predict_proba(warm_x)
-    originals["cnn"].activations(warm_x[:1])
+    recognizer.features.activations(warm_x[:1])
     recognizer.activations(warm_x[0])
     return runtime

@@ -34,7 +34,9 @@ class DrawingIn(ImageIn):
 
 
 class RollbackIn(BaseModel):
-    version: StrictInt = Field(..., ge=0, description="Version to restore (0 = the original weights).")
+    version: StrictInt = Field(..., ge=0, description="Version to restore (0: for an online model, its original "
+                                                      "as served now; for an original, the shipped weights).")
+    why: str | None = Field(None, max_length=500, description="Why, for the audit log.")
 
 
 class Guess(BaseModel):
@@ -237,14 +239,30 @@ class ActivationsOut(BaseModel):
     layers: list[Layer]
 
 
+class ModelOrigin(BaseModel):
+    reason: str | None = Field(description="promotion (a retrained challenger passed the gate, or was forced) or "
+                                           "rollback.")
+    why: str | None = Field(description="The gate's reason in one line, or the rollback's.")
+    by: str | None = Field(description="retrain, or the admin token's name.")
+    at: str
+    promotion: str | None = Field(description="The promotion record (GET /api/admin/promotions/{id}).")
+    forced: bool
+    to: int | None = Field(description="For a rollback: the version restored.")
+    cutoff: str | None = Field(description="The crowd's drawings stored up to here trained it.")
+
+
 class ModelInfo(BaseModel):
     name: str
     kind: str
     online: bool
-    version: int
+    version: int = Field(description="0: the shipped weights (an original) or its original's (an online model).")
     steps: int
     holdout_accuracy: float | None
     updated: str | None
+    origin: ModelOrigin | None = Field(None, description="An original's: where its served version came from "
+                                                         "(null: shipped).")
+    base: int | None = Field(None, description="An online model's: the version of its original it learns on "
+                                               "top of (a promotion rebases it).")
 
 
 class ModelsOut(BaseModel):
@@ -257,6 +275,58 @@ class Health(BaseModel):
     rate_limits: str = Field(description="shared (Redis, every worker), per_process (no Redis configured) or "
                                          "per_process_fallback (Redis unreachable: each worker counts alone).")
     queue: str = Field(description="ok, or unreachable: drawings are stored and learned once it is back.")
+
+
+class PromotionModel(BaseModel):
+    promote: bool = Field(description="Whether the gate passed this model's challenger.")
+    reason: str = Field(description="The gate's reason, in one line.")
+    figures: dict = Field(description="crowd (n, champion, challenger, p...), holdout, writers, rules.")
+    promoted_as: int | None = Field(None, description="The original's version it became (null: not promoted).")
+
+
+class Promotion(BaseModel):
+    id: str
+    created: str
+    alphabet: str
+    status: Literal["judged", "skipped"]
+    reason: str = Field(description="The run's outcome in one line.")
+    cutoff: str | None
+    champion: dict[str, int] = Field(description="The original's version each challenger was judged against.")
+    card: dict = Field(description="The recipe: command, seed, epochs, data counts, crowd share, training time.")
+    models: dict[str, PromotionModel]
+    forced: dict | None = Field(None, description="An admin's decision to promote what the gate refused.")
+
+
+class PromotionPage(BaseModel):
+    items: list[Promotion] = Field(description="Retrain runs, newest first.")
+
+
+class ForceIn(BaseModel):
+    why: str = Field(..., min_length=1, max_length=500, description="Why the gate's refusal is overruled.")
+    models: list[Literal["fnn", "cnn"]] | None = Field(None, description="Which challengers (default: every one "
+                                                                         "the gate refused).")
+
+
+class ForceOut(BaseModel):
+    promotion: Promotion
+    versions: dict[str, int] = Field(description="The originals' new versions, by kind.")
+
+
+class ModelAction(BaseModel):
+    id: str
+    action: Literal["rollback", "force"]
+    by: str
+    at: str
+    why: str | None = None
+    model: str | None = None
+    version: int | None = Field(None, description="The version the rollback published.")
+    to: int | None = Field(None, description="The version it restored.")
+    promotion: str | None = None
+    models: list[str] | None = None
+
+
+class ModelActionPage(BaseModel):
+    items: list[ModelAction] = Field(description="Rollbacks and forced promotions, newest first.")
 
 
 class ErrorOut(BaseModel):

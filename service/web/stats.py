@@ -7,7 +7,7 @@ import time
 
 from ..core.lineup import kind_of, original
 from ..core.storage import DrawingStore, WeightStore
-from .versions import OnlineModel
+from .versions import FollowedModel
 
 STATS_HISTORY = 500  # newest evaluations and rollbacks per model in /api/stats
 STATS_VERSIONS = 1000  # versions read back for them (records are cached: read once)
@@ -20,7 +20,7 @@ class Stats:
     their drawing counted at once; other workers' within ``ttl_s``.
     """
 
-    def __init__(self, drawings: DrawingStore, weights: WeightStore, online: dict[str, OnlineModel],
+    def __init__(self, drawings: DrawingStore, weights: WeightStore, online: dict[str, FollowedModel],
                  original_accuracy: dict[str, float], n_classes: int, ttl_s: float = 2.0) -> None:
         self.drawings, self.weights, self.online = drawings, weights, online
         self.original_accuracy, self.n_classes, self.ttl_s = original_accuracy, n_classes, ttl_s

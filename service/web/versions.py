@@ -1,11 +1,14 @@
-"""The online models as a web worker serves them: the newest published version, followed.
+"""The four models as a web worker serves them: each at the newest version published, followed.
 
-A web worker never learns. It follows each online model's HEAD in the weight
-store: when the learner announces a version (Redis pub/sub, or in-process),
-or at the latest every ``refresh_seconds``, it loads the newest weights once
-into a new predictor and swaps it in (a single reference assignment, atomic
-for readers). Versions it skipped are not loaded; their
-small records are read, since they say which drawings each version learned.
+A web worker never learns. It follows each model's HEAD in the weight store:
+the online models' versions come from the learner, the originals' from
+promotions (:mod:`service.core.promotions`) and rollbacks; version 0 of
+either is the shipped weights. When a version is announced (Redis pub/sub, or
+in-process), or at the latest every ``refresh_seconds``, a worker loads the
+newest weights once into a new predictor and swaps it in (a single reference
+assignment, atomic for readers). Versions it skipped are not loaded; the
+online models' small records are read, since they say which drawings each
+version learned.
 
 :class:`VersionFollower` also answers "which version first learned drawing
 X?" and lets a request wait for that version to be served.
@@ -32,16 +35,16 @@ CLOCK_SKEW = timedelta(minutes=5)
 LEDGER_WALK_LIMIT = 5000  # records read back from HEAD to find an old drawing's version
 
 
-class OnlineModel:
-    """One online model as served: a version of the network that the learner published."""
+class FollowedModel:
+    """One model as served: the newest version of it published in the store (none yet: ``shipped``, v0)."""
 
-    def __init__(self, name: str, original: Predictor, store: WeightStore):
+    def __init__(self, name: str, shipped: Predictor, store: WeightStore):
         self.name, self.store = name, store
-        self._original_bytes = original.to_bytes()
-        self._cls = type(original)
+        self._shipped_bytes = shipped.to_bytes()
+        self._cls = type(shipped)
         # What is served: one immutable pair, replaced by one assignment, so a reader that takes it
-        # once predicts with the weights of exactly the version it reports. None: the original (v0).
-        self.served: tuple[Predictor, WeightVersion | None] = (self._cls.from_bytes(self._original_bytes), None)
+        # once predicts with the weights of exactly the version it reports. None: the shipped weights (v0).
+        self.served: tuple[Predictor, WeightVersion | None] = (self._cls.from_bytes(self._shipped_bytes), None)
         self.unreadable = 0  # the newest version whose weights could not be read
         self._lock = threading.Lock()
 
@@ -81,8 +84,8 @@ class OnlineModel:
         return predictor
 
     def weights_at(self, version: int) -> bytes:
-        """The weights archive of ``version`` (0 = the original)."""
-        return self._original_bytes if version == 0 else self.store.load(self.name, version)
+        """The weights archive of ``version`` (0 = the shipped weights)."""
+        return self._shipped_bytes if version == 0 else self.store.load(self.name, version)
 
     def refresh(self) -> list[WeightVersion]:
         """Serve the newest published version; returns the records passed since the last call, oldest first.
@@ -103,15 +106,17 @@ class OnlineModel:
 
 
 class VersionFollower:
-    """Keeps the served online models at their newest versions, and knows which version learned what.
+    """Keeps the served models at their newest versions, and knows which online version learned what.
 
     ``poke()`` (an announcement) or ``refresh_seconds`` passing triggers a refresh
     on the follower's thread; requests waiting for a drawing's version are woken
     once every online model serves a version that learned it.
     """
 
-    def __init__(self, online: dict[str, OnlineModel], refresh_seconds: float = 2.0, remember: int = 100_000):
-        self.online, self.refresh_seconds = online, refresh_seconds
+    def __init__(self, models: dict[str, FollowedModel], learning: tuple[str, ...], refresh_seconds: float = 2.0,
+                 remember: int = 100_000):
+        self.models, self.refresh_seconds = models, refresh_seconds
+        self.online = {name: models[name] for name in learning}  # the models whose versions learn drawings
         self._learned: OrderedDict[str, dict[str, int]] = OrderedDict()  # drawing -> model -> first version
         self._remember = remember
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
@@ -125,7 +130,7 @@ class VersionFollower:
         self._wake.set()
 
     def refresh(self) -> None:
-        for name, model in self.online.items():
+        for name, model in self.models.items():
             try:
                 passed = model.refresh()
             except (CorruptObject, NotFound) as exc:
@@ -136,8 +141,9 @@ class VersionFollower:
             except StorageError as exc:
                 log.debug("could not refresh %s: %s", name, exc)
                 continue
-            for record in passed:
-                self._note(name, record)
+            if name in self.online:
+                for record in passed:
+                    self._note(name, record)
             if passed and self.on_version:
                 self.on_version(name, model.version)
 
@@ -181,7 +187,7 @@ class VersionFollower:
         return {name: known.get(name) or self._search(model, drawing_id) for name, model in self.online.items()}
 
     @staticmethod
-    def _search(model: OnlineModel, drawing_id: str) -> int | None:
+    def _search(model: FollowedModel, drawing_id: str) -> int | None:
         """Walk the served model's records back from its version to before the drawing was made."""
         made = drawing_id_time(drawing_id) - CLOCK_SKEW
         found = None

@@ -331,8 +331,9 @@ def parse_version(data: bytes, what: str) -> WeightVersion:
         raise CorruptObject(f"{what} is not a valid weight version record: {exc!r}") from None
 
 
-class CorruptRecords:
-    """What both drawing stores do with a record that cannot be read (``self._index`` under ``self._lock``)."""
+class IndexedDrawings:
+    """What both drawing stores answer from their :class:`DrawingIndex` (``self._index`` under ``self._lock``,
+    brought up to date by ``self._refresh()``), and what they do with a record that cannot be read."""
 
     on_corrupt: Callable[[str], None] = staticmethod(lambda drawing_id: None)  # e.g. a metric
 
@@ -341,6 +342,16 @@ class CorruptRecords:
         with self._lock:
             self._index.mark_private(drawing_id)
         self.on_corrupt(drawing_id)
+
+    def counts(self, n_labels: int, public: bool = False) -> list[int]:
+        with self._lock:
+            self._refresh()
+            return self._index.counts(n_labels, public)
+
+    def ids_since(self, drawing_id: str | None) -> list[str]:
+        with self._lock:
+            self._refresh()
+            return self._index.since(drawing_id)
 
 
 class DrawingIndex:

@@ -38,7 +38,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .base import (AlreadyExists, CorruptObject, CorruptRecords, DrawingIndex, DrawingRecord, NotFound,
+from .base import (AlreadyExists, CorruptObject, IndexedDrawings, DrawingIndex, DrawingRecord, NotFound,
                    StorageError, StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json,
                    parse_record, read_existing, sha256_hex)
 from .ids import DRAWING_ID_RE
@@ -104,7 +104,7 @@ def _read_file(path: Path, what: str) -> bytes:
 
 # --------------------------------------------------------------------------- drawings
 
-class LocalDrawingStore(CorruptRecords):
+class LocalDrawingStore(IndexedDrawings):
     """Drawings as files under ``root/drawings``.
 
     >>> import tempfile
@@ -200,16 +200,6 @@ class LocalDrawingStore(CorruptRecords):
                 if not record.train:  # stored before the journal said so
                     self._index.mark_private(record.id)
         return [r for r in records if r.train]
-
-    def counts(self, n_labels: int, public: bool = False) -> list[int]:
-        with self._lock:
-            self._refresh()
-            return self._index.counts(n_labels, public)
-
-    def ids_since(self, drawing_id: str | None) -> list[str]:
-        with self._lock:
-            self._refresh()
-            return self._index.since(drawing_id)
 
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Oldest first, straight from the folder (not the index): exact, for export and replay."""

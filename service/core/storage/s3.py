@@ -32,7 +32,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from .base import (AlreadyExists, CorruptObject, CorruptRecords, DrawingIndex, DrawingRecord, NotFound, StorageError,
+from .base import (AlreadyExists, CorruptObject, IndexedDrawings, DrawingIndex, DrawingRecord, NotFound, StorageError,
                    StorageUnavailable, VersionConflict, check_drawing_id, check_page, dump_json, parse_record,
                    read_existing)
 from .ids import drawing_id_time, drawing_id_time_prefix
@@ -174,7 +174,7 @@ class S3Objects:
 
 # --------------------------------------------------------------------------- drawings
 
-class S3DrawingStore(CorruptRecords):
+class S3DrawingStore(IndexedDrawings):
     """Drawings as objects under ``<prefix>/drawings/``.
 
     ``list``/``counts`` answer from an in-memory index refreshed on every call
@@ -250,16 +250,6 @@ class S3DrawingStore(CorruptRecords):
                         self._index.mark_private(record.id)
             records = [r for r in records if r.train]
         return records, next_cursor
-
-    def counts(self, n_labels: int, public: bool = False) -> list[int]:
-        with self._lock:
-            self._refresh()
-            return self._index.counts(n_labels, public)
-
-    def ids_since(self, drawing_id: str | None) -> list[str]:
-        with self._lock:
-            self._refresh()
-            return self._index.since(drawing_id)
 
     def iter_records(self) -> Iterator[DrawingRecord]:
         """Oldest first, straight from a full listing (not the index): exact, for export and replay."""

@@ -165,26 +165,33 @@ class WeightStore:
         self._remember(record)
         return record
 
-    def restore(self, model: str, version: int, original: bytes, why: str, attempts: int = 10) -> WeightVersion:
+    def restore(self, model: str, version: int, original: bytes, why: str, *, by: str | None = None,
+                meta: dict | None = None, attempts: int = 10) -> WeightVersion:
         """Publish the weights of ``version`` (0: ``original``) as the next version of ``model``: versions never
         go backwards, and a rollback is a version like any other.
 
         The new version carries the queue position and reconciliation mark of the
         HEAD it replaces, so the learner, whose next publish now conflicts, reloads
-        it and reads on from there: nothing is skipped or learned twice. A swap lost
-        to the learner publishing at the same moment is tried again.
+        it and reads on from there: nothing is skipped or learned twice. From the
+        version restored it carries what the weights descend from (``base``: an
+        online model's original; ``cutoff``: an original's crowd), ``meta`` adds
+        to that. A swap lost to the learner publishing at the same moment is tried again.
         """
         data = original if version == 0 else self.load(model, version)
+        descent = {} if version == 0 else {k: v for k, v in self.version(model, version).meta.items()
+                                           if k in ("base", "cutoff")}
         for _ in range(attempts):
             head = self.current(model)
             at = head.version if head else 0
             if not 0 <= version <= at:
                 raise NotFound(f"{model} has no version {version} (newest is {at})")
             carried = {k: head.meta.get(k) for k in ("position", "reconciled_to", "reviews_reconciled_to")} if head else {}
-            meta = {"reason": "rollback", "to": version, "why": why, "steps": head.steps if head else 0,
-                    "drawings": [], **carried}
+            record_meta = {"reason": "rollback", "to": version, "why": why, "steps": head.steps if head else 0,
+                           "drawings": [], **carried, **descent, **(meta or {})}
+            if by is not None:
+                record_meta["by"] = by
             try:
-                return self.publish(model, data, at, meta)
+                return self.publish(model, data, at, record_meta)
             except VersionConflict:
                 continue
         raise StorageError(f"{model}: the learner kept publishing; try the rollback again")

@@ -12,7 +12,7 @@ from fastapi import Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ...core.curation import ReviewError
-from ...core.storage import NotFound
+from ...core.storage import DrawingRecord, NotFound
 from ...core.storage.base import MAX_LABELS
 from .. import schemas
 from ..deps import ReviewerDep, RuntimeDep, require_admin
@@ -26,8 +26,7 @@ router = Router(tags=["curate"], dependencies=[Depends(require_admin)],
                 responses={code: {"model": schemas.ErrorOut} for code in (401, 403)})
 
 
-def item(row: Row, runtime: WebRuntime) -> dict:
-    record = row.record
+def item(row: Row, record: DrawingRecord, runtime: WebRuntime) -> dict:
     answer = (record.prediction or {}).get("answer") or {}
     best = answer.get("best") or {}
     return {"id": record.id, "label": row.label, "given": record.label, "glyph": runtime.alphabet.glyph(row.label),
@@ -59,8 +58,9 @@ async def review_queue(runtime: RuntimeDep,
     except ValueError:
         raise ApiError(422, "invalid_cursor", "That cursor is not one this service gave out; start without it.")
     records = track_records(rows)
-    return {"items": [item(row, runtime) for row in shown], "next": next_cursor,
-            "writers": {row.writer: records[row.writer] for row in shown}}
+    details = await run_in_threadpool(runtime.review_queue.records, shown)
+    return {"items": [item(row, record, runtime) for row, record in zip(shown, details) if record is not None],
+            "next": next_cursor, "writers": {row.writer: records[row.writer] for row in shown}}
 
 
 def review_one(runtime: WebRuntime, drawing_id: str, body: schemas.ReviewIn, by: str) -> dict:
@@ -68,10 +68,10 @@ def review_one(runtime: WebRuntime, drawing_id: str, body: schemas.ReviewIn, by:
         if body.label is None:
             raise ReviewError("relabel needs the new label")
         check_label(body.label, runtime)
-    review, row = runtime.review_queue.review(drawing_id, body.action, body.label, by, runtime.queue)
+    review, row, record = runtime.review_queue.review(drawing_id, body.action, body.label, by, runtime.queue)
     runtime.metrics.reviews.labels(body.action).inc()
     runtime.stats.changed()
-    return {"review": review.to_json(), "drawing": item(row, runtime)}
+    return {"review": review.to_json(), "drawing": item(row, record, runtime)}
 
 
 @router.post("/api/admin/review/{drawing_id}", response_model=schemas.ReviewOut, responses=ERRORS)
