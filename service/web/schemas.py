@@ -124,6 +124,8 @@ class DrawingInfo(DrawingItem):
                                "accepted, relabelled, discarded: a reviewer's decision.")
     suspicion: float | None = Field(None, description="0-1: how likely its label is wrong, judged when it was stored "
                                                       "(null for drawings from before curation).")
+    number: str | None = Field(None, description="The id of the number it was written in (POST /api/numbers); null "
+                                                 "for a drawing saved by itself.")
 
 
 class Review(BaseModel):

@@ -117,7 +117,7 @@ async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
     learned = await run_in_threadpool(runtime.follower.learned, record.id) if record.train else None
     return {"id": record.id, "label": row.label, "created": record.created, "train": record.train,
             "png_url": f"/api/drawings/{record.id}.png", "learned": learned, "status": row.status,
-            "suspicion": record.suspicion}
+            "suspicion": record.suspicion, "number": record.number}
 
 
 @router.read("/api/stats", response_model=schemas.StatsOut)
