@@ -127,7 +127,8 @@ class App {
 
     // Number mode, where the deployment has a number pad and the alphabet is the digits (the reader's
     // thresholds were measured on digits only: docs/numbers.md).
-    this.switcher = byTestId("write-switch");
+    this.switcher = byTestId("write-switch"); // a wide screen's; a phone's sit in the pads' rows of tools
+    this.switches = [...document.querySelectorAll(".write-switch")];
     this.number = config.pad && alphabet.isDigits ? new NumberController({
       pad: config.pad, api, alphabet, errors: new ErrorBox(byTestId("number-error")),
       els: {
@@ -139,8 +140,14 @@ class App {
       },
     }) : null;
     this.write = this.number && remembered() === "number" ? "number" : "digit";
-    for (const button of this.switcher.querySelectorAll("[data-write]")) {
-      button.addEventListener("click", () => this.setWrite(button.dataset.write));
+    document.body.classList.toggle("numbers", Boolean(this.number));
+    for (const tools of this.switches.filter((s) => s !== this.switcher)) tools.hidden = !this.number;
+    for (const button of document.querySelectorAll(".write-switch [data-write]")) {
+      button.addEventListener("click", () => {
+        this.setWrite(button.dataset.write);
+        // On a phone the switch pressed may now be in the pad just hidden: the one shown takes the focus.
+        if (!shown(button)) this.#shownSwitch()?.querySelector(`[data-write=${button.dataset.write}]`)?.focus();
+      });
     }
 
     this.tabs = [...document.querySelectorAll("[role=tab]")];
@@ -179,7 +186,7 @@ class App {
     document.body.dataset.mode = mode;
     document.body.dataset.write = this.write;
     this.switcher.hidden = mode !== "draw" || !this.number;
-    for (const button of this.switcher.querySelectorAll("[data-write]")) {
+    for (const button of document.querySelectorAll(".write-switch [data-write]")) {
       button.setAttribute("aria-pressed", String(button.dataset.write === this.write));
     }
     $("#workspace").hidden = mode === "stats" || number;
@@ -204,6 +211,10 @@ class App {
       this.statsTimer = setTimeout(() => this.mode === "stats" && this.stats.refresh(), STATS_SETTLE_MS - age);
     }
     return this.stats.refresh();
+  }
+
+  #shownSwitch() {
+    return this.switches.find(shown);
   }
 
   #modeFromHash() {
@@ -248,4 +259,9 @@ function remembered() {
   } catch {
     return null;
   }
+}
+
+/** Whether an element is laid out on the page (not inside anything hidden). */
+function shown(element) {
+  return element.getClientRects().length > 0;
 }
