@@ -161,7 +161,7 @@ def teach_button(page, label: int):
 
 
 def save_button(page, **options):
-    return page.get_by_role("button", name=re.compile(r"^Save\b"), **options)
+    return page.get_by_role("button", name=re.compile(r"^Save\b(?! number)"), **options)  # teach mode's
 
 
 def memory_card(page, **options):

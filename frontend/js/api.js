@@ -102,6 +102,12 @@ export const api = {
     requestJSON("api/drawings", {
       method: "POST", body: { image, label, train, writer: writerId(), ...(strokes ? { strokes } : {}) }, action: "save",
     }),
+  /** Reads the number on the pad (POST /api/read): its PNG and, when there are any, its strokes. */
+  read: (image, strokes, signal) =>
+    requestJSON("api/read", { method: "POST", body: { image, writer: writerId(), ...(strokes ? { strokes } : {}) }, signal, action: "predict" }),
+  /** Saves a number as corrected (POST /api/numbers): each character {label} or {symbol}, with its strokes or box. */
+  saveNumber: (image, strokes, characters, train) =>
+    requestJSON("api/numbers", { method: "POST", body: { image, characters, train, writer: writerId(), ...(strokes ? { strokes } : {}) }, action: "save" }),
   /** What the service remembers of this writer's handwriting: {drawings, counts, capacity, trust}. */
   me: () => requestJSON("api/me", { headers: me() }),
   /** Delete this writer's memory (and the links to their drawings); the page then takes a new id. */
