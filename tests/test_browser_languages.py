@@ -4,7 +4,7 @@ Kept fast (one service for the module, one page load per case, about 40 s here):
 
 - Each language in turn, opened by a new visitor whose browser asks for it (Playwright's ``locale`` sets both
   ``Accept-Language`` and ``navigator.languages``; de-DE opens German, zh-CN Simplified Chinese, pt-BR English):
-  the idle page, an answer with the memory's vote, "How to read this", teach mode and the stats, each on a
+  the idle page, the Number mode, an answer with the memory's vote, "How to read this", teach mode and the stats, each on a
   1280x800 laptop and a 390x844 phone, with no message missing from the catalogue (js/i18n.js lists each in
   ``window.__i18nMissing``), no English left over (a run of two words of en.json the language's catalogue
   does not say too, or the service's English sentences), no text overflowing its button, tab, select or
@@ -154,7 +154,8 @@ class Walk:
             wrong = {
                 "lang": seen["lang"] if seen["lang"] != self.lang else None,
                 "missing": seen["missing"],
-                "english": [piece for piece in self.english if piece in seen["words"]],
+                "english": [piece for piece in self.english  # whole words: "it is" is no leftover in "Arbeit ist"
+                            if re.search(r"(?<!\w)" + re.escape(piece) + r"(?!\w)", seen["words"])],
                 "overflowing": seen["overflowing"],
                 "outside": seen["outside"],
                 "sideways": seen["sideways"],
@@ -263,6 +264,11 @@ def test_each_language_for_a_new_visitor_every_screen(browser, service, requests
                 assert {tag: set(c) for tag, c in categories.items()} == PLURALS
                 continue
             walk.look("idle")
+            page.locator("[data-write=number]:visible").first.click()  # the Number mode's pad and words
+            expect(page.get_by_test_id("number")).to_be_visible()
+            walk.look("number mode")
+            page.locator("[data-write=digit]:visible").first.click()
+            expect(page.get_by_test_id("number")).to_be_hidden()
             fake = Service(page)
             fake.answer = ANSWER
             draw_strokes(page, SEVEN)
@@ -365,7 +371,8 @@ def test_errors_and_plurals_in_the_chosen_language(browser, service, requests_se
     try:
         assert page.evaluate("document.documentElement.lang") == "ru"
         fake = Service(page)
-        error, message = page.get_by_test_id("error"), page.get_by_test_id("error-message")
+        error = page.get_by_test_id("error")
+        message = error.get_by_test_id("error-message")
         fake.fail = {"status": 422, "json": {"detail": SERVER_SAYS[2], "code": "invalid_strokes"}}
         draw_strokes(page, SEVEN)
         expect(error).to_be_visible()
