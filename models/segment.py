@@ -315,12 +315,15 @@ def stroke_labels(strokes: list, shape: tuple[int, int], line_width: float,
 
 
 def render_character(strokes: list, parts: tuple[int, ...], line_width: float, scale: float,
-                     supersample: int = 2) -> np.ndarray:
+                     supersample: int = 2, joints: str = "disc") -> np.ndarray:
     """float32[H,W] ink of ``parts`` of ``strokes`` drawn anew, ``scale`` times their size on the pad, with a pen
     ``line_width`` wide, round caps and round joints as the page draws: a character written small on the pad drawn
-    as it would have been on the single canvas (the pen as thick against it as on a single drawing). The joints
-    are most of the time this takes (Pillow draws a pie slice at every point); joints only where the stroke turns
-    sharply read a few numbers fewer right (docs/numbers.md), so all are drawn."""
+    as it would have been on the single canvas (the pen as thick against it as on a single drawing).
+
+    ``joints``: ``"disc"`` (a disc the pen's width at every point, as a canvas's round join is) or ``"pie"``
+    (Pillow's ``joint="curve"``: a pie slice a pixel smaller at every point, and a gap line beside it). The pie
+    slices were most of the time this took (3.5x the discs' for a pendigits digit, docs/numbers.md); the discs
+    read as many numbers right."""
     points = [np.column_stack([strokes[i][0], strokes[i][1]]).astype(np.float64) for i in parts]
     lo = np.min([p.min(axis=0) for p in points], axis=0)
     hi = np.max([p.max(axis=0) for p in points], axis=0)
@@ -328,13 +331,19 @@ def render_character(strokes: list, parts: tuple[int, ...], line_width: float, s
     size = np.ceil((hi - lo) * scale + 2 * r + 2).astype(int) * supersample
     image = Image.new("L", (int(size[0]), int(size[1])), 0)
     draw = ImageDraw.Draw(image)
+    core, ink = draw.draw, draw.draw.draw_ink(255)  # Pillow's drawing calls without their per-call overhead
     width = line_width * supersample
+    h = width / 2
     for p in points:
         xy = [(float(x), float(y)) for x, y in ((p - lo) * scale + r + 1) * supersample]
         if len(xy) > 1:
-            draw.line(xy, fill=255, width=max(1, int(round(width))), joint="curve")
-        for x, y in (xy[0], xy[-1]):
-            draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+            if joints == "pie":
+                draw.line(xy, fill=255, width=max(1, int(round(width))), joint="curve")
+            else:
+                core.draw_lines(xy, ink, max(1, int(round(width))))
+        ends = (xy[0], xy[-1]) if joints == "pie" else xy  # a disc at every point: the caps and the joints
+        for x, y in ends:
+            core.draw_ellipse((x - h, y - h, x + h, y + h), ink, 1)
     if supersample > 1:
         image = image.reduce(supersample)
     return np.asarray(image, np.float32) / 255
