@@ -112,6 +112,24 @@ def inside(a: Box, b: Box, inset: float) -> bool:
     return wide.x0 + inset <= narrow.cx <= wide.x1 - inset
 
 
+def root_finder(parent: list[int]):
+    """Union-find's find over ``parent`` (halving the path as it goes): join sets with
+    ``parent[find(a)] = find(b)``.
+
+    >>> parent = [0, 1, 2, 3]
+    >>> find = root_finder(parent)
+    >>> parent[find(3)] = find(1); parent[find(1)] = find(0)
+    >>> [find(i) for i in range(4)]
+    [0, 0, 2, 0]
+    """
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    return find
+
+
 def group_parts(boxes: list[Box], line_width: float) -> list[Piece]:
     """Parts (by their ink boxes) grouped into characters, left to right; see the module's docstring."""
     if not boxes:
@@ -120,11 +138,7 @@ def group_parts(boxes: list[Box], line_width: float) -> list[Piece]:
     small = [max(b.w, b.h) < SMALL * height for b in boxes]
     parent = list(range(n))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    find = root_finder(parent)
 
     body = [i for i in range(n) if not small[i]]
     for k, i in enumerate(body):
@@ -227,11 +241,7 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, list[Box]]:
         return labels, []
     parent = list(range(n))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    find = root_finder(parent)
 
     row_start = np.searchsorted(rows, np.arange(h + 1))
     rows_l, starts_l, ends_l = rows.tolist(), starts.tolist(), ends.tolist()
@@ -315,12 +325,15 @@ def stroke_labels(strokes: list, shape: tuple[int, int], line_width: float,
 
 
 def render_character(strokes: list, parts: tuple[int, ...], line_width: float, scale: float,
-                     supersample: int = 2) -> np.ndarray:
+                     supersample: int = 2, joints: str = "disc") -> np.ndarray:
     """float32[H,W] ink of ``parts`` of ``strokes`` drawn anew, ``scale`` times their size on the pad, with a pen
     ``line_width`` wide, round caps and round joints as the page draws: a character written small on the pad drawn
-    as it would have been on the single canvas (the pen as thick against it as on a single drawing). The joints
-    are most of the time this takes (Pillow draws a pie slice at every point); joints only where the stroke turns
-    sharply read a few numbers fewer right (docs/numbers.md), so all are drawn."""
+    as it would have been on the single canvas (the pen as thick against it as on a single drawing).
+
+    ``joints``: ``"disc"`` (a disc the pen's width at every point, as a canvas's round join is) or ``"pie"``
+    (Pillow's ``joint="curve"``: a pie slice a pixel smaller at every point, and a gap line beside it). The pie
+    slices were most of the time this took (3.5x the discs' for a pendigits digit, docs/numbers.md); the discs
+    read as many numbers right."""
     points = [np.column_stack([strokes[i][0], strokes[i][1]]).astype(np.float64) for i in parts]
     lo = np.min([p.min(axis=0) for p in points], axis=0)
     hi = np.max([p.max(axis=0) for p in points], axis=0)
@@ -328,13 +341,19 @@ def render_character(strokes: list, parts: tuple[int, ...], line_width: float, s
     size = np.ceil((hi - lo) * scale + 2 * r + 2).astype(int) * supersample
     image = Image.new("L", (int(size[0]), int(size[1])), 0)
     draw = ImageDraw.Draw(image)
+    core, ink = draw.draw, draw.draw.draw_ink(255)  # Pillow's drawing calls without their per-call overhead
     width = line_width * supersample
+    h = width / 2
     for p in points:
         xy = [(float(x), float(y)) for x, y in ((p - lo) * scale + r + 1) * supersample]
         if len(xy) > 1:
-            draw.line(xy, fill=255, width=max(1, int(round(width))), joint="curve")
-        for x, y in (xy[0], xy[-1]):
-            draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+            if joints == "pie":
+                draw.line(xy, fill=255, width=max(1, int(round(width))), joint="curve")
+            else:
+                core.draw_lines(xy, ink, max(1, int(round(width))))
+        ends = (xy[0], xy[-1]) if joints == "pie" else xy  # a disc at every point: the caps and the joints
+        for x, y in ends:
+            core.draw_ellipse((x - h, y - h, x + h, y + h), ink, 1)
     if supersample > 1:
         image = image.reduce(supersample)
     return np.asarray(image, np.float32) / 255

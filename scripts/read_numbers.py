@@ -127,6 +127,7 @@ def main() -> None:
     if args.variants:
         variants.update({
             "strokes + PNG, cut from the pad (not drawn anew)": dict(with_strokes=True, RENDER=False),
+            "strokes + PNG, drawn anew with Pillow's pie-slice joints": dict(with_strokes=True, JOINTS="pie"),
             "strokes + PNG, grouping only (no merge or split by the models)": dict(with_strokes=True, MERGES=False,
                                                                                    SPLITS=False),
             "PNG alone, components only (no merge or split by the models)": dict(with_strokes=False, MERGES=False,
@@ -134,7 +135,7 @@ def main() -> None:
         })
     results = {"split": args.split, "numbers": args.numbers, "seed": args.seed, "pad": PAD.as_dict(),
                "digits": len(digits), "alone_digit_accuracy": float(np.mean(np.concatenate(alone))), "variants": {}}
-    defaults = {name: getattr(reader, name) for name in ("RENDER", "MERGES", "SPLITS")}
+    defaults = {name: getattr(reader, name) for name in ("RENDER", "JOINTS", "MERGES", "SPLITS")}
     for name, variant in variants.items():
         for key, value in variant.items():
             if key != "with_strokes":

@@ -264,6 +264,19 @@ def test_strokes_boxes_are_the_pen_around_the_points():
     assert (box.x0, box.y0, box.x1, box.y1) == (10 - PEN / 2, 20 - PEN / 2, 30 + PEN / 2, 60 + PEN / 2)
 
 
+def test_characters_are_drawn_anew_with_a_disc_at_every_point_as_the_page_joins_strokes():
+    from models.preprocess import fit_and_center
+    from models.segment import render_character
+    strokes = four(100) + zero(300, t0=1000, width=110)
+    for parts in ((0, 1), (2,)):
+        disc = render_character(strokes, parts, 8.0, 0.5)
+        pie = render_character(strokes, parts, 8.0, 0.5, joints="pie")  # Pillow's joint="curve", as before
+        assert disc.shape == pie.shape
+        # The discs (the pen's width) cover the pie slices (a pixel smaller) and add only their edge.
+        assert (disc >= pie).all() and 0 < (disc - pie).sum() < 0.05 * pie.sum()
+        assert np.abs(fit_and_center(disc, 20) - fit_and_center(pie, 20)).mean() < 0.01
+
+
 def test_a_number_read_from_its_image_alone_is_saved_by_the_boxes_it_was_read_in(client, written):
     image = data_url(render_pad(written.strokes))
     read = client.post("/api/read", json={"image": image}).json()

@@ -203,6 +203,7 @@ RENDER = True  # with strokes: each character drawn anew at the single canvas's 
 SINGLE_HEIGHT = 168.0  # how tall people write a digit on the single canvas (pad pixels; pendigits' median)
 RENDER_SIDE = 64.0  # ... and then, pen and all, zoomed to this longer side: it is read at 20, and drawing it at
 # the single canvas's size costs 4x the time for the same 28x28 (docs/numbers.md)
+JOINTS = "disc"  # ... its joints (render_character; scripts/read_numbers.py --variants reads with "pie")
 
 
 def _x28(p: _Pad, piece: Piece, box: int) -> np.ndarray:
@@ -212,7 +213,7 @@ def _x28(p: _Pad, piece: Piece, box: int) -> np.ndarray:
             side = max(piece.box.w, piece.box.h) / p.scale[0]  # pad pixels
             grow = max(1.0, SINGLE_HEIGHT / p.height)  # as large as on the single canvas, and the pen as thick
             zoom = min(1.0, RENDER_SIDE / max(side * grow, 1.0))  # all of it, smaller: the same proportions
-            crop = render_character(p.strokes, piece.parts, p.pen * zoom, grow * zoom)
+            crop = render_character(p.strokes, piece.parts, p.pen * zoom, grow * zoom, joints=JOINTS)
             if crop.sum() >= MIN_INK_PIXELS:
                 return fit_and_center(crop, box)
         crop = cut(p.ink, piece.box, p.labels, piece.parts)
