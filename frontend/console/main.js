@@ -3,7 +3,7 @@
 // the audit log and the models' promotions, as tabs. A 401 anywhere signs out at once: the
 // token is forgotten, every drawing shown is dropped, and the login form says why.
 
-import { alphabetOf } from "../js/glyphs.js";
+import { alphabetOf, alphabetTitle } from "../js/glyphs.js";
 import { loadMessages, setDefaults, t, translatePage } from "../js/i18n.js";
 import { AdminApi, ImageLoader, session } from "./admin.js";
 import { AuditLog } from "./audit.js";
@@ -32,10 +32,11 @@ async function boot() {
 class Console {
   constructor(config) {
     const alphabet = alphabetOf(config);
-    setDefaults({ kind: alphabet.kind, title: alphabet.title, count: alphabet.labels.length });
+    const name = alphabetTitle(alphabet); // in the page's language (the one chosen on the page, else the browser's)
+    setDefaults({ kind: alphabet.kind, title: name, count: alphabet.labels.length });
     translatePage();
     const title = byTestId("alphabet-title");
-    title.textContent = alphabet.title;
+    title.textContent = name;
     title.hidden = false;
     document.body.dataset.alphabet = alphabet.isDigits ? "digits" : "other";
     this.api = new AdminApi();

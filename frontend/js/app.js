@@ -16,7 +16,8 @@ import { ErrorBox, showBootError } from "./errors.js";
 import { Explainer } from "./explain.js";
 import { FeatureMaps } from "./featuremaps.js";
 import { alphabetOf, applyAlphabetWords } from "./glyphs.js";
-import { loadMessages } from "./i18n.js";
+import { loadMessages, preloadMessages, startLanguage } from "./i18n.js";
+import { LanguagePicker } from "./language.js";
 import { HandwritingMemory } from "./memory.js";
 import { NumberController } from "./number.js";
 import { DrawingPad } from "./pad.js";
@@ -33,15 +34,22 @@ const STATS_SETTLE_MS = 2500;
 const $ = (selector) => document.querySelector(selector);
 const byTestId = (id) => $(`[data-testid="${id}"]`);
 
-/** Starts the page: its words and its parts once the service has said what it serves, or why it could not start. */
+/**
+ * Starts the page: its words and its parts once the service has said what it serves, or why it could not start.
+ * The language may depend on the alphabet (hiragana opens in Japanese: i18n.js startLanguage), so the words
+ * are installed once the config is in; the likely catalogue is fetched meanwhile.
+ */
 export async function boot() {
-  const [words, config] = await Promise.allSettled([loadMessages(), api.config()]);
-  if (words.status === "rejected") {
+  preloadMessages(startLanguage());
+  const config = await api.config().then((value) => ({ value }), (reason) => ({ reason }));
+  try {
+    await loadMessages(startLanguage({ alphabetLanguage: config.value?.alphabet?.lang }));
+  } catch {
     // Without its words the page cannot say anything but index.html's one English sentence.
     showBootError(byTestId("boot-error"), null);
     return;
   }
-  if (config.status === "rejected") {
+  if (config.reason) {
     showBootError(byTestId("boot-error"), config.reason);
     return;
   }
@@ -53,6 +61,7 @@ class App {
   constructor(config) {
     const alphabet = alphabetOf(config);
     applyAlphabetWords(alphabet);
+    new LanguagePicker(byTestId("language"));
     this.mode = "draw";
     const errors = new ErrorBox(byTestId("error"));
     const pad = new DrawingPad(byTestId("pad"), config.canvas);

@@ -9,7 +9,7 @@
 // between the chips.
 
 import { glyphButtons, labelOf } from "./glyphs.js";
-import { percent, t, tn } from "./i18n.js";
+import { onLanguageChange, percent, t, tn } from "./i18n.js";
 import { DrawingPad } from "./pad.js";
 
 export const READ_DEBOUNCE_MS = 250;
@@ -54,6 +54,27 @@ export class NumberController {
     this.pad.addEventListener("strokestart", () => this.#strokeStarted());
     this.pad.addEventListener("strokeend", () => this.#changed());
     this.pad.addEventListener("change", () => this.#changed());
+    this.lastSaved = null; // what #showSaved showed last, to say it again in another language
+    onLanguageChange(() => this.#reword());
+    this.#render();
+  }
+
+  /** The page speaks another language: every word this mode wrote, said again in it (the focus stays put). */
+  #reword() {
+    const { alphabet } = this;
+    for (const b of this.gridButtons) b.setAttribute("aria-label", t("number.fix_choice", { named: alphabet.named(Number(b.dataset.digit)) }));
+    if (this.open !== null && this.reading) {
+      const guesses = this.reading.response.characters[this.open]?.top3 || [];
+      this.els.fixTitle.textContent = t("number.fix_title", { position: this.open + 1 });
+      this.els.fixTop3.querySelectorAll("button").forEach((button, i) => {
+        const guess = guesses[i];
+        if (!guess) return;
+        button.setAttribute("aria-label", t("number.fix_guess", { named: alphabet.named(labelOf(guess)), sure: percent(guess.p) }));
+        const p = button.querySelector(".choice-p");
+        if (p) p.textContent = percent(guess.p);
+      });
+    }
+    if (this.lastSaved && !this.els.saved.hidden) this.#showSaved(...this.lastSaved);
     this.#render();
   }
 
@@ -327,6 +348,7 @@ export class NumberController {
 
   /** "Saved, thanks": the number as saved, and each character as the drawing it was stored as. */
   #showSaved(saved, train) {
+    this.lastSaved = [saved, train];
     const { saved: box } = this.els;
     const learned = saved.learned && Object.values(saved.learned).every((v) => v !== null);
     const count = saved.drawings.length;
