@@ -203,7 +203,7 @@ export class Promotions {
     const body = document.createElement("tbody");
     const crowd = figures.crowd;
     if (crowd) {
-      const p = Number.isFinite(crowd.p) ? t("console.promotions.figures.p", { p: crowd.p < 0.001 ? "< 0.001" : number(crowd.p, { maximumFractionDigits: 3 }) }) : "";
+      const p = Number.isFinite(crowd.p) ? t("console.promotions.figures.p", { p: number(crowd.p, { maximumSignificantDigits: 2 }) }) : "";
       body.append(row([t("console.promotions.figures.crowd", { n: crowd.n ?? 0 }) + (p ? ` (${p})` : ""),
         accuracy(crowd.champion), accuracy(crowd.challenger)]));
     }
