@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models.canvas import CANVAS, CanvasSpec
+from models.canvas import CANVAS, PAD, CanvasSpec, PadSpec
 
 _SUPERSAMPLE = 4
 
@@ -38,9 +38,22 @@ def render_strokes(
     transparent (RGBA), as a page without a background fill would send.
     """
     scale = _SUPERSAMPLE * (canvas.size / source_size if source_size else 1.0)
-    side = canvas.size * _SUPERSAMPLE
-    width = canvas.line_width * _SUPERSAMPLE
-    ink = Image.new("L", (side, side), 0)
+    return _render(strokes, (canvas.size, canvas.size), canvas.line_width, canvas.ink, canvas.background, scale,
+                   transparent)
+
+
+def render_pad(strokes: Sequence, pad: PadSpec = PAD) -> bytes:
+    """Draw strokes in the API's format (``[[x...], [y...], [t...]]`` each, pad pixels) on the number pad, as
+    the page draws them: the same pen as :func:`render_strokes`."""
+    arrays = [np.column_stack([s[0], s[1]]) for s in strokes]
+    return _render(arrays, (pad.width, pad.height), pad.line_width, pad.ink, pad.background, float(_SUPERSAMPLE),
+                   False)
+
+
+def _render(strokes, size: tuple[int, int], line_width: int, ink_colour: str, background: str, scale: float,
+            transparent: bool) -> bytes:
+    width = line_width * _SUPERSAMPLE
+    ink = Image.new("L", (size[0] * _SUPERSAMPLE, size[1] * _SUPERSAMPLE), 0)
     draw = ImageDraw.Draw(ink)
     radius = width / 2
     for stroke in strokes:
@@ -49,13 +62,13 @@ def render_strokes(
             draw.line(points, fill=255, width=width, joint="curve")
         for x, y in (points[0], points[-1]) if len(points) > 1 else points:  # round caps
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    coverage = ink.resize((canvas.size, canvas.size), Image.Resampling.BOX)
-    ink_rgb = Image.new("RGB", coverage.size, canvas.ink)
+    coverage = ink.resize(size, Image.Resampling.BOX)
+    ink_rgb = Image.new("RGB", coverage.size, ink_colour)
     if transparent:
         image = ink_rgb.convert("RGBA")
         image.putalpha(coverage)
     else:
-        image = Image.new("RGB", coverage.size, canvas.background)
+        image = Image.new("RGB", coverage.size, background)
         image.paste(ink_rgb, mask=coverage)
     out = io.BytesIO()
     image.save(out, format="PNG")

@@ -12,3 +12,7 @@ class InvalidImageError(DrawingError):
 class BlankDrawingError(DrawingError):
     """The image holds no ink."""
 
+
+
+class TooManyCharactersError(DrawingError):
+    """More characters on the number pad than a number may have."""

@@ -80,6 +80,11 @@ class Gate:
         character, outlier, several = (float(v) for v in self.probabilities(np.atleast_2d(features))[0])
         return Verdict(character, outlier, several, refused=outlier + several > self.refuse_above)
 
+    def verdicts(self, features: np.ndarray) -> list[Verdict]:
+        """The verdict on each row of ``features``, in one pass."""
+        return [Verdict(float(c), float(o), float(s), refused=float(o) + float(s) > self.refuse_above)
+                for c, o, s in self.probabilities(features)]
+
     def with_threshold(self, refuse_above: float) -> "Gate":
         return Gate(self.mean, self.scale, self.w1, self.b1, self.w2, self.b2, float(refuse_above))
 

@@ -119,8 +119,9 @@ def clean_png(png: bytes | str | Image.Image) -> bytes:
     return out.getvalue()
 
 
-def load_ink(png: bytes | str | Image.Image) -> np.ndarray:
-    """Ink coverage of a PNG as float32[H,W] in [0,1]: 1 is full ink, 0 is background.
+def load_ink(png: bytes | str | Image.Image, shrink_above: int = SHRINK_ABOVE) -> np.ndarray:
+    """Ink coverage of a PNG as float32[H,W] in [0,1]: 1 is full ink, 0 is background; an image larger than
+    ``shrink_above`` a side box-shrunk by a whole factor first (the number pad passes its own width).
 
     Handles L, LA, RGB, RGBA and palette images; a transparent background
     (ink is whatever is opaque) and either polarity (the background is the
@@ -133,8 +134,8 @@ def load_ink(png: bytes | str | Image.Image) -> np.ndarray:
         image = Image.fromarray((np.asarray(image).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8), "L")
     elif image.mode not in ("L", "LA", "RGB", "RGBA"):  # 1-bit, CMYK...
         image = image.convert("RGBA" if "A" in image.getbands() else "L")
-    if max(image.size) > SHRINK_ABOVE:
-        image = image.reduce(-(-max(image.size) // SHRINK_ABOVE))
+    if max(image.size) > shrink_above:
+        image = image.reduce(-(-max(image.size) // shrink_above))
     alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
     if alpha is not None and _median_level(_border(alpha)) < 0.5:
         # Transparent background: whatever was painted is ink, whatever its colour.

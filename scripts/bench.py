@@ -99,7 +99,8 @@ def predict_bodies(n: int = 200) -> tuple[list[bytes], list[bytes]]:
 # --- load ----------------------------------------------------------------------------------
 
 
-async def _load(ports: list[int], bodies: list[bytes], clients: int, seconds: float, max_requests: int) -> dict:
+async def _load(ports: list[int], bodies: list[bytes], clients: int, seconds: float, max_requests: int,
+                path: str = "/api/predict") -> dict:
     latencies, server, errors = [], [], 0
     deadline = time.perf_counter() + seconds
     sent = 0
@@ -107,7 +108,7 @@ async def _load(ports: list[int], bodies: list[bytes], clients: int, seconds: fl
     async def client(k: int) -> None:
         nonlocal errors, sent
         port = ports[k % len(ports)]
-        requests = [(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        requests = [(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         i = k
@@ -136,8 +137,8 @@ async def _load(ports: list[int], bodies: list[bytes], clients: int, seconds: fl
 
 
 def load(ports: list[int], bodies: list[bytes], clients: int, seconds: float = 3600,
-         max_requests: int = 10**9) -> dict:
-    return asyncio.run(_load(ports, bodies, clients, seconds, max_requests))
+         max_requests: int = 10**9, path: str = "/api/predict") -> dict:
+    return asyncio.run(_load(ports, bodies, clients, seconds, max_requests, path))
 
 
 def measure(services: list[LiveService], startup_s: float, bodies: list[bytes], seconds: float) -> dict:

@@ -14,6 +14,7 @@ card's ``data-current`` (whether the answer on show is for the drawing now on th
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -82,9 +83,18 @@ def is_focused(locator) -> bool:
 # --- the page -------------------------------------------------------------------------------
 
 
-def open_page(browser, service, requests_seen, **context_options):
+def open_page(browser, service, requests_seen, language: str | None = "en", before=None, **context_options):
+    """A page of ``service``, ready. It speaks ``language`` as if the person had chosen it with the header's picker
+    (the words these tests look for are English); with None, the language the page picks itself (the browser's,
+    Playwright's ``locale``, or the alphabet's: tests/test_browser_languages.py). ``before(context)`` runs before
+    the page opens (routes, say)."""
     context = browser.new_context(**{"viewport": DESKTOP, **context_options})
+    if language:
+        context.add_init_script("try { localStorage.getItem('inkling.language') || localStorage.setItem('inkling.language', %s) }"
+                                " catch (error) {}" % json.dumps(language))
     context.on("request", lambda request: requests_seen.append(request.url))
+    if before:
+        before(context)
     page = context.new_page()
     # Every answer to POST /api/predict, in the order they came: the newest is the one the page shows
     # (a newer request always wins), which ``wait_for_prediction`` in test_browser.py reads.

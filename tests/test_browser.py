@@ -257,8 +257,10 @@ def gallery(page):
 
 
 def online_versions(client, probe) -> dict:
-    """The online models' versions right now (a predict response carries them; /api/stats is cached)."""
-    return predict_png(client, probe)["versions"]
+    """The online models' versions right now (a predict response carries every model's; /api/stats is cached)."""
+    versions = predict_png(client, probe)["versions"]
+    assert versions["fnn_original"] == versions["cnn_original"] == 0  # the shipped originals: nothing promoted here
+    return {name: versions[name] for name in ("fnn_online", "cnn_online")}
 
 
 def drawings(client, admin: bool = False, **params) -> list[dict]:

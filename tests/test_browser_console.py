@@ -580,6 +580,105 @@ def test_reviewing_speed_keyboard_only(browser, service, requests_seen, client, 
         page.context.close()
 
 
+# --- promotions -------------------------------------------------------------------------------
+
+
+def refused_run(data_dir) -> str:
+    """A retrain run the gate refused, recorded as the job records one (its challengers first), with figures."""
+    from service.core.promotions import Promotion, PromotionStore, new_promotion_id
+    from service.core.storage import LocalObjects
+    from service.core.storage.ids import utc_iso
+    from tests.test_promotions import challengers
+
+    store, pid = PromotionStore(LocalObjects(data_dir)), new_promotion_id()
+    reason = {"fnn": "not promoted: crowd holdout 96.1% vs 96.4%, p = 0.61 (needs < 0.05 and the challenger ahead)",
+              "cnn": "not promoted: crowd holdout 98.2% vs 97.4%, p = 0.08 (needs < 0.05)"}
+    acc = {"fnn": (0.964, 0.961, 0.9731, 0.9722), "cnn": (0.974, 0.982, 0.9921, 0.9925)}
+    models = {kind: {"promote": False, "reason": reason[kind], "sha256": store.put_challenger(pid, kind, data),
+                     "figures": {"crowd": {"n": 500, "champion": acc[kind][0], "challenger": acc[kind][1], "p": 0.08},
+                                 "holdout": {"name": "MNIST test", "n": 10000, "champion": acc[kind][2],
+                                             "challenger": acc[kind][3]}}}
+              for kind, data in challengers(3).items()}
+    store.put(Promotion(pid, utc_iso(), "digits", "judged", "; ".join(reason.values()), utc_iso(), {"fnn": 0, "cnn": 0},
+                        {"command": "python -m service.retrain", "seed": 3, "crowd_share": 0.12,
+                         "data": {"base": 60000, "crowd": 2400}}, models))
+    return pid
+
+
+@SAME_ORIGIN
+def test_promotions_a_refused_run_forced_with_a_reason_then_rolled_back(browser, service, requests_seen, client, crowd):
+    """The Promotions tab: a refused run with the gate's reason and figures; "Promote anyway" asks why and
+    which challengers, and the original is served promoted; "Roll back" asks why and to which version; both
+    are in the service's audit log under the reviewer's name."""
+    run = refused_run(service.data_dir)
+    page = open_console(browser, service, requests_seen, token=TOKENS["ana"])
+    try:
+        expect(items(page).first).to_be_visible()
+        page.get_by_role("tab", name="Promotions").click()
+        runs = page.get_by_role("list", name="Retrain runs, newest first")
+        card = runs.locator(f"li[data-run='{run}']")
+        expect(card).to_be_visible()
+        expect(card).to_contain_text("Refused by the gate")
+        expect(card).to_contain_text("p = 0.08 (needs < 0.05)")
+        expect(card).to_contain_text("trained on 60,000 base and 2,400 crowd drawings")
+        cnn = card.locator("section[data-kind=cnn]")
+        expect(cnn.get_by_role("row", name="the crowd's 500 newest drawings")).to_contain_text("97.4%")
+        expect(cnn.get_by_role("row", name="MNIST test (10,000)")).to_be_visible()
+        served = page.get_by_role("list", name="Originals served now")
+        expect(served.locator("li[data-model=cnn_original]")).to_contain_text("The shipped weights")
+        assert served.get_by_role("button", name="Roll back…").first.is_disabled()  # v0: nothing before it
+        shot(page, "desktop-promotions")
+
+        card.get_by_role("button", name="Promote anyway…").click()
+        dialog = page.get_by_role("dialog", name="Promote what the gate refused")
+        expect(dialog).to_be_visible()
+        dialog.get_by_role("button", name="Promote", exact=True).click()
+        expect(dialog.get_by_role("alert")).to_contain_text("Say why")  # nothing sent without a reason
+        assert not [u for u, _ in page.admin_responses if "/force" in u]
+        dialog.get_by_role("checkbox", name=re.compile("FNN")).uncheck()
+        dialog.get_by_label("Why (kept in the audit log)").fill("the crowd's sevens, checked by hand")
+        with page.expect_response(lambda r: r.url.endswith(f"/api/admin/promotions/{run}/force")) as forced:
+            dialog.get_by_role("button", name="Promote", exact=True).click()
+        assert forced.value.status == 200 and forced.value.json()["versions"] == {"cnn": 1}
+        assert forced.value.request.post_data_json == {"why": "the crowd's sevens, checked by hand", "models": ["cnn"]}
+        expect(dialog).to_be_hidden()
+        expect(toast(page)).to_contain_text("Promoted:")
+        expect(card).to_contain_text("Promoted by an admin")
+        expect(card.locator("section[data-kind=cnn]")).to_contain_text("served as v1")
+        expect(card.locator("section[data-kind=fnn]")).to_contain_text("Not promoted")
+        cnn_served = served.locator("li[data-model=cnn_original]")
+        expect(cnn_served).to_contain_text("v1")
+        expect(cnn_served).to_contain_text("although the gate refused")
+        from lab.render import render_pendigit
+
+        probe = data_url(render_pendigit(pen_digits()[0]))
+        versions = client.post("/api/predict", json={"image": probe}).json()["versions"]
+        models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+        assert models["cnn_original"]["version"] == 1 and models["cnn_original"]["origin"]["by"] == "ana"
+        assert models["fnn_original"]["version"] == 0
+        assert versions["cnn_original"] == 1 and versions["fnn_original"] == 0  # this worker serves it at once
+
+        cnn_served.get_by_role("button", name="Roll back…").click()
+        dialog = page.get_by_role("dialog", name=re.compile("Roll .* back"))
+        expect(dialog.get_by_label("Version to serve")).to_have_value("0")
+        dialog.get_by_label("Why (kept in the audit log)").fill("sevens fine, fours worse")
+        with page.expect_response(lambda r: r.url.endswith("/api/models/cnn_original/rollback")) as rolled:
+            dialog.get_by_role("button", name="Roll back", exact=True).click()
+        assert rolled.value.status == 200 and rolled.value.json()["version"] == 2
+        expect(cnn_served).to_contain_text("Rolled back to v0")
+        expect(cnn_served).to_contain_text("sevens fine, fours worse")
+        actions = page.get_by_role("list", name="What admins did to the models")
+        expect(actions.get_by_role("listitem")).to_have_count(2)
+        expect(actions.get_by_role("listitem").first).to_contain_text("ana rolled")
+        logged = client.get("/api/admin/audit/models", headers=auth()).json()["items"]
+        assert [(e["action"], e["by"], e["why"]) for e in logged] == [
+            ("rollback", "ana", "sevens fine, fours worse"), ("force", "ana", "the crowd's sevens, checked by hand")]
+        shot(page, "desktop-promotions-done", full_page=True)
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
+
+
 # --- another alphabet: hiragana ----------------------------------------------------------------
 
 

@@ -128,8 +128,9 @@ def chosen(client, config):
     """Characters picked through the API before any drawing is saved.
 
     ``good``: a clean character (あ if it is) that the ensemble reads right;
-    ``misread``: a character the ensemble answers wrongly or is unsure of (drawn small and slanted
-    to find one if every clean one is read right), for correcting through the picker.
+    ``misread``: a character the ensemble answers wrongly (drawn small and slanted to find one if every
+    clean one is read right), for correcting through Wrong and the picker. One it cannot tell is not
+    taken: the page asks what it is instead of offering Right and Wrong.
     """
     k = kana()
     glyphs = [entry["glyph"] for entry in config["labels"]]
@@ -148,7 +149,7 @@ def chosen(client, config):
             if size != 0.68:  # small and slanted, off to a corner
                 strokes = [s @ tilt.T * np.array([1.0, 0.8]) + np.array([-20.0, 40.0]) for s in strokes]
             answer = predict_strokes(client, strokes)["answer"]
-            if answer["label"] != glyphs.index(char):
+            if answer["label"] is not None and answer["label"] != glyphs.index(char):
                 misread = (char, strokes)
                 break
         if misread:

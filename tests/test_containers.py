@@ -89,7 +89,8 @@ def test_full_image_alone_serves_on_port_and_learns(drawings):
             assert sum(a == d.label for a, d in zip(answers, drawings[:10])) >= 9
             body = post_drawing(client, drawings[0])
             assert body["stored"] and body["trained"] and not body["queued"], body
-            assert all(v >= 1 for v in body["versions"].values()), body
+            assert body["versions"]["fnn_online"] >= 1 and body["versions"]["cnn_online"] >= 1, body
+            assert body["versions"]["fnn_original"] == body["versions"]["cnn_original"] == 0, body  # shipped
             assert client.get(f"/api/drawings/{body['id']}").json()["learned"]["cnn_online"] >= 1
         print(f"[figure] full image, embedded default: {full.rss_mb():.0f} MB resident after learning a drawing")
 

@@ -221,3 +221,15 @@ def test_procfile_retrain_line_runs_to_completion(heroku_env, tmp_path):
     finally:
         end(retrain)
     assert "not retrained: 0 crowd drawings to learn from" in (tmp_path / "retrain.log").read_text()
+
+
+def test_every_setting_is_in_the_operators_configuration_guide():
+    """An operator finds every INKLING_* variable in docs/configuration.md (PORT and DYNO, the host's own
+    names, are read through aliases)."""
+    from service.core.settings import Settings
+
+    guide = (ROOT / "docs" / "configuration.md").read_text()
+    prefix = Settings.model_config.get("env_prefix", "INKLING_")
+    missing = [f"{prefix}{name}".upper() for name, field in Settings.model_fields.items()
+               if not isinstance(field.validation_alias, str) and f"`{prefix}{name}".upper() not in guide.upper()]
+    assert not missing, f"document these in docs/configuration.md: {missing}"

@@ -49,3 +49,25 @@ def test_learn_from_users_cross_validates_the_sharpness_leaving_each_writer_out(
     assert out["leave_one_writer_out"]["personal_errors"] == {"1": 5 + 3 + 3, "5": 4 + 2 + 2}
     tie = {"1": {"70": {"a": 1, "b": 1}, "40": {"a": 1, "b": 1}}}
     assert learn["sharpness_summary"](tie)["leave_one_writer_out"]["chosen"] == {"a": "40", "b": "40"}
+
+
+def test_the_number_benchmarks_stage_table_and_the_number_measurement_run(tmp_path):
+    """``bench_read.py``'s in-process half (the stages of reading an 8-digit number) and ``read_numbers.py`` on a
+    handful of numbers: the table's rows are there, and a number's digits are read about as well as alone."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        bench_read = runpy.run_path(str(ROOT / "scripts" / "bench_read.py"), run_name="bench_read")
+        bodies, numbers = bench_read["read_bodies"](8, 1)
+        assert len(numbers[0].labels) == 8
+        costs = bench_read["stages"](bodies[0], repeats=1)
+        assert "the whole reading (all of the above but the body)" in costs and all(ms >= 0 for ms in costs.values())
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    out = tmp_path / "numbers.json"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "read_numbers.py"), "--numbers", "20", "--split",
+                           "train", "--json", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    results = json.loads(out.read_text())["variants"]["strokes + PNG"]["all"]
+    assert results["numbers"] == 20 and results["digit_accuracy"] >= results["alone_digit_accuracy"] - 0.05

@@ -1,13 +1,14 @@
 // The review console's start (console/index.html loads it): the catalogue's words and the alphabet
 // (GET /api/config), then the login form or, with a token this tab signed in with, the console: the queue,
-// the audit log and (in a coming issue) model promotions, as tabs. A 401 anywhere signs out at once: the
+// the audit log and the models' promotions, as tabs. A 401 anywhere signs out at once: the
 // token is forgotten, every drawing shown is dropped, and the login form says why.
 
-import { alphabetOf } from "../js/glyphs.js";
+import { alphabetOf, alphabetTitle } from "../js/glyphs.js";
 import { loadMessages, setDefaults, t, translatePage } from "../js/i18n.js";
 import { AdminApi, ImageLoader, session } from "./admin.js";
 import { AuditLog } from "./audit.js";
 import { LabelPicker } from "./picker.js";
+import { Promotions } from "./promotions.js";
 import { ReviewQueue } from "./queue.js";
 import { Toast } from "./toast.js";
 
@@ -31,10 +32,11 @@ async function boot() {
 class Console {
   constructor(config) {
     const alphabet = alphabetOf(config);
-    setDefaults({ kind: alphabet.kind, title: alphabet.title, count: alphabet.labels.length });
+    const name = alphabetTitle(alphabet); // in the page's language (the one chosen on the page, else the browser's)
+    setDefaults({ kind: alphabet.kind, title: name, count: alphabet.labels.length });
     translatePage();
     const title = byTestId("alphabet-title");
-    title.textContent = alphabet.title;
+    title.textContent = name;
     title.hidden = false;
     document.body.dataset.alphabet = alphabet.isDigits ? "digits" : "other";
     this.api = new AdminApi();
@@ -61,6 +63,17 @@ class Console {
       api: this.api, images: new ImageLoader(this.api), alphabet,
       els: { list: byTestId("audit"), more: byTestId("audit-more"), refresh: byTestId("audit-refresh"),
         empty: byTestId("audit-empty"), error: byTestId("audit-error") },
+    });
+    const action = $("#model-action");
+    const part = (role) => action.querySelector(`[data-role=${role}]`);
+    this.promotions = new Promotions({
+      api: this.api, titles: config.titles || {}, toast: this.toast,
+      dialog: { element: action, form: part("form"), title: part("title"), what: part("what"), version: part("version"),
+        versionField: part("version-field"), models: part("models"), modelsField: part("models-field"), why: part("why"),
+        error: part("error"), cancel: part("cancel"), confirm: part("confirm") },
+      els: { served: byTestId("served"), runs: byTestId("runs"), runsEmpty: byTestId("runs-empty"),
+        actions: byTestId("model-actions"), actionsEmpty: byTestId("model-actions-empty"),
+        error: byTestId("promotions-error"), refresh: byTestId("promotions-refresh") },
     });
     this.keys = $("#keys");
     $("#keys-close").addEventListener("click", () => this.keys.close());
@@ -123,6 +136,7 @@ class Console {
     this.signedIn = false;
     this.queue.reset();
     this.audit.clear();
+    this.promotions.clear();
     this.toast.hide();
     if (this.picker.isOpen) this.picker.dialog.close();
     if (this.keys.open) this.keys.close();
@@ -158,6 +172,7 @@ class Console {
     }
     for (const name of TABS) $(`#panel-${name}`).hidden = name !== tab;
     if (tab === "audit" && this.signedIn) this.audit.load();
+    if (tab === "promotions" && this.signedIn) this.promotions.load();
   }
 
   #tabKeys(event) {
@@ -170,7 +185,7 @@ class Console {
   }
 
   #keydown(event) {
-    if (!this.signedIn || this.keys.open || this.picker.isOpen) return;
+    if (!this.signedIn || this.keys.open || this.picker.isOpen || $("#model-action").open) return;
     const target = event.target;
     const typing = target instanceof HTMLElement && target.closest("input:not([type=checkbox]), select, textarea");
     if (event.key === "?" && !typing) {

@@ -26,6 +26,14 @@ export class ActivationsView {
   constructor(container) {
     this.container = container;
     this.layers = new Map(); // name -> {figure, canvases, shape}
+    this.shown = null; // the response on show
+  }
+
+  /** The page speaks another language: the layers' words, said again in it (the maps drawn afresh). */
+  reword() {
+    const shown = this.shown;
+    this.clear();
+    if (shown) this.render(shown);
   }
 
   #layerFigure(name, shape) {
@@ -66,6 +74,7 @@ export class ActivationsView {
 
   /** Draw a response of POST /api/activations. */
   render(response) {
+    this.shown = response;
     const seen = new Set();
     for (const layer of response.layers || []) {
       const [channels, h, w] = layer.shape;
@@ -104,6 +113,7 @@ export class ActivationsView {
   }
 
   clear() {
+    this.shown = null;
     for (const entry of this.layers.values()) entry.figure.remove();
     this.layers.clear();
   }

@@ -1,16 +1,19 @@
 // Talking to the Inkling service (same origin). Every failure becomes an ApiError
-// carrying a message a person can act on: the server's own `detail` when it sent one, else the page's words.
+// carrying a message a person can act on, in the page's language: the catalogue's words for the error's
+// `code` (errors.code.<code>), else (on a page in English) the server's own `detail`, else the page's words
+// for what failed (errors.http_<status>): a page in another language never shows the server's English.
 
-import { t } from "./i18n.js";
+import { has, language, t } from "./i18n.js";
 import { writerId } from "./writer.js";
 
 export class ApiError extends Error {
   /**
    * @param {string|null} detail  what the server said (its `detail`), or null: the page says it from `key`
-   * @param {object} info          status (0 for network), code, retryAfter (seconds or null), retryable, and
-   *                               key: the message catalogue's words for it (api's own, or by HTTP status)
+   * @param {object} info          status (0 for network), code, retryAfter (seconds or null), retryable,
+   *                               key: the message catalogue's words for it (api's own, or by HTTP status), and
+   *                               action: what was asked ("save", "forget", "predict"), for words that depend on it
    */
-  constructor(detail, { status = 0, code = "network", retryAfter = null, retryable = true, key = "errors.unreachable" } = {}) {
+  constructor(detail, { status = 0, code = "network", retryAfter = null, retryable = true, key = "errors.unreachable", action = null } = {}) {
     super();
     this.name = "ApiError";
     this.detail = detail;
@@ -19,11 +22,18 @@ export class ApiError extends Error {
     this.code = code;
     this.retryAfter = retryAfter;
     this.retryable = retryable;
+    this.action = action;
   }
 
-  /** What to show the person: the server's own words, else the page's (worded when asked, in the page's language). */
+  /**
+   * What to show the person, worded when asked (in the page's language at that moment): the catalogue's words
+   * for the server's code, else the server's own words if the page speaks English (they are English), else the
+   * page's words for what failed.
+   */
   get message() {
-    return this.detail || t(this.key);
+    const coded = `errors.code.${this.code}`;
+    if (has(coded)) return t(coded, { action: this.action ?? "other" });
+    return (language() === "en" && this.detail) || t(this.key);
   }
 }
 
@@ -37,7 +47,7 @@ function parseRetryAfter(value) {
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-async function toApiError(response) {
+async function toApiError(response, action) {
   let detail = null;
   let code = `http_${response.status}`;
   try {
@@ -52,11 +62,14 @@ async function toApiError(response) {
   const key = `errors.http_${WORDED.includes(status) ? status : status >= 500 ? 500 : 400}`;
   // A bad request stays bad however often it is sent; only load, storage and server trouble pass.
   const retryable = status === 408 || status === 429 || status >= 500;
-  return new ApiError(detail, { status, code, key, retryAfter: parseRetryAfter(response.headers.get("Retry-After")), retryable });
+  return new ApiError(detail, { status, code, key, action, retryAfter: parseRetryAfter(response.headers.get("Retry-After")), retryable });
 }
 
-/** fetch JSON; resolves with the parsed body or rejects with ApiError (AbortError passes through). */
-export async function requestJSON(path, { method = "GET", body, signal, headers = {}, keepalive = false } = {}) {
+/**
+ * fetch JSON; resolves with the parsed body or rejects with ApiError (AbortError passes through). `action`
+ * names what is asked, for an error's words ("save": "...so your drawing was not saved").
+ */
+export async function requestJSON(path, { method = "GET", body, signal, headers = {}, keepalive = false, action = null } = {}) {
   let response;
   try {
     response = await fetch(path, {
@@ -68,13 +81,13 @@ export async function requestJSON(path, { method = "GET", body, signal, headers 
     });
   } catch (error) {
     if (error?.name === "AbortError") throw error;
-    throw new ApiError(null, { key: "errors.unreachable" });
+    throw new ApiError(null, { key: "errors.unreachable", action });
   }
-  if (!response.ok) throw await toApiError(response);
+  if (!response.ok) throw await toApiError(response, action);
   try {
     return await response.json();
   } catch {
-    throw new ApiError(null, { status: response.status, code: "bad_response", key: "errors.unreadable" });
+    throw new ApiError(null, { status: response.status, code: "bad_response", key: "errors.unreadable", action });
   }
 }
 
@@ -82,15 +95,23 @@ const me = () => ({ "Inkling-Writer": writerId() });
 
 export const api = {
   config: () => requestJSON("api/config"),
-  predict: (image, signal) => requestJSON("api/predict", { method: "POST", body: { image, writer: writerId() }, signal }),
-  activations: (image, signal) => requestJSON("api/activations", { method: "POST", body: { image, writer: writerId() }, signal }),
+  predict: (image, signal) => requestJSON("api/predict", { method: "POST", body: { image, writer: writerId() }, signal, action: "predict" }),
+  activations: (image, signal) => requestJSON("api/activations", { method: "POST", body: { image, writer: writerId() }, signal, action: "predict" }),
   /** Stores a drawing with its label, and its pen strokes (pad.toStrokes(); left out when null). */
   saveDrawing: (image, label, train, strokes = null) =>
-    requestJSON("api/drawings", { method: "POST", body: { image, label, train, writer: writerId(), ...(strokes ? { strokes } : {}) } }),
+    requestJSON("api/drawings", {
+      method: "POST", body: { image, label, train, writer: writerId(), ...(strokes ? { strokes } : {}) }, action: "save",
+    }),
+  /** Reads the number on the pad (POST /api/read): its PNG and, when there are any, its strokes. */
+  read: (image, strokes, signal) =>
+    requestJSON("api/read", { method: "POST", body: { image, writer: writerId(), ...(strokes ? { strokes } : {}) }, signal, action: "predict" }),
+  /** Saves a number as corrected (POST /api/numbers): each character {label} or {symbol}, with its strokes or box. */
+  saveNumber: (image, strokes, characters, train) =>
+    requestJSON("api/numbers", { method: "POST", body: { image, characters, train, writer: writerId(), ...(strokes ? { strokes } : {}) }, action: "save" }),
   /** What the service remembers of this writer's handwriting: {drawings, counts, capacity, trust}. */
   me: () => requestJSON("api/me", { headers: me() }),
   /** Delete this writer's memory (and the links to their drawings); the page then takes a new id. */
-  forgetMe: ({ keepalive = false } = {}) => requestJSON("api/me", { method: "DELETE", headers: me(), keepalive }),
+  forgetMe: ({ keepalive = false } = {}) => requestJSON("api/me", { method: "DELETE", headers: me(), keepalive, action: "forget" }),
   /** One stored drawing and, per online model, the version that learned it (null while queued). */
   drawing: (id) => requestJSON(`api/drawings/${encodeURIComponent(id)}`),
   stats: () => requestJSON("api/stats"),

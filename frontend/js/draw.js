@@ -4,7 +4,7 @@
 // the models have learned it. After a save the pad has the focus again and is brought back into view.
 
 import { bringIntoView, glyphButtons, labelOf } from "./glyphs.js";
-import { t, tn } from "./i18n.js";
+import { onLanguageChange, t, tn } from "./i18n.js";
 
 export const DEBOUNCE_MS = 150;
 const LEARN_POLL_MS = 1000; // how often to ask whether a queued drawing was learned
@@ -42,9 +42,8 @@ export class DrawController {
     this.#setPrediction(null); // {image, revision, response} for the drawing now on the pad, or null
     this.learning = null; // the token of the queued drawing being followed
 
-    this.pickerButtons = glyphButtons(els.pickerGrid, alphabet, {
-      testid: "digit-", label: (label) => t("picker.i_drew", { named: alphabet.named(label) }),
-    });
+    const pickerName = (label) => t("picker.i_drew", { named: alphabet.named(label) });
+    this.pickerButtons = glyphButtons(els.pickerGrid, alphabet, { testid: "digit-", label: pickerName });
     this.pickerButtons.forEach((b) => b.addEventListener("click", () => this.save(Number(b.dataset.digit))));
     els.notADigit.addEventListener("click", () => this.notADigit());
     els.right.addEventListener("click", () => {
@@ -57,6 +56,11 @@ export class DrawController {
     pad.addEventListener("change", () => this.#drawingChanged());
     saver.addEventListener("busychange", () => this.#updateButtons());
     saver.addEventListener("wait", ({ detail }) => this.#waiting(detail.seconds));
+    onLanguageChange(() => {
+      this.pickerButtons.forEach((b) => b.setAttribute("aria-label", pickerName(Number(b.dataset.digit))));
+      this.#waiting(this.saver.waiting);
+      this.#updateButtons();
+    });
     this.#updateButtons();
   }
 

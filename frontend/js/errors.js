@@ -2,7 +2,7 @@
 // re-sends the failed request (and the wait the server asked for), and the boot error above everything.
 // A rate limit is said in the page's own words with one countdown, never the server's sentence beside it.
 
-import { t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
 
 /** Inline error under the pad, with a Retry that re-sends the failed request. */
 export class ErrorBox {
@@ -14,12 +14,15 @@ export class ErrorBox {
     this.retryButton = box.querySelector('[data-testid="retry"]');
     this.retry = null;
     this.kind = null;
+    this.error = null; // the error on show
+    this.left = null; // seconds left before Retry may help (the server's Retry-After), or null
     this.timer = 0;
     this.retryButton.addEventListener("click", () => {
       const retry = this.retry;
       this.hide();
       retry?.();
     });
+    onLanguageChange(() => this.error && this.#say());
   }
 
   /**
@@ -29,31 +32,30 @@ export class ErrorBox {
   show(error, { retry = null, kind = null } = {}) {
     clearInterval(this.timer);
     this.kind = kind;
-    this.message.textContent = error.status === 429 ? t("errors.too_fast") : error.message || t("errors.unknown");
+    this.error = error;
     const canRetry = Boolean(retry) && error.retryable !== false;
     this.retry = canRetry ? retry : null;
     this.retryButton.hidden = !canRetry;
-    this.wait.textContent = "";
-    this.wait.hidden = true;
-    if (canRetry && Number.isFinite(error.retryAfter) && error.retryAfter > 0) {
-      let left = error.retryAfter;
-      const tick = () => {
-        if (left > 0) {
-          this.wait.textContent = t("errors.retry_in", { seconds: left });
-          left -= 1;
-        } else {
-          this.wait.textContent = t("errors.retry_now");
-          clearInterval(this.timer);
-        }
-      };
-      this.wait.hidden = false;
-      tick();
-      this.timer = setInterval(tick, 1000);
-    } else if (canRetry) {
-      this.wait.hidden = false;
-      this.wait.textContent = t("errors.kept");
+    this.wait.hidden = !canRetry;
+    this.left = canRetry && Number.isFinite(error.retryAfter) && error.retryAfter > 0 ? error.retryAfter : null;
+    this.#say();
+    if (this.left !== null) {
+      this.timer = setInterval(() => {
+        this.left -= 1;
+        this.#say();
+        if (this.left <= 0) clearInterval(this.timer);
+      }, 1000);
     }
     this.box.hidden = false;
+  }
+
+  /** What went wrong, and when Retry may help, in the page's language (again after it switches). */
+  #say() {
+    const error = this.error;
+    this.message.textContent = error.status === 429 ? t("errors.too_fast") : error.message || t("errors.unknown");
+    if (!this.retry) this.wait.textContent = "";
+    else if (this.left === null) this.wait.textContent = t("errors.kept");
+    else this.wait.textContent = this.left > 0 ? t("errors.retry_in", { seconds: this.left }) : t("errors.retry_now");
   }
 
   /** Hides the error; with a `kind`, only an error of that kind. */
@@ -63,6 +65,7 @@ export class ErrorBox {
     this.box.hidden = true;
     this.retry = null;
     this.kind = null;
+    this.error = null;
   }
 }
 

@@ -2,7 +2,7 @@
 // after the drawing changes (the Draw tab says when), the newest request winning, and shown by
 // activations.js; or a line saying why there are none.
 
-import { t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
 
 export class FeatureMaps {
   /**
@@ -18,6 +18,11 @@ export class FeatureMaps {
     this.timer = 0;
     this.seq = 0; // a newer request always wins (counter) and older ones are aborted
     this.abort = null;
+    this.saying = () => t("activations.idle"); // the status line's words, said again in another language
+    onLanguageChange(() => {
+      this.status.textContent = this.saying();
+      this.view.reword();
+    });
   }
 
   /** Ask for the maps of the drawing on the pad once it has been still for a moment. */
@@ -37,7 +42,7 @@ export class FeatureMaps {
   reset() {
     this.view.clear();
     this.status.hidden = false;
-    this.status.textContent = t("activations.idle");
+    this.#say(() => t("activations.idle"));
   }
 
   async #load() {
@@ -53,7 +58,12 @@ export class FeatureMaps {
     } catch (error) {
       if (error?.name === "AbortError" || seq !== this.seq) return;
       this.status.hidden = false;
-      this.status.textContent = t("activations.failed", { reason: error.message });
+      this.#say(() => t("activations.failed", { reason: error.message }));
     }
+  }
+
+  #say(words) {
+    this.saying = words;
+    this.status.textContent = words();
   }
 }

@@ -3,7 +3,7 @@
 // glyph buttons (the picker's and teach mode's) with the arrow keys of a grid of radios, and the page's words
 // for the alphabet (the message catalogue's `kind` and `title`).
 
-import { setDefaults, t, translatePage } from "./i18n.js";
+import { has, onLanguageChange, setDefaults, t, translatePage } from "./i18n.js";
 
 const DIGIT_GLYPHS = "0123456789";
 
@@ -23,7 +23,7 @@ export function alphabetOf(config = {}) {
   const rows = !isDigits && Array.isArray(info.rows) && info.rows.length ? info.rows : null;
   return {
     name: info.name || (isDigits ? "digits" : "alphabet"),
-    title: info.title || (isDigits ? "Digits" : "Characters"),
+    title: info.title || null, // as the alphabet's file names it; the page says alphabetTitle()
     labels,
     isDigits,
     kind: isDigits ? "digits" : "other", // how the message catalogue tells the alphabets apart
@@ -146,17 +146,29 @@ export function radioKeys(event, buttons) {
   next.click();
 }
 
-/** The page's words for this alphabet: every message learns its kind and title, then index.html is worded. */
+/** The alphabet's title in the page's language (alphabets.<name>), else as its file gives it, else "Characters". */
+export function alphabetTitle(alphabet) {
+  const key = `alphabets.${alphabet.name}`;
+  return has(key) ? t(key) : alphabet.title ?? t("alphabets.other");
+}
+
+/**
+ * The page's words for this alphabet: every message learns its kind and title, then index.html is worded;
+ * again in each language the page switches to.
+ */
 export function applyAlphabetWords(alphabet) {
-  setDefaults({ kind: alphabet.kind, title: alphabet.title, calibrated: alphabet.calibrated });
-  translatePage();
-  if (!alphabet.isDigits) {
+  const apply = () => {
+    const name = alphabetTitle(alphabet);
+    setDefaults({ kind: alphabet.kind, title: name, calibrated: alphabet.calibrated });
     const title = document.querySelector('[data-testid="alphabet-title"]');
-    if (title) {
-      title.textContent = alphabet.title;
+    if (title && !alphabet.isDigits) {
+      title.textContent = name;
       title.hidden = false;
     }
-  }
+  };
+  apply();
+  translatePage();
+  onLanguageChange(apply); // before any part rewords itself: their words name the alphabet too
   document.documentElement.dataset.alphabet = alphabet.name;
 }
 

@@ -11,41 +11,148 @@
 //
 // Every message also sees the page's own parameters (setDefaults): `kind` ("digits" or "other": the
 // alphabet), `title` (the alphabet's title) and `count` of labels, so that one key serves every alphabet.
+//
+// The page speaks one of LANGUAGES: the one the person chose (the header's picker, remembered in this
+// browser), else the best match of the browser's languages, else English (startLanguage). A key a catalogue
+// lacks is said in English and listed in window.__i18nMissing ("de:answer.its"), where the browser tests look;
+// a key no catalogue has says itself. Switching language (setLanguage) rewords the page without a reload:
+// translatePage does index.html, and every part that wrote words of its own rewrites them (onLanguageChange).
 
-const AVAILABLE = ["en"]; // the catalogues in frontend/i18n/; the first is the fallback
+/** The page's languages, each named in itself (as the picker shows them); the first is the fallback. */
+export const LANGUAGES = [
+  { tag: "en", name: "English" },
+  { tag: "de", name: "Deutsch" },
+  { tag: "fr", name: "Français" },
+  { tag: "ru", name: "Русский" },
+  { tag: "zh-Hans", name: "简体中文" },
+  { tag: "ja", name: "日本語" },
+];
+const FALLBACK = LANGUAGES[0].tag;
+const CHOICE_KEY = "inkling.language"; // localStorage: the language the person chose with the picker
 const TAGS = new Set(["strong", "em", "kbd", "b"]);
 
-let locale = AVAILABLE[0];
+let locale = FALLBACK;
 let messages = {};
+let fallback = null; // English under a catalogue that lacks a key (null while English is spoken)
 let defaults = {};
 let plurals = new Intl.PluralRules(locale);
 let numbers = new Intl.NumberFormat(locale);
+const catalogues = new Map(); // tag -> the promise of its catalogue, fetched once
+let root = ""; // the way from the page to frontend/ (loadMessages)
+const listeners = [];
+const missing = (window.__i18nMissing = window.__i18nMissing || []); // "<lang>:<key>", once each
 
-/** The best catalogue for the browser's languages (navigator.languages), or the fallback. */
+/** The page's language for a BCP 47 tag, or null: the same language in the same script ("zh-CN", "zh-SG"
+ * and "zh" are zh-Hans; "zh-TW" is Traditional and is not; "de-AT" is de). */
+export function matchLanguage(tag) {
+  let wanted;
+  try {
+    wanted = new Intl.Locale(String(tag)).maximize();
+  } catch {
+    return null; // not a language tag
+  }
+  const hit = LANGUAGES.find(({ tag: ours }) => {
+    const have = new Intl.Locale(ours).maximize();
+    return have.language === wanted.language && have.script === wanted.script;
+  });
+  return hit ? hit.tag : null;
+}
+
+/** The best of the page's languages for the browser's (navigator.languages, most wanted first), or null. */
 export function chooseLanguage(wanted = navigator.languages || [navigator.language]) {
   for (const tag of wanted) {
-    const lang = String(tag || "").toLowerCase();
-    const hit = AVAILABLE.find((a) => a === lang) || AVAILABLE.find((a) => a === lang.split("-")[0]);
+    const hit = matchLanguage(tag);
     if (hit) return hit;
   }
-  return AVAILABLE[0];
+  return null;
 }
 
-/** Fetches and installs the catalogue of `lang` (same origin: frontend/i18n/<lang>.json); `base` is the way
- * from the page to frontend/ ("../" from the console at /console/). */
-export async function loadMessages(lang = chooseLanguage(), base = "") {
-  const response = await fetch(`${base}i18n/${lang}.json`, { headers: { Accept: "application/json" } });
-  if (!response.ok) throw new Error(`i18n/${lang}.json: HTTP ${response.status}`);
-  useMessages(await response.json(), lang);
+/** The language the person chose with the picker (kept in this browser), or null. */
+export function chosenLanguage() {
+  try {
+    return matchLanguage(localStorage.getItem(CHOICE_KEY) ?? "");
+  } catch {
+    return null; // storage refused (private mode): nothing was kept
+  }
 }
 
-/** Installs a catalogue (loadMessages does; tests may too). */
-export function useMessages(catalogue, lang = AVAILABLE[0]) {
+/** Keeps the person's choice of language for their next visit. */
+export function rememberLanguage(tag) {
+  try {
+    localStorage.setItem(CHOICE_KEY, tag);
+  } catch {
+    /* storage refused: the choice lasts as long as the page */
+  }
+}
+
+/**
+ * The language the page opens in: the person's own choice, else the browser's best match, else English.
+ * An alphabet written in a language of the page's (hiragana: "ja") opens in that language unless the person
+ * chose another or the browser asks for one of the page's languages other than English: English is what
+ * most browsers say when nobody set them, and a learner of Japanese may well have English set.
+ */
+export function startLanguage({ alphabetLanguage = null, wanted = undefined, chosen = chosenLanguage() } = {}) {
+  const browser = chooseLanguage(wanted); // `wanted` and `chosen`: the browser's and the person's, unless a test says
+  const own = alphabetLanguage ? matchLanguage(alphabetLanguage) : null;
+  return chosen ?? (own && (browser === null || browser === FALLBACK) ? own : browser ?? FALLBACK);
+}
+
+function catalogue(lang) {
+  let loading = catalogues.get(lang);
+  if (!loading) {
+    loading = fetch(`${root}i18n/${lang}.json`, { headers: { Accept: "application/json" } }).then((response) => {
+      if (!response.ok) throw new Error(`i18n/${lang}.json: HTTP ${response.status}`);
+      return response.json();
+    });
+    loading.catch(() => catalogues.delete(lang)); // asked again next time
+    catalogues.set(lang, loading);
+  }
+  return loading;
+}
+
+/**
+ * Fetches and installs the catalogue of `lang` (same origin: frontend/i18n/<lang>.json), with English under
+ * it for any key it lacks; English alone if `lang`'s cannot be had. Rejects only when neither can. `base` is
+ * the way from the page to frontend/ ("../" from the console at /console/), kept for later switches.
+ */
+export async function loadMessages(lang = startLanguage(), base = "") {
+  root = base;
+  const [own, english] = await Promise.allSettled([catalogue(lang), catalogue(FALLBACK)]);
+  if (own.status === "fulfilled") return useMessages(own.value, lang, english.value ?? null);
+  if (english.status === "rejected") throw own.reason;
+  console.warn(`i18n: ${own.reason?.message}; the page speaks English`);
+  return useMessages(english.value, FALLBACK);
+}
+
+/** Installs a catalogue (loadMessages does; tests may too), with `base` (English) under it for keys it lacks. */
+export function useMessages(catalogue, lang = FALLBACK, base = null) {
   messages = catalogue || {};
+  fallback = lang === FALLBACK ? null : base;
   locale = lang;
   plurals = new Intl.PluralRules(locale);
   numbers = new Intl.NumberFormat(locale);
   document.documentElement.lang = locale;
+}
+
+/**
+ * Speaks `lang` from now on: fetches its catalogue (rejecting, with nothing changed, if it cannot), lets every
+ * part reword what it shows (onLanguageChange), and rewords index.html.
+ */
+export async function setLanguage(lang) {
+  const [own, english] = await Promise.all([catalogue(lang), catalogue(FALLBACK).catch(() => null)]);
+  useMessages(own, lang, english);
+  for (const listener of listeners) listener(locale);
+  translatePage();
+}
+
+/** Starts fetching the catalogue of `lang` (and English) before the page knows it will speak it. */
+export function preloadMessages(lang) {
+  for (const tag of new Set([lang, FALLBACK])) catalogue(tag).catch(() => {});
+}
+
+/** `listener(lang)` runs after each switch of language (setLanguage): it rewrites the words it wrote. */
+export function onLanguageChange(listener) {
+  listeners.push(listener);
 }
 
 /** Parameters every message sees (the alphabet's kind and title), merged under each call's own. */
@@ -54,6 +161,9 @@ export function setDefaults(params) {
 }
 
 export const language = () => locale;
+
+/** Whether the catalogue has a message for `key` (for words that may be left to what the server says). */
+export const has = (key) => choose(lookup(messages, key), {}) !== null || choose(lookup(fallback, key), {}) !== null;
 
 /** A number as the language writes it ("1,234"). */
 export function number(n, options) {
@@ -68,9 +178,9 @@ export function percent(p) {
   return format.format(p);
 }
 
-/** Looks a key up ("answer.headline.its"); a missing key says itself, so that it shows and a test finds it. */
-function lookup(key) {
-  let node = messages;
+/** Looks a key up ("answer.headline.its") in a catalogue. */
+function lookup(catalogue, key) {
+  let node = catalogue;
   for (const part of key.split(".")) {
     node = node && typeof node === "object" ? node[part] : undefined;
   }
@@ -93,14 +203,21 @@ function choose(message, params) {
   return typeof message === "string" ? message : null;
 }
 
+/** A key the language's catalogue lacks: listed once (window.__i18nMissing), and said in the console. */
+function report(key) {
+  const entry = `${locale}:${key}`;
+  if (missing.includes(entry)) return;
+  missing.push(entry);
+  console.warn(`i18n: no message for ${key} in ${locale}`);
+}
+
+/** The message for `key`: the language's own, else English's (reported), else the key itself (reported). */
 function resolve(key, params) {
   const all = { ...defaults, ...params };
-  const message = choose(lookup(key), all);
-  if (message === null) {
-    console.warn(`i18n: no message for ${key}`);
-    return { text: key, all };
-  }
-  return { text: message, all };
+  const message = choose(lookup(messages, key), all);
+  if (message !== null) return { text: message, all };
+  report(key);
+  return { text: choose(lookup(fallback, key), all) ?? key, all };
 }
 
 function formatted(value) {

@@ -6,7 +6,7 @@
 // Whoever listens hears "taught" with the memory's drawings per label (detail: counts) whenever they are
 // known afresh, and "forgotten" once the memory is deleted and the page has a new writer id.
 
-import { t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
 import { renewWriterId } from "./writer.js";
 
 export const FORGET_WAIT_MS = 5000;
@@ -42,6 +42,15 @@ export class HandwritingMemory extends EventTarget {
       this.show(response.personalised_by);
       if (train) this.refresh(); // which labels the memory now knows
     });
+    onLanguageChange(() => this.#reword());
+  }
+
+  /** The page speaks another language: the note and the question, said again in it (the countdown says itself). */
+  #reword() {
+    const { box, note, askText } = this.els;
+    if (box.classList.contains("forgotten")) note.textContent = t("memory.forgotten");
+    else if (this.drawings > 0) note.textContent = t("memory.personalised", { count: this.drawings });
+    if (this.state === "asking") askText.textContent = t("memory.ask", { count: this.drawings });
   }
 
   /** "Personalised by N of your drawings", with the way to forget them; hidden while there are none. */

@@ -1,4 +1,5 @@
-// The drawing pad: a square canvas whose bitmap is always spec.size px, whatever its CSS size.
+// The drawing pad: a canvas whose bitmap is always the spec's size (spec.size px square for a single drawing,
+// spec.width x spec.height for the number pad), whatever its CSS size.
 // Strokes are kept as a list of point lists ([x, y, t]: bitmap pixels and the pointer event's time), so Undo
 // is "drop the last, redraw", and what is sent with a save (toStrokes) is always what is drawn.
 // Rendering follows the canvas spec from GET /api/config exactly, because the server's stroke
@@ -13,7 +14,8 @@ export const MAX_POINTS = 4096;
 export class DrawingPad extends EventTarget {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{size:number, line_width:number, ink:string, background:string, line_cap?:string, line_join?:string}} spec
+   * @param {{size?:number, width?:number, height?:number, line_width:number, ink:string, background:string,
+   *   line_cap?:string, line_join?:string}} spec  a square's `size`, or `width` and `height`
    */
   constructor(canvas, spec) {
     super();
@@ -26,8 +28,10 @@ export class DrawingPad extends EventTarget {
     this.enabled = true;
     this.revision = 0; // counts redraws: the PNG of a revision is made once, whoever asks for it
     this.encoded = null; // {revision, png: Promise<string>}: the newest revision's PNG, once asked for
-    canvas.width = spec.size;
-    canvas.height = spec.size;
+    this.width = spec.width ?? spec.size;
+    this.height = spec.height ?? spec.size;
+    canvas.width = this.width;
+    canvas.height = this.height;
     this.ctx = canvas.getContext("2d", { willReadFrequently: false });
     this.redraw();
     this.#counted();
@@ -52,10 +56,10 @@ export class DrawingPad extends EventTarget {
   /** Bitmap coordinates of a pointer event, scaled from the canvas's on-screen box, and its time (ms). */
   #point(e) {
     const rect = this.canvas.getBoundingClientRect();
-    const scaleX = this.spec.size / rect.width;
-    const scaleY = this.spec.size / rect.height;
-    const clamp = (v) => Math.min(this.spec.size, Math.max(0, v));
-    return [clamp((e.clientX - rect.left) * scaleX), clamp((e.clientY - rect.top) * scaleY), e.timeStamp];
+    const scaleX = this.width / rect.width;
+    const scaleY = this.height / rect.height;
+    const clamp = (v, most) => Math.min(most, Math.max(0, v));
+    return [clamp((e.clientX - rect.left) * scaleX, this.width), clamp((e.clientY - rect.top) * scaleY, this.height), e.timeStamp];
   }
 
   #down(e) {
@@ -119,7 +123,7 @@ export class DrawingPad extends EventTarget {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.globalCompositeOperation = "source-over";
     ctx.fillStyle = spec.background;
-    ctx.fillRect(0, 0, spec.size, spec.size);
+    ctx.fillRect(0, 0, this.width, this.height);
     ctx.strokeStyle = spec.ink;
     ctx.fillStyle = spec.ink;
     ctx.lineWidth = spec.line_width;

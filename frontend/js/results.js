@@ -3,7 +3,7 @@
 // models saw, and what changed after a drawing was saved.
 
 import { alphabetOf, glyphNode, labelOf } from "./glyphs.js";
-import { percent, t, tn } from "./i18n.js";
+import { has, onLanguageChange, percent, t, tn } from "./i18n.js";
 
 export { alphabetOf, glyphNode, labelOf } from "./glyphs.js"; // where the other parts have always found them
 
@@ -21,6 +21,11 @@ function h(tag, props = {}, ...children) {
   }
   node.append(...children.flat().filter((c) => c !== null && c !== undefined));
   return node;
+}
+
+/** A model's title in the page's language (models.titles.<name>), else as GET /api/config gives it. */
+export function modelTitle(config, name) {
+  return has(`models.titles.${name}`) ? t(`models.titles.${name}`) : config.titles?.[name] || name;
 }
 
 /** An ordered list of guesses drawn as labelled bars; `data-digit` is each guess's label index. */
@@ -63,33 +68,59 @@ export class Results {
     this.explain = els.answer.querySelector(".answer-explain");
     this.cards = new Map();
     for (const name of config.models) {
-      const title = this.title(name);
       const version = h("span", { class: "version" });
       const body = h("div", { class: "card-body" });
+      const heading = h("h4");
       const card = h(
         "article",
-        { class: `model-card ${name.endsWith(ONLINE_SUFFIX) ? "online" : "original"}`, "data-testid": `model-${name}`, "aria-label": title },
-        h("header", {}, h("h4", { text: title }), version),
+        { class: `model-card ${name.endsWith(ONLINE_SUFFIX) ? "online" : "original"}`, "data-testid": `model-${name}` },
+        h("header", {}, heading, version),
         body,
       );
       els.cards.append(card);
-      this.cards.set(name, { card, body, version, title, name });
+      this.cards.set(name, { card, heading, body, version, name });
     }
     // The fifth card: what the writer's own memory votes (the label of their drawings nearest this one).
     this.vote = h("span", { class: "memory-vote" });
+    this.memoryHeading = h("h4");
+    this.memoryLine = h("p", { class: "memory-line" });
     this.memoryCard = h(
       "article",
-      { class: "model-card memory-card", "data-testid": "model-memory", "aria-label": t("models.memory_title"), hidden: true },
-      h("header", {}, h("h4", { text: t("models.memory_title") })),
-      h("p", { class: "memory-line" }, ...tn("models.memory_line", { vote: this.vote })),
+      { class: "model-card memory-card", "data-testid": "model-memory", hidden: true },
+      h("header", {}, this.memoryHeading),
+      this.memoryLine,
     );
     els.cards.append(this.memoryCard);
     this.ctx28 = els.input28.getContext("2d");
+    this.redo = null; // shows the answer and cards on show again (in another language)
+    this.redoLearned = null; // and what was learned, while it is shown
+    this.#nameCards();
     this.showEmpty();
+    onLanguageChange(() => this.#reword());
   }
 
   title(name) {
-    return this.config.titles?.[name] || name;
+    return modelTitle(this.config, name);
+  }
+
+  /** The cards' names: each model's title, and the memory's card. */
+  #nameCards() {
+    for (const { card, heading, name } of this.cards.values()) {
+      const title = this.title(name);
+      card.setAttribute("aria-label", title);
+      heading.textContent = title;
+    }
+    this.memoryCard.setAttribute("aria-label", t("models.memory_title"));
+    this.memoryHeading.textContent = t("models.memory_title");
+    this.memoryLine.replaceChildren(...tn("models.memory_line", { vote: this.vote }));
+  }
+
+  /** The page speaks another language: everything on show, said again in it. */
+  #reword() {
+    const learned = this.redoLearned;
+    this.#nameCards();
+    this.redo?.();
+    learned?.();
   }
 
   setBusy(busy) {
@@ -127,6 +158,7 @@ export class Results {
 
   /** Nothing drawn: an invitation, and cards that say what each model is rather than bars that look like loading. */
   showEmpty(message = t("answer.idle")) {
+    this.redo = () => this.showEmpty();
     this.#answer({ big: "✎", headline: message, sub: t("answer.idle_sub"), state: "empty" });
     for (const { body, version, name } of this.cards.values()) {
       body.replaceChildren(h("p", { class: "about muted", text: t(`models.about.${name}`) }));
@@ -141,11 +173,13 @@ export class Results {
 
   showThanks(message = t("answer.thanks"), sub = t("answer.thanks_sub")) {
     this.showEmpty();
+    this.redo = () => this.showThanks();
     this.#answer({ big: "♡", headline: message, sub, state: "thanks" });
   }
 
   /** Render a POST /api/predict response: the answer or "can't tell", the cards, the memory's vote, what was seen. */
   showPrediction(response) {
+    this.redo = () => this.showPrediction(response);
     const { answer = {} } = response;
     const a = this.alphabet;
     const total = this.config.models.length;
@@ -214,6 +248,7 @@ export class Results {
    * and its top-3 for the same drawing before -> after.
    */
   showLearned({ label, image, response, before, train }) {
+    this.redoLearned = () => this.showLearned({ label, image, response, before, train });
     const { learned } = this.els;
     const a = this.alphabet;
     const beforeVersions = before?.versions || {};
@@ -244,7 +279,7 @@ export class Results {
     if (response.trained) note = t("learned.stepped");
     else if (!train) note = t("learned.private");
     else if (response.queued) note = t("learned.queued");
-    else note = response.detail || t("learned.not_trained");
+    else note = t(response.detail ? "learned.thanks" : "learned.not_trained"); // the server's detail: "Thanks, saved."
     const glyph = a.glyph(label);
     learned.replaceChildren(
       h("div", { class: "learn-head" },
@@ -260,6 +295,7 @@ export class Results {
   }
 
   hideLearned() {
+    this.redoLearned = null;
     this.els.learned.hidden = true;
     this.els.learned.replaceChildren();
   }

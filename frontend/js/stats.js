@@ -6,7 +6,8 @@
 import { api } from "./api.js";
 import { accuracy, barChart, lineChart } from "./charts.js";
 import { alphabetOf } from "./glyphs.js";
-import { language, t } from "./i18n.js";
+import { language, onLanguageChange, t } from "./i18n.js";
+import { modelTitle } from "./results.js";
 
 const GALLERY_PAGE = 24;
 
@@ -70,6 +71,12 @@ export class Stats {
         this.renderCharts();
       }
     }).observe(this.root);
+    onLanguageChange(() => {
+      const shown = this.filter.value;
+      this.#buildFilter();
+      this.filter.value = shown;
+      if (this.data) this.refresh(); // the charts, the gallery and the status line, worded afresh
+    });
   }
 
   /** The gallery's filter: every label of the alphabet, by its glyph (the value is the label index). */
@@ -122,7 +129,7 @@ export class Stats {
     const online = data.online || {};
     const cards = [];
     for (const [name, entry] of Object.entries(online)) {
-      const title = this.config.titles?.[name] || name;
+      const title = modelTitle(this.config, name);
       const measured = (entry.history || [])
         .map((h) => ({ x: h.step, y: h.holdout_accuracy }))
         .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))

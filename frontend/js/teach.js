@@ -8,7 +8,7 @@
 // on the pad, a save under way, or the service asked to wait, which it says beside Save).
 
 import { bringIntoView, glyphButtons, glyphNode, radioKeys } from "./glyphs.js";
-import { t, tn } from "./i18n.js";
+import { onLanguageChange, t, tn } from "./i18n.js";
 import { showStrokeGuide } from "./strokeguide.js";
 
 const MISSING_LISTED = 10; // labels the memory does not know, named before "and N more"
@@ -26,6 +26,7 @@ export class TeachController {
     this.active = false; // teach mode is shown (app.js says)
     this.label = null; // the label picked, or null
     this.saved = 0; // drawings saved with it since it was picked
+    this.counts = null; // the writer's memory's drawings per label, as last heard
     this.buttons = glyphButtons(els.grid, alphabet, { testid: "teach-digit-", role: "radio", label: (label) => this.#name(label) });
     // A pick by pointer (a tap in a long table, far below the pad on a phone) brings the pad back into view;
     // one by the arrow keys (a click of detail 0) leaves the focus and the view where they are.
@@ -43,6 +44,7 @@ export class TeachController {
     this.#updateCount();
     this.#updateBadge();
     this.#updateSave();
+    onLanguageChange(() => this.#reword());
   }
 
   setActive(active) {
@@ -74,19 +76,39 @@ export class TeachController {
       b.setAttribute("aria-checked", String(on));
       b.tabIndex = on ? 0 : -1;
     });
-    const words = document.createElement("span"); // one flex item: the button spaces its children apart
-    words.append(...tn("teach.save_this", { glyph: glyphNode(this.alphabet, label) }));
-    this.els.save.replaceChildren(words);
     const { previous, next } = this.els;
     previous.parentElement.hidden = false; // shown once there is a label to step from
     previous.disabled = next.disabled = false;
-    previous.setAttribute("aria-label", t("teach.previous", { glyph: this.alphabet.glyph(this.alphabet.step(label, -1)) }));
-    next.setAttribute("aria-label", t("teach.next", { glyph: this.alphabet.glyph(this.alphabet.step(label, 1)) }));
+    this.#sayLabel();
     this.#updateCount();
     this.#updateBadge();
     showStrokeGuide(this.els.guide, this.alphabet, label);
     this.#updateSave();
     if (toPad) bringIntoView(this.els.bar, "start");
+  }
+
+  /** The words for the label picked: Save this 5, and the previous and next labels' buttons. */
+  #sayLabel() {
+    const { save, previous, next } = this.els;
+    const label = this.label;
+    const words = document.createElement("span"); // one flex item: the button spaces its children apart
+    words.append(...tn("teach.save_this", { glyph: glyphNode(this.alphabet, label) }));
+    save.replaceChildren(words);
+    previous.setAttribute("aria-label", t("teach.previous", { glyph: this.alphabet.glyph(this.alphabet.step(label, -1)) }));
+    next.setAttribute("aria-label", t("teach.next", { glyph: this.alphabet.glyph(this.alphabet.step(label, 1)) }));
+  }
+
+  /** The page speaks another language: every word of teach mode, said again in it. */
+  #reword() {
+    this.buttons.forEach((b) => b.setAttribute("aria-label", this.#name(Number(b.dataset.digit))));
+    if (this.counts) this.showTaught(this.counts);
+    if (this.label !== null) {
+      this.#sayLabel();
+      showStrokeGuide(this.els.guide, this.alphabet, this.label);
+    }
+    this.#updateCount();
+    this.#updateBadge();
+    this.#waiting(this.saver.waiting);
   }
 
   save() {
@@ -111,6 +133,7 @@ export class TeachController {
    * label counts for more in a digit's answer: models/prototypes.py, Sharpness). */
   showTaught(counts) {
     if (!Array.isArray(counts)) return;
+    this.counts = counts;
     const memory = this.els.memory;
     this.buttons.forEach((b) => {
       const label = Number(b.dataset.digit);

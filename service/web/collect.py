@@ -46,10 +46,12 @@ def judge(before: Recognition, label: int, record: TrackRecord | None) -> Suspic
 
 
 async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bool, client: str,
-                          wait: bool = True, writer: str | None = None, strokes: list | None = None) -> dict:
+                          wait: bool = True, writer: str | None = None, strokes: list | None = None,
+                          number: str | None = None) -> dict:
     """Store a labelled drawing, then (with consent, unless quarantined) add it to its writer's memory,
     enqueue it and wait for the version that learns it.
 
+    ``number``: the id of the number it was cut from (``POST /api/numbers``), kept in its record.
     Returns the body of a ``POST /api/drawings`` response. Raises the
     preprocessing (and strokes) errors before storing anything, and ``StorageUnavailable``
     when the drawing could not be stored (nothing was accepted).
@@ -78,7 +80,7 @@ async def collect_drawing(runtime: WebRuntime, png: bytes, label: int, train: bo
         probs={name: [round(float(v), 5) for v in p] for name, p in before.probs.items()},
         suspicion=judged.score, reasons=judged.reasons + (("writer_quarantined",) if writer_held or turns_held else ()),
         status="quarantined" if quarantined else "pending", alias=link.memory.alias if link else None,
-        strokes=pen is not None,
+        strokes=pen is not None, number=number,
     )
     await run_in_threadpool(runtime.drawings.put, record, png, pen)
     runtime.metrics.drawings.inc()

@@ -85,3 +85,14 @@ async def limit_drawings(client: ClientDep, runtime: RuntimeDep) -> None:
         retry = runtime.drawing_limiter.retry_after(wait)
         raise ApiError(429, "rate_limited", f"You are sending drawings quickly; please wait {retry} s and send again.",
                        {"Retry-After": retry})
+
+
+async def limit_number(client: str, runtime: WebRuntime, drawings: int) -> None:
+    """A number counts as its drawings: one of the drawing limit each, all or none (429 if the client has fewer
+    left; those taken before the refusal stay taken, as a burst of single drawings would)."""
+    for _ in range(max(1, drawings)):
+        if wait := await run_in_threadpool(runtime.drawing_limiter.acquire, client):
+            retry = runtime.drawing_limiter.retry_after(wait)
+            raise ApiError(429, "rate_limited", f"You are sending drawings quickly (a number counts as each of its "
+                                                f"characters); please wait {retry} s and send again.",
+                           {"Retry-After": retry})

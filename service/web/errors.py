@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.errors import BlankDrawingError, InvalidImageError
+from models.errors import BlankDrawingError, InvalidImageError, TooManyCharactersError
 from models.strokes import InvalidStrokesError
 
 from ..core.storage import NotFound, StorageUnavailable
@@ -46,6 +46,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BlankDrawingError)
     async def _blank(request: Request, exc: BlankDrawingError):
         return error_response(422, "blank_drawing", str(exc))
+
+    @app.exception_handler(TooManyCharactersError)
+    async def _too_many(request: Request, exc: TooManyCharactersError):
+        return error_response(422, "too_many_characters", str(exc))
 
     @app.exception_handler(InvalidImageError)
     async def _invalid_image(request: Request, exc: InvalidImageError):

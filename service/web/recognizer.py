@@ -84,24 +84,33 @@ class Recognizer:
     def recognize(self, x28: np.ndarray, memory: PrototypeMemory | None = None) -> Recognition:
         """The four models' probabilities and the answer (with the writer's ``memory``, theirs);
         ``versions`` are those whose weights were used."""
-        batch, probs, versions, forward = x28[None], {}, {}, None
+        return self.recognize_batch(x28[None], memory)[0]
+
+    def recognize_batch(self, batch: np.ndarray, memory: PrototypeMemory | None = None) -> list[Recognition]:
+        """:meth:`recognize` for each of ``batch`` (float32[N,28,28]) in one forward pass a model, every drawing
+        read by the same served versions: the characters of a number cost one pass, not one each."""
+        probs, versions, forward = {}, {}, None
         for name in MODEL_ORDER:
             model, record = self.models[name].served  # taken once: these weights are that version's
             versions[name] = record.version if record else 0
             if name == original("cnn") and record is None:  # the shipped CNN: its pass gives the features too
                 forward = model.forward(batch)
-                probs[name] = forward.probs[0]
+                probs[name] = forward.probs
             else:
-                probs[name] = model.predict_proba(batch)[0]
+                probs[name] = model.predict_proba(batch)
         if forward is None:
             forward = self.features.forward(batch)
-        embedding = forward.embedding[0]
         alphabet = self.alphabet
-        verdict = alphabet.gate.verdict(gate_features(forward.pool2, forward.logits)) if alphabet.gate else None
-        answer = combine(probs, alphabet.ensemble_weights, temperature=alphabet.temperature, memory=memory,
-                         embedding=embedding, sharpness=alphabet.memory_sharpness, verdict=verdict,
-                         glyphs=None if alphabet.is_digits else alphabet.glyphs)
-        return Recognition(probs, answer, versions, x28, embedding, alphabet, verdict)
+        verdicts = (alphabet.gate.verdicts(gate_features(forward.pool2, forward.logits)) if alphabet.gate
+                    else [None] * len(batch))
+        out = []
+        for k, verdict in enumerate(verdicts):
+            own = {name: p[k] for name, p in probs.items()}
+            answer = combine(own, alphabet.ensemble_weights, temperature=alphabet.temperature, memory=memory,
+                             embedding=forward.embedding[k], sharpness=alphabet.memory_sharpness, verdict=verdict,
+                             glyphs=None if alphabet.is_digits else alphabet.glyphs)
+            out.append(Recognition(own, answer, versions, batch[k], forward.embedding[k], alphabet, verdict))
+        return out
 
     def activations(self, x28: np.ndarray) -> list[dict]:
         """The online CNN's feature maps as uint8 channel-major blocks, each layer scaled by its max."""

@@ -21,6 +21,7 @@ from ..core.audit import AuditLog
 from ..core.curation import ReviewStore
 from ..core.lineup import KINDS, ONLINE_MODELS, online, original
 from ..core.metrics import Metrics
+from ..core.numbers import NumberStore
 from ..core.parts import Parts
 from ..core.promotions import PromotionStore
 from ..core.queue import LearnQueue
@@ -57,6 +58,7 @@ class WebRuntime:
     admins: dict[str, str]  # admin tokens by their holders' names (Settings.admins)
     inference: ThreadPoolExecutor | None = None  # None: CPU work runs on the event loop itself
     ready: bool = False
+    numbers: NumberStore | None = None  # numbers saved whole (POST /api/numbers), beside reviews and memories
 
     @property
     def promotions(self) -> PromotionStore:
@@ -135,6 +137,7 @@ def build_web(parts: Parts) -> WebRuntime:
         TokenBucket(settings.listings_per_minute, settings.listings_burst),
         original_accuracy, reviews, ReviewQueue(parts.drawings, reviews), settings.admins(),
         inference=ThreadPoolExecutor(settings.inference_threads, "inference") if settings.inference_threads else None,
+        numbers=NumberStore(weights.objects),
     )
     metrics.watch_queue(queue)
     parts.drawings.on_corrupt = lambda drawing_id: metrics.corrupt_drawings.inc()

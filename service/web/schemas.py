@@ -124,6 +124,8 @@ class DrawingInfo(DrawingItem):
                                "accepted, relabelled, discarded: a reviewer's decision.")
     suspicion: float | None = Field(None, description="0-1: how likely its label is wrong, judged when it was stored "
                                                       "(null for drawings from before curation).")
+    number: str | None = Field(None, description="The id of the number it was written in (POST /api/numbers); null "
+                                                 "for a drawing saved by itself.")
 
 
 class Review(BaseModel):
@@ -332,3 +334,106 @@ class ModelActionPage(BaseModel):
 class ErrorOut(BaseModel):
     detail: str
     code: str
+
+
+# --- numbers: reading the pad (POST /api/read) and saving a corrected number (POST /api/numbers) -------------
+
+PAD_STROKES = Field(
+    None, description="The pen strokes on the pad, in the order drawn: per stroke [[x...], [y...], [t...]], pad "
+                      "pixels (GET /api/config's `pad`, origin top left) and milliseconds since the first point (at "
+                      "most 64 strokes and 4,096 points). With them the characters are found by their strokes (a "
+                      "two-stroke 4 stays one digit); without, by the image's connected ink.")
+
+
+class ReadIn(ImageIn):
+    image: str = Field(..., min_length=1, max_length=MAX_IMAGE_CHARS,
+                       description="The pad as a PNG data URL (data:image/png;base64,...) or plain base64, at the "
+                                   "pad's size (GET /api/config's `pad`: 840x280 for the digits; a larger PNG is "
+                                   "shrunk to about it).")
+    strokes: list[list[list[float]]] | None = PAD_STROKES
+
+
+class CharacterOut(BaseModel):
+    kind: Literal["character", "point", "minus"] = Field(
+        description="character: read by the models (see `answer`); point (a decimal point) and minus: told by their "
+                    "shape, not by the models (`answer`, `top3`, `models` and `gate` are null).")
+    glyph: str = Field(description="What `text` holds for it: the answer's glyph, \".\", \"-\", or \"?\" when the "
+                                   "models cannot tell (see `answer.why`; `answer.best` is the likeliest all the same).")
+    box: list[int] = Field(min_length=4, max_length=4,
+                           description="Where it is on the pad: [x0, y0, x1, y1], pad pixels, its ink with the pen.")
+    strokes: list[int] = Field(description="The indices of the strokes it is made of (empty when read without "
+                                           "strokes). Send them back to POST /api/numbers.")
+    answer: EnsembleAnswer | None = Field(description="Its answer, exactly as POST /api/predict gives for a single "
+                                                      "drawing (null for a point or a minus).")
+    top3: list[Guess] | None = Field(description="The three likeliest labels of the combined answer, likeliest first "
+                                                 "(what the page offers on tap to correct it).")
+    models: dict[str, list[Guess]] | None = Field(description="Top-3 of each of the four models.")
+    gate: GateOut | None = Field(description="The gate's verdict on it (null where the alphabet has none).")
+
+
+class AlternativeOut(BaseModel):
+    text: str = Field(description="Another reading of the whole pad.")
+    p: float = Field(description="Its probability: the product of its characters' (comparable with the reading's `p`).")
+    kind: Literal["second_choice", "segmentation"] = Field(
+        description="second_choice: one character (see `characters`) read as its second choice; segmentation: the "
+                    "characters found another way (two joined into one, or one split into two).")
+    characters: list[int] = Field(description="second_choice: the index of the character that changed.")
+
+
+class ReadOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "A number read from the pad, character by character."})
+    text: str = Field(description="The reading, left to right: each character's glyph (\"?\" where the models cannot "
+                                  "tell), \".\" for a decimal point, \"-\" for a minus sign.")
+    p: float = Field(description="How sure of the whole reading: the product of its characters' probabilities.")
+    complete: bool = Field(description="Every character was told (no \"?\" in `text`).")
+    characters: list[CharacterOut] = Field(description="The characters, left to right.")
+    alternatives: list[AlternativeOut] = Field(description="Up to three other readings, likeliest first.")
+    source: Literal["strokes", "image"] = Field(description="What the characters were found from.")
+    versions: dict[str, int] = Field(description="The online models' versions that read them (all the same).")
+
+
+class NumberCharacterIn(BaseModel):
+    label: StrictInt | None = Field(None, ge=0, description="What this character is: a label of the deployment's "
+                                                            "alphabet (0-9 for the digits). Exactly one of label and "
+                                                            "symbol.")
+    symbol: Literal[".", "-"] | None = Field(None, description="A decimal point or a minus sign (kept in the number, "
+                                                               "not learned).")
+    strokes: list[StrictInt] | None = Field(None, max_length=64,
+                                            description="Its strokes: indices into the number's `strokes` (each "
+                                                        "stroke in one character at most), as POST /api/read gave them.")
+    box: list[StrictInt] | None = Field(None, min_length=4, max_length=4,
+                                        description="Without strokes: where it is, [x0, y0, x1, y1] in pad pixels "
+                                                    "(POST /api/read's `box`).")
+
+
+class NumberIn(ImageIn):
+    image: str = Field(..., min_length=1, max_length=MAX_IMAGE_CHARS,
+                       description="The pad as a PNG data URL or plain base64 (as sent to POST /api/read).")
+    strokes: list[list[list[float]]] | None = PAD_STROKES
+    characters: list[NumberCharacterIn] = Field(
+        ..., min_length=1, max_length=12,
+        description="The number as the person confirmed it, left to right (at most `pad.max_characters`, 12): each "
+                    "character's label (or symbol) and its strokes (or box). Each character of the alphabet is "
+                    "stored and learned as a drawing of its own; the rate limit counts each as one drawing.")
+    train: StrictBool = Field(True, description="Consent to train the online models on its characters.")
+    wait: StrictBool = Field(True, description="Wait (up to ~2 s) until the models learned every character; false "
+                                               "answers at once.")
+
+
+class NumberDrawingOut(BaseModel):
+    id: str = Field(description="The character's own drawing (GET /api/drawings/{id}).")
+    label: int
+    glyph: str
+    queued: bool = Field(description="Enqueued for the learner (false: stored without consent, or held for review).")
+    png_url: str
+
+
+class NumberOut(BaseModel):
+    id: str = Field(description="The number's id (each of its drawings' records names it).")
+    text: str = Field(description="The number as saved.")
+    stored: bool
+    drawings: list[NumberDrawingOut] = Field(description="One drawing per character of the alphabet, left to right "
+                                                         "(points and minus signs are kept in the number only).")
+    learned: dict[str, int] | None = Field(description="Per online model, the version that learned the last of them "
+                                                       "(null: not waited for, or still queued).")
+    detail: str | None = None

@@ -95,6 +95,7 @@ class DrawingRecord:
     status: str = "pending"  # when it was stored: "pending" (learned) or "quarantined" (held for review)
     alias: str | None = None  # its writer's pseudonym, grouping their drawings for review
     strokes: bool = False  # its pen strokes are stored beside it (get_strokes)
+    number: str | None = None  # the id of the number it was cut from (service.core.numbers), or None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not DRAWING_ID_RE.match(self.id):
@@ -118,6 +119,8 @@ class DrawingRecord:
         if self.alias is not None and not (isinstance(self.alias, str) and ALIAS_RE.match(self.alias)):
             raise ValueError("alias must be a writer's pseudonym or None")
         object.__setattr__(self, "reasons", tuple(str(r) for r in self.reasons))
+        if self.number is not None and not (isinstance(self.number, str) and DRAWING_ID_RE.match(self.number)):
+            raise ValueError("number must be a number's id or None")
 
     def to_json(self) -> dict:
         d = {"id": self.id, "label": self.label, "created": self.created, "train": self.train,
@@ -128,6 +131,8 @@ class DrawingRecord:
         if self.suspicion is not None:  # ... and records from before curation theirs
             d.update(probs=self.probs, suspicion=self.suspicion, reasons=list(self.reasons), status=self.status,
                      alias=self.alias, strokes=self.strokes)
+        if self.number is not None:  # ... and records of single drawings theirs
+            d["number"] = self.number
         return d
 
     @classmethod
@@ -136,7 +141,8 @@ class DrawingRecord:
                    client=d["client"], input28=base64.b64decode(d["input28"], validate=True),
                    prediction=d.get("prediction"), versions=d.get("versions"), writer=d.get("writer"),
                    probs=d.get("probs"), suspicion=d.get("suspicion"), reasons=tuple(d.get("reasons") or ()),
-                   status=d.get("status", "pending"), alias=d.get("alias"), strokes=bool(d.get("strokes", False)))
+                   status=d.get("status", "pending"), alias=d.get("alias"), strokes=bool(d.get("strokes", False)),
+                   number=d.get("number"))
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
+from models.canvas import PadSpec
 from models.preprocess import decode_image_payload
 
 from ...core.storage import NotFound
 from ...core.storage.base import MAX_LABELS
 from .. import schemas
 from ..collect import collect_drawing
-from ..deps import AdminDep, ClientDep, RuntimeDep, limit_drawings, limit_listings
+from ..numbers import collect_number
+from ..deps import AdminDep, ClientDep, RuntimeDep, limit_drawings, limit_listings, limit_number
 from ..errors import ApiError
 from ..gallery import visible_drawing, visible_page
 from ..runtime import WebRuntime
@@ -46,6 +48,21 @@ async def add_drawing(body: schemas.DrawingIn, runtime: RuntimeDep, client: Clie
     check_label(body.label, runtime)
     return await collect_drawing(runtime, decode_image_payload(body.image), body.label, body.train, client,
                                  wait=body.wait, writer=body.writer, strokes=body.strokes)
+
+
+@router.post("/api/numbers", status_code=201, response_model=schemas.NumberOut, responses=ERRORS)
+async def add_number(body: schemas.NumberIn, runtime: RuntimeDep, client: ClientDep):
+    """Save a number as the person corrected it: the number whole, then each character of the alphabet as a
+    labelled drawing of its own (its PNG cut from the pad, its strokes, the number's id), stored, judged and
+    learned exactly as ``POST /api/drawings`` does. Each of those counts as one drawing against the rate limit.
+
+    422 ``invalid_number`` (a character without label or symbol, strokes out of range or used twice, a box off
+    the pad), ``blank_drawing``, ``invalid_strokes``, ``invalid_request`` (more than 12 characters)."""
+    characters = [c.model_dump() for c in body.characters]
+    await limit_number(client, runtime, sum(c["label"] is not None for c in characters))
+    pad = PadSpec.for_canvas(runtime.alphabet.canvas)
+    return await collect_number(runtime, decode_image_payload(body.image), body.strokes, characters, body.train,
+                                client, body.writer, body.wait, pad)
 
 
 @router.read("/api/drawings", response_model=schemas.DrawingPage, responses=ERRORS,
@@ -100,7 +117,7 @@ async def drawing_info(drawing_id: str, runtime: RuntimeDep, admin: AdminDep):
     learned = await run_in_threadpool(runtime.follower.learned, record.id) if record.train else None
     return {"id": record.id, "label": row.label, "created": record.created, "train": record.train,
             "png_url": f"/api/drawings/{record.id}.png", "learned": learned, "status": row.status,
-            "suspicion": record.suspicion}
+            "suspicion": record.suspicion, "number": record.number}
 
 
 @router.read("/api/stats", response_model=schemas.StatsOut)

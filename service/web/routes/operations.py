@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from models.canvas import PadSpec
+
 from ...core.lineup import MODEL_ORDER
 from .. import schemas
 from ..deps import RuntimeDep
@@ -20,10 +22,11 @@ TITLES = {"fnn_original": "FNN · original", "fnn_online": "FNN · online",
 @router.read("/api/config")
 async def config(runtime: RuntimeDep):
     """The alphabet (its labels and glyphs, the picker's rows), the canvas spec the page must draw with (the
-    stroke renderer uses the same) and the model names."""
+    stroke renderer uses the same), the number pad's (``pad``: width, height, the same pen, the most characters a
+    number may have; POST /api/read and /api/numbers take strokes in its pixels) and the model names."""
     alphabet = runtime.alphabet.as_dict()
-    return {"canvas": runtime.alphabet.canvas.as_dict(), "models": list(MODEL_ORDER), "titles": TITLES,
-            "labels": alphabet.pop("labels"), "alphabet": alphabet}
+    return {"canvas": runtime.alphabet.canvas.as_dict(), "pad": PadSpec.for_canvas(runtime.alphabet.canvas).as_dict(),
+            "models": list(MODEL_ORDER), "titles": TITLES, "labels": alphabet.pop("labels"), "alphabet": alphabet}
 
 
 @router.read("/healthz", response_model=schemas.Health, responses={503: {"model": schemas.ErrorOut}})
