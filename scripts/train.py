@@ -30,19 +30,16 @@ import tensorflow as tf
 import keras
 from tqdm import tqdm
 
-from lab import kana
-from lab.data import load_mnist
 from lab.distort import random_distort
-from lab.drawn import load_drawn_pendigits
 from lab.model_card import write_model_card
+from lab.recipe import DEFAULT_EPOCHS, HIRAGANA_REPLAY_PER_CLASS, digits_base, hiragana_base
 from models.alphabets import load_alphabet
 from models.cnn import CNN, FEATURE_LAYERS
 from models.fnn import FNN
 
-DEFAULT_EPOCHS = {"fnn": 30, "cnn": 15}
 # Hiragana: synthetic writers (lab/kana.py), each drawing each of the 71 once: kana.TRAIN_WRITERS
 # of them to train, kana.TEST_WRITERS to evaluate and kana.HOLDOUT_WRITERS for the guard's holdout.
-HIRAGANA_REPLAY_PER_CLASS = 40
+# The base data of each alphabet and the default epochs live in lab/recipe.py (the retrain job reads them too).
 
 
 def accuracy(model, X, y) -> float:
@@ -139,39 +136,29 @@ def train_cnn(args, data, writer, logdir: Path) -> CNN:
 
 
 def digits_data(args) -> tuple[tuple, dict]:
-    """MNIST plus the pendigits training writers; evaluated on MNIST test and the pendigits test writers."""
-    X, y = load_mnist("train")
-    Xt, yt = load_mnist("test")
-    # MNIST is American school handwriting; canvas users (and the pendigits
-    # writers) cross their 7s, flag their 1s and hook their 9s. The 30
-    # pendigits *training* writers, rendered as canvas drawings, teach the
-    # originals that; the 14 test writers stay unseen for evaluation.
-    Xpen, ypen, _ = load_drawn_pendigits("train")
-    X = np.concatenate([X.astype(np.float32) / 255] + [Xpen] * args.pen_repeat)
-    y = np.concatenate([y] + [ypen] * args.pen_repeat).astype(np.int64)
-    Xt = Xt.astype(np.float32) / 255
-    Xp, yp, _ = load_drawn_pendigits("test")
-    return ((X, y), (Xt, yt.astype(np.int64))), {"mnist_test": (Xt, yt), "pendigits_test": (Xp, yp)}
+    """MNIST plus the pendigits training writers; evaluated on MNIST test and the pendigits test writers
+    (:func:`lab.recipe.digits_base`: the same arrays this script has always trained on)."""
+    base = digits_base(args.pen_repeat)
+    return (base.train, base.holdout), base.evaluations
 
 
 def hiragana_data(args, out: Path) -> tuple[tuple, dict]:
-    """Synthetic writers' hiragana; evaluated on held-out writers. Writes the service's sample.npz and the
-    page's stroke-order guide (strokes.json, from KanjiVG) too."""
-    from lab.kana import load_drawn_hiragana, write_stroke_guide
+    """Synthetic writers' hiragana; evaluated on held-out writers (:func:`lab.recipe.hiragana_base`). Writes the
+    service's sample.npz and the page's stroke-order guide (strokes.json, from KanjiVG) too."""
+    from lab.kana import write_stroke_guide
 
     write_stroke_guide(out / "strokes.json")
 
-    X, y, _ = load_drawn_hiragana("train", kana.TRAIN_WRITERS, box=args.box)
-    Xt, yt, writers = load_drawn_hiragana("test", kana.TEST_WRITERS + kana.HOLDOUT_WRITERS, box=args.box)
-    evaluation = writers < writers.min() + kana.TEST_WRITERS
+    base = hiragana_base(args.box)
+    X, y = base.train
     rng = np.random.default_rng(args.seed)
     replay = np.concatenate([rng.choice(np.flatnonzero(y == c), HIRAGANA_REPLAY_PER_CLASS, replace=False)
                              for c in range(args.n_classes)])
     as_uint8 = lambda images: np.round(images * 255).astype(np.uint8)
+    holdout_x, holdout_y = base.guard_holdout
     np.savez_compressed(out / "sample.npz", replay_x=as_uint8(X[replay]), replay_y=y[replay],
-                        holdout_x=as_uint8(Xt[~evaluation]), holdout_y=yt[~evaluation])
-    Xe, ye = Xt[evaluation], yt[evaluation]
-    return ((X, y), (Xe, ye)), {"heldout_writers": (Xe, ye)}
+                        holdout_x=as_uint8(holdout_x), holdout_y=holdout_y)
+    return (base.train, base.holdout), base.evaluations
 
 
 def main() -> None:

@@ -72,6 +72,11 @@ def under(prefix: str) -> list[str]:
     ("service.web", "service.learn", "a web worker never learns"),
     ("service.learn", "service.web", "the learner never serves"),
     ("service.web", "lab", "a web worker serves, the laboratory trains"),
+    ("service.retrain", "service.web", "the retrain job trains beside the learner, never in a web worker"),
+    ("service.retrain", "service.learn", "the retrain job and the learner share only the core"),
+    ("service.web", "service.retrain", "a web worker never trains (its image has no TensorFlow)"),
+    ("service.learn", "service.retrain", "the retrain job and the learner share only the core"),
+    ("service.core", "service.retrain", "the shared core serves every wing and reaches around none"),
 ])
 def test_who_may_import_whom(importer, forbidden, why):
     chains = [chain for m in under(importer) if (chain := reaches(m, forbidden))]

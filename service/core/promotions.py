@@ -340,3 +340,16 @@ class PromotionStore:
                 raise PromotionError(f"promotion {pid} was already forced by {decision.get('by')} at "
                                      f"{decision.get('at')} (models {', '.join(decision.get('kinds', []))})")
         return decision, self.promote(weights, record, kinds, by=by, forced=decision)
+
+    # --- what a run trained and was judged on (service.retrain) ---
+
+    def put_crowd(self, pid: str, crowd: dict) -> None:
+        """Store the ids of the crowd drawings a run trained on and judged with, beside its record (written
+        before the record, like the challengers' weights; the same again is fine)."""
+        self.objects.put(self._name(f"{self.check_id(pid)}/crowd.json"), dump_json(crowd))
+
+    def crowd(self, pid: str) -> dict:
+        """What :meth:`put_crowd` stored: ``{"cutoff", "trained": [[id, label, weight], ...], "judged": [[id,
+        label, writer], ...]}``."""
+        name = self._name(f"{self.check_id(pid)}/crowd.json")
+        return parse_json(self.objects.get(name), name)

@@ -167,6 +167,26 @@ class Settings(BaseSettings):
                                                             "cut-off are compared one by one...")
     promotion_writer_drop: float = Field(0.01, ge=0, description="...and none may lose more than this (0.01: 1 point).")
 
+    # --- the retrain job (python -m service.retrain; docs/retrain.md) ---------------------------- begin
+    retrain_held_out_share: float = Field(0.25, gt=0, lt=1, description="Share of the crowd's learnable drawings, "
+                                                                        "the newest, held out to judge a challenger "
+                                                                        "(at least INKLING_PROMOTION_MIN_DRAWINGS) "
+                                                                        "when no --cutoff is given.")
+    retrain_crowd_weight: int = Field(8, ge=1, le=1000, description="Times each crowd drawing appears in a "
+                                                                   "retraining epoch (each time distorted afresh) "
+                                                                   "beside the base data's images, once each.")
+    retrain_reviewed_weight: int = Field(16, ge=1, le=1000, description="...and each drawing a reviewer accepted "
+                                                                       "or relabelled.")
+    retrain_max_minutes: float = Field(120, gt=0, description="A retrain run trains at most this long (then it "
+                                                              "checkpoints and stops; run it again to resume); "
+                                                              "--max-minutes overrides it.")
+    retrain_seed: int = Field(0, ge=0, description="Seed of a retrain run (initial weights, order, distortions).")
+    retrain_threads: int = Field(0, ge=0, description="TensorFlow threads per operation in the retrain job "
+                                                      "(0 = all cores).")
+    retrain_base_limit: int = Field(0, ge=0, description="Train on this many of the base data's images (a "
+                                                         "seeded choice; 0 = all): quick tries and tests only.")
+    # --- the retrain job ---------------------------------------------------------------------------- end
+
     def promotion_rules(self) -> Rules:
         return Rules(self.promotion_p_below, self.promotion_min_drawings, self.promotion_holdout_drop,
                      self.promotion_writer_min, self.promotion_writer_drop)
