@@ -233,3 +233,17 @@ def test_every_setting_is_in_the_operators_configuration_guide():
     missing = [f"{prefix}{name}".upper() for name, field in Settings.model_fields.items()
                if not isinstance(field.validation_alias, str) and f"`{prefix}{name}".upper() not in guide.upper()]
     assert not missing, f"document these in docs/configuration.md: {missing}"
+
+
+def test_every_relative_link_in_the_readme_and_docs_leads_somewhere():
+    """The README sends readers into docs/; a renamed or missing page breaks their way in."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue  # another site, or a heading of the same page
+            path = target.split("#", 1)[0]
+            if not (page.parent / path).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
