@@ -38,26 +38,21 @@ def _describe(errors: list[dict]) -> str:
     return "Invalid request: " + "; ".join(parts) + "."
 
 
+def unreadable_input(code: str):
+    async def handler(request: Request, exc: Exception):
+        return error_response(422, code, str(exc))
+    return handler
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
         return error_response(exc.status, exc.code, exc.detail, exc.headers)
 
-    @app.exception_handler(BlankDrawingError)
-    async def _blank(request: Request, exc: BlankDrawingError):
-        return error_response(422, "blank_drawing", str(exc))
-
-    @app.exception_handler(TooManyCharactersError)
-    async def _too_many(request: Request, exc: TooManyCharactersError):
-        return error_response(422, "too_many_characters", str(exc))
-
-    @app.exception_handler(InvalidImageError)
-    async def _invalid_image(request: Request, exc: InvalidImageError):
-        return error_response(422, "invalid_image", str(exc))
-
-    @app.exception_handler(InvalidStrokesError)
-    async def _invalid_strokes(request: Request, exc: InvalidStrokesError):
-        return error_response(422, "invalid_strokes", str(exc))
+    # What a person sent cannot be read: a 422 with the error's own words and its code.
+    for error, code in ((BlankDrawingError, "blank_drawing"), (TooManyCharactersError, "too_many_characters"),
+                        (InvalidImageError, "invalid_image"), (InvalidStrokesError, "invalid_strokes")):
+        app.add_exception_handler(error, unreadable_input(code))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):
