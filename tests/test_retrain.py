@@ -233,6 +233,17 @@ def test_without_tensorflow_the_job_stops_and_says_where_to_run_it(monkeypatch):
     assert "pip install .[learner]" in str(stop.value)
 
 
+def test_without_the_base_data_the_job_stops_and_says_where_to_run_it(tmp_path, pendigits, capsys, monkeypatch):
+    """The container images carry no lab data: the job must say where it can run, not fail with a traceback."""
+    put_crowd(tmp_path, pendigits, 300)
+    monkeypatch.setenv("INKLING_MNIST_DIR", str(tmp_path / "no-mnist"))
+    assert run_job(tmp_path, "--models", "fnn", "--epochs", "1") == EXIT_USAGE
+    said = capsys.readouterr().err
+    assert "MNIST file" in said and "is missing" in said and "scripts/install --dev" in said
+    assert PromotionStore(LocalObjects(tmp_path)).list() == []
+    assert WeightStore(LocalObjects(tmp_path)).current(original("fnn")) is None
+
+
 # --- killed mid-way, for real ----------------------------------------------------------------------------
 
 def start_job(root: Path, *args: str, log: Path | None = None) -> subprocess.Popen:

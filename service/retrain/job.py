@@ -37,7 +37,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lab.recipe import DEFAULT_EPOCHS
 from models import model_class
 
 from ..core.curation import ReviewStore
@@ -58,6 +57,20 @@ PREDICT_CHUNK = 1000  # images a prediction call: the CNN's feature maps of 10,0
 
 class UsageError(Exception):
     """The command cannot be carried out as given; the message says what to change."""
+
+
+NEEDS = ("The job trains with the laboratory's recipe (lab/) on the alphabet's base data (for the digits, MNIST "
+         "from scripts/fetch_mnist and the pendigits training writers): run it from a checkout installed with "
+         "scripts/install --dev, with the deployment's environment. The container images carry neither.")
+
+
+def recipe():
+    """lab.recipe, or a UsageError saying where the job can run (an image without lab/ cannot)."""
+    try:
+        from lab import recipe as module
+    except ImportError as exc:
+        raise UsageError(f"the laboratory cannot be imported ({exc}). {NEEDS}") from None
+    return module
 
 
 class OutOfTimeExit(Exception):
@@ -266,7 +279,7 @@ class Retrain:
         return {
             "id": new_promotion_id(), "created": utc_iso(), "alphabet": self.alphabet.name, "cutoff": cutoff,
             "champion_cutoff": not_before, "models": kinds, "seed": self.settings.retrain_seed,
-            "epochs": {kind: self.options.epochs or DEFAULT_EPOCHS[kind] for kind in kinds},
+            "epochs": {kind: self.options.epochs or recipe().DEFAULT_EPOCHS[kind] for kind in kinds},
             "weights": {"crowd": weight[False], "reviewed": weight[True]},
             "base_limit": self.settings.retrain_base_limit, "held_out_share": self.settings.retrain_held_out_share,
             "command": self.options.command, "excluded": dict(census.excluded),
@@ -288,10 +301,14 @@ class Retrain:
         return census.images(ids)
 
     def execute(self, plan: dict, census: Census | None) -> int:
-        from lab.recipe import TRAINERS, base_data
+        from lab.data import MissingDataError
 
+        TRAINERS, base_data = recipe().TRAINERS, recipe().base_data
         run_id, kinds = plan["id"], plan["models"]
-        base = base_data(self.alphabet)
+        try:
+            base = base_data(self.alphabet)
+        except MissingDataError as exc:
+            raise UsageError(f"{exc} {NEEDS}") from None
         if plan["base_limit"]:
             base = base.limited(plan["base_limit"], plan["seed"])
         Xb, yb = base.train
