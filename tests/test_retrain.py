@@ -244,6 +244,16 @@ def test_without_the_base_data_the_job_stops_and_says_where_to_run_it(tmp_path, 
     assert WeightStore(LocalObjects(tmp_path)).current(original("fnn")) is None
 
 
+def test_without_the_laboratory_the_job_stops_and_says_where_to_run_it(tmp_path, pendigits, capsys, monkeypatch):
+    """The images have no lab/: an ImportError would be a traceback; the job says where it can run instead."""
+    put_crowd(tmp_path, pendigits, 300)
+    monkeypatch.setitem(sys.modules, "lab.recipe", None)  # what `import lab.recipe` meets in an image
+    assert run_job(tmp_path, "--models", "fnn") == EXIT_USAGE
+    said = capsys.readouterr().err
+    assert "the laboratory cannot be imported" in said and "scripts/install --dev" in said
+    assert PromotionStore(LocalObjects(tmp_path)).list() == [] and leftovers(tmp_path) == []
+
+
 # --- killed mid-way, for real ----------------------------------------------------------------------------
 
 def start_job(root: Path, *args: str, log: Path | None = None) -> subprocess.Popen:

@@ -67,10 +67,9 @@ NEEDS = ("The job trains with the laboratory's recipe (lab/) on the alphabet's b
 def recipe():
     """lab.recipe, or a UsageError saying where the job can run (an image without lab/ cannot)."""
     try:
-        from lab import recipe as module
+        return importlib.import_module("lab.recipe")
     except ImportError as exc:
         raise UsageError(f"the laboratory cannot be imported ({exc}). {NEEDS}") from None
-    return module
 
 
 class OutOfTimeExit(Exception):
@@ -301,9 +300,10 @@ class Retrain:
         return census.images(ids)
 
     def execute(self, plan: dict, census: Census | None) -> int:
+        laboratory = recipe()
+        TRAINERS, base_data = laboratory.TRAINERS, laboratory.base_data
         from lab.data import MissingDataError
 
-        TRAINERS, base_data = recipe().TRAINERS, recipe().base_data
         run_id, kinds = plan["id"], plan["models"]
         try:
             base = base_data(self.alphabet)
