@@ -229,6 +229,17 @@ def stage_costs(body: bytes, rgba_body: bytes, repeats: int = 500) -> dict[str, 
 # --- main ----------------------------------------------------------------------------------
 
 
+def report(rows, results: dict, names: list[str], json_path: Path) -> None:
+    """The table's ``rows`` (label, cell of one run's figures) for the runs ``names``, the non-200 count, and
+    every figure written to ``json_path``."""
+    for label, cell in rows:
+        print(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
+    errors = sum(results[n][k]["errors"] for n in names for k in ("c1", "c16"))
+    print(f"\nnon-200 responses: {errors}")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2))
+
+
 @contextlib.contextmanager
 def worktree(ref: str):
     path = Path(tempfile.mkdtemp(prefix="inkling-baseline-"))
@@ -292,12 +303,7 @@ def main() -> None:
         ("servers' CPU per request", lambda r: f"{r['server_cpu_ms']:.2f} ms"),
         ("load generator's CPU per request", lambda r: f"{r['generator_cpu_ms']:.2f} ms"),
     ]
-    for label, cell in rows:
-        print(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
-    errors = sum(results[n][k]["errors"] for n in names for k in ("c1", "c16"))
-    print(f"\nnon-200 responses: {errors}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
+    report(rows, results, names, args.json)
 
 
 if __name__ == "__main__":

@@ -140,12 +140,7 @@ def main() -> None:
         ("servers' CPU per request", lambda r: f"{r['server_cpu_ms']:.2f} ms"),
         ("... against a single prediction", lambda r: f"{r['server_cpu_ms'] / single['server_cpu_ms']:.1f}x"),
     ]
-    for label, cell in rows:
-        print(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
-    errors = sum(results[n][k]["errors"] for n in names for k in ("c1", "c16"))
-    print(f"\nnon-200 responses: {errors}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
+    bench.report(rows, results, names, args.json)
 
 
 if __name__ == "__main__":
