@@ -433,8 +433,14 @@ def test_filters_and_paging(browser, service, requests_seen, client, crowd):
         # by label
         page.get_by_label("Label now").select_option("3")
         page.get_by_role("button", name="Apply").click()
-        expect(items(page).first).to_contain_text("Labelled 3")
-        assert {a.get_attribute("data-id") for a in items(page).all()} == set(queue_ids(client, status="quarantined", label=3))
+        threes = queue_ids(client, status="quarantined", label=3)
+        # the first held drawing may already be a 3: wait for the filtered page itself, not its first row
+        page.wait_for_function("n => document.querySelectorAll('[data-testid=review-item]').length === n "
+                               "&& document.querySelector('[data-testid=queue]').getAttribute('aria-busy') === 'false'",
+                               arg=len(threes))
+        assert {a.get_attribute("data-id") for a in items(page).all()} == set(threes)
+        for row in items(page).all():
+            expect(row).to_contain_text("Labelled 3")
         # by writer: click a pseudonym (every status of theirs)
         page.get_by_role("button", name="Reset").click()
         expect(page.get_by_label("Status")).to_have_value("quarantined")
