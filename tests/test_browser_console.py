@@ -586,6 +586,36 @@ def test_reviewing_speed_keyboard_only(browser, service, requests_seen, client, 
         page.context.close()
 
 
+def test_u_never_takes_back_a_colleagues_decision_made_meanwhile(browser, service, requests_seen, client, crowd):
+    """ana discards a drawing; bo relabels it (his console, here the API); ana's u then takes back only what she
+    did, which is no longer standing: refused, saying who decided, and bo's decision stands."""
+    page = open_console(browser, service, requests_seen, token=TOKENS["ana"])
+    try:
+        expect(items(page).first).to_be_focused()
+        drawing_id = current_id(page)
+        page.keyboard.press("d")
+        wait_status(client, drawing_id, "discarded")
+        expect(toast(page)).to_contain_text("Discarded 1 drawing.")
+        r = client.post(f"/api/admin/review/{drawing_id}", json={"action": "relabel", "label": 4}, headers=auth("bo"))
+        assert r.status_code == 200, r.text
+        page.keyboard.press("u")
+        expect(toast(page)).to_contain_text("1 drawing was not changed: Cannot undo this drawing: bo reviewed it since")
+        expect(item(page, drawing_id)).to_contain_text("bo reviewed it since")
+        assert info(client, drawing_id)["status"] == "relabelled" and info(client, drawing_id)["label"] == 4
+        assert [(e["action"], e["by"]) for e in audit(client, 2)] == [("relabel", "bo"), ("discard", "ana")]
+        # once her console shows bo's decision, taking it back is hers to choose: the row's Undo does
+        page.get_by_label("Status").select_option("relabelled")
+        page.get_by_role("button", name="Apply").click()
+        row = item(page, drawing_id)
+        expect(row.get_by_test_id("status")).to_have_text(STATUS_WORDS["relabelled"])
+        row.get_by_role("button", name="Undo").click()
+        wait_status(client, drawing_id, "discarded")
+        assert (audit(client, 1)[0]["action"], audit(client, 1)[0]["by"]) == ("undo", "ana")
+        assert not page.js_errors, page.js_errors
+    finally:
+        page.context.close()
+
+
 # --- promotions -------------------------------------------------------------------------------
 
 

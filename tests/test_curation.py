@@ -234,6 +234,26 @@ def test_undo_puts_a_drawing_back_and_the_audit_log_says_who_did_what(client, le
     assert all(e["drawing"] == stored["id"] for e in log)
 
 
+def test_an_undo_takes_back_only_a_review_its_reviewer_saw_never_a_colleagues_made_since(client, pen):
+    """The console sends the reviews it has seen (``undoes``): if a colleague reviewed the drawing since, ana's
+    undo is refused with who did what, instead of silently taking back bo's decision."""
+    one, two = save(client, pen[5][1], 5), save(client, pen[5][2], 5)
+    mine = {d["id"]: review(client, d["id"], "discard")["review"]["id"] for d in (one, two)}
+    review(client, one["id"], "relabel", 3, headers=BO)  # bo, meanwhile, on one of them
+    r = client.post(f"/api/admin/review/{one['id']}", json={"action": "undo", "undoes": [mine[one["id"]]]},
+                    headers=ANA)
+    assert r.status_code == 409 and r.json()["code"] == "cannot_review", r.text
+    assert "bo" in r.json()["detail"] and "relabel" in r.json()["detail"]
+    assert info(client, one["id"])["status"] == "relabelled"  # bo's decision stands
+    r = client.post("/api/admin/review", json={"action": "undo", "ids": [one["id"], two["id"]],
+                                               "undoes": list(mine.values())}, headers=ANA)
+    assert r.status_code == 200, r.text
+    assert [d["drawing"]["id"] for d in r.json()["done"]] == [two["id"]] and list(r.json()["refused"]) == [one["id"]]
+    assert info(client, two["id"])["status"] == "pending" and info(client, one["id"])["label"] == 3
+    r = client.post(f"/api/admin/review/{two['id']}", json={"action": "accept", "undoes": ["r1"]}, headers=ANA)
+    assert r.status_code == 422 and "undo" in r.json()["detail"]  # only an undo takes back reviews
+
+
 def test_the_review_queue_puts_the_most_suspicious_first_and_filters(client, pen):
     writer = new_writer()
     for image, label in [(pen[6][4], 6), (pen[6][5], 0), (pen[8][4], 8), (pen[8][5], 3)]:

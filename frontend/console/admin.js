@@ -109,16 +109,19 @@ export class AdminApi extends EventTarget {
     return this.request(`api/admin/review?${query}`);
   }
 
-  /** One review (accept, relabel, discard, undo) of one drawing: {review, drawing}. */
-  review(id, action, label = null) {
+  /**
+   * One review (accept, relabel, discard, undo) of one drawing: {review, drawing}. `undoes` (undo only): the
+   * reviews it may take back, those the reviewer has seen; a colleague's made since is refused with 409.
+   */
+  review(id, action, label = null, undoes = null) {
     return this.request(`api/admin/review/${encodeURIComponent(id)}`, {
-      method: "POST", body: { action, ...(label === null ? {} : { label }) },
+      method: "POST", body: reviewBody(action, label, undoes),
     });
   }
 
   /** The same review of several drawings: {done: [{review, drawing}], refused: {id: why}}. */
-  reviewMany(ids, action, label = null) {
-    return this.request("api/admin/review", { method: "POST", body: { ids, action, ...(label === null ? {} : { label }) } });
+  reviewMany(ids, action, label = null, undoes = null) {
+    return this.request("api/admin/review", { method: "POST", body: { ids, ...reviewBody(action, label, undoes) } });
   }
 
   /** The audit log, newest first: {items, next}. */
@@ -180,4 +183,8 @@ export class ImageLoader {
     for (const url of this.urls) URL.revokeObjectURL(url);
     this.urls.clear();
   }
+}
+
+function reviewBody(action, label, undoes) {
+  return { action, ...(label === null ? {} : { label }), ...(undoes === null ? {} : { undoes }) };
 }

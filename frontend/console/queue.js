@@ -238,7 +238,7 @@ export class ReviewQueue {
    * Takes `action` on `ids` (default: the selection, else the drawing in focus); a relabel without a label asks
    * the picker. A single drawing's decision moves focus to the next at once; the request goes in the background.
    */
-  async act(action, { ids = null, bulk = null, label = null, record = true } = {}) {
+  async act(action, { ids = null, bulk = null, label = null, record = true, undoing = null } = {}) {
     const targets = ids ? { ids, bulk: bulk ?? ids.length > 1 } : this.#targets();
     if (!targets.ids.length) return;
     if (action === "relabel" && label === null) {
@@ -249,7 +249,7 @@ export class ReviewQueue {
     }
     const rows = targets.ids.map((id) => this.#row(id)).filter(Boolean);
     for (const row of rows) this.#note(row, t("console.row.saving"), "busy");
-    const entry = { action, label, ids: targets.ids };
+    const entry = { action, label, ids: targets.ids, undoing, reviews: [] };
     if (record && action !== "undo") this.history.push(entry);
     if (targets.bulk) this.selectAll(false);
     else if (action !== "undo" && rows[0] && this.rows.indexOf(rows[0]) === this.current) this.#advance();
@@ -263,13 +263,20 @@ export class ReviewQueue {
   }
 
   async #send(entry, bulk) {
-    const { action, label, ids } = entry;
+    const { action, label } = entry;
+    // undoing an action: the drawings it was done to (known once it was answered), and only its own reviews
+    const ids = entry.undoing ? entry.undoing.ids : entry.ids;
+    if (!ids.length) { // the action it undoes was refused everywhere: nothing of it to take back
+      for (const id of entry.ids) if (this.#row(id)) this.#note(this.#row(id), null);
+      return;
+    }
+    const undoes = action === "undo" ? this.#seen(entry) : null;
     const generation = this.generation;
     let done = [];
     let refused = {};
     try {
-      if (bulk) ({ done, refused } = await this.api.reviewMany(ids, action, label));
-      else done = [await this.api.review(ids[0], action, label)];
+      if (bulk) ({ done, refused } = await this.api.reviewMany(ids, action, label, undoes));
+      else done = [await this.api.review(ids[0], action, label, undoes)];
     } catch (error) {
       if (error?.status === 401 || generation !== this.generation) return;
       refused = Object.fromEntries(ids.map((id) => [id, error.message]));
@@ -287,7 +294,8 @@ export class ReviewQueue {
       if (row) this.#note(row, why, "error");
     }
     const doneIds = done.map((d) => d.drawing.id);
-    entry.ids = doneIds; // what an undo of it takes back
+    entry.ids = doneIds; // what an undo of it takes back: these drawings' reviews it made
+    entry.reviews = done.map((d) => d.review.id);
     if (!doneIds.length) this.history = this.history.filter((e) => e !== entry);
     this.#told(entry, doneIds.length, refused);
   }
@@ -313,9 +321,19 @@ export class ReviewQueue {
     if (last) {
       const first = this.rows.findIndex((r) => last.ids.includes(r.item.id));
       if (first >= 0) this.#setCurrent(first);
-      return this.act("undo", { ids: last.ids, bulk: last.ids.length > 1, record: false });
+      return this.act("undo", { ids: last.ids, bulk: last.ids.length > 1, record: false, undoing: last });
     }
     return this.act("undo");
+  }
+
+  /**
+   * The reviews an undo may take back, as it is sent (the actions before it answered by then): those the
+   * action it undoes made, else those its rows show. A colleague's review made since is in neither, so the
+   * service refuses to take it back.
+   */
+  #seen(entry) {
+    if (entry.undoing) return entry.undoing.reviews;
+    return entry.ids.flatMap((id) => (this.#row(id)?.item.reviews || []).map((r) => r.id));
   }
 
   /** A row's own Undo button: its last review, which leaves this session's history. */

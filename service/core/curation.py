@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from .queue import Lesson
@@ -117,11 +118,13 @@ def state_of(record: DrawingRecord, reviews: list[Review]) -> State:
 
 
 def decide(record: DrawingRecord, reviews: list[Review], action: str, *, label: int | None = None, by: str,
-           at: str | None = None) -> Review:
+           at: str | None = None, may_undo: Collection[str] | None = None) -> Review:
     """The review that ``action`` makes of the drawing now (ReviewError if it cannot be taken).
 
-    ``undo`` reverts the drawing's newest review that is not itself undone; a step is taken whenever the
-    label the review leaves, in a status that is learned, is not the label the models last learned.
+    ``undo`` reverts the drawing's newest review that is not itself undone, and only if it is one of
+    ``may_undo`` when given (the reviews the reviewer has seen: a colleague's made since is never taken
+    back unseen); a step is taken whenever the label the review leaves, in a status that is learned, is
+    not the label the models last learned.
     """
     if action not in ACTIONS:
         raise ReviewError(f"action must be one of {', '.join(ACTIONS[:4])}")
@@ -133,6 +136,9 @@ def decide(record: DrawingRecord, reviews: list[Review], action: str, *, label: 
         target = next((r for r in reversed(reviews) if r.action != "undo" and r.id not in undone), None)
         if target is None:
             raise ReviewError("there is nothing to undo on this drawing")
+        if may_undo is not None and target.id not in may_undo:
+            raise ReviewError(f"{target.by} reviewed it since you saw it ({target.action}, {target.at}): "
+                              "refresh to see their decision, then make yours")
         after_status, after_label, undoes = target.before_status, target.before_label, target.id
     elif action == "relabel":
         if label is None:

@@ -140,23 +140,26 @@ def judge(kind: str, *, holdout: tuple[str, float, float, int], champion_right, 
         "rules": rules.__dict__,
     }
 
-    def refuse(why: str) -> Verdict:
-        return Verdict(kind, False, f"not promoted: {why}", figures)
-
+    failed: dict[str, str] = {}  # each rule the challenger fails -> why, in the order the rules are listed
     if n < rules.min_drawings:
-        return refuse(f"only {n} crowd drawings after the cut-off (needs {rules.min_drawings})")
-    if not (c > b and p < rules.p_below):
+        failed["drawings"] = f"only {n} crowd drawings after the cut-off (needs {rules.min_drawings})"
+    elif not (c > b and p < rules.p_below):
         better, worse = _pct(crowd_challenger, crowd_champion)
-        return refuse(f"crowd holdout {better} vs {worse}, {_p(p)} (needs < {rules.p_below:g}"
-                      f"{' and the challenger ahead' if c <= b else ''})")
+        failed["crowd"] = (f"crowd holdout {better} vs {worse}, {_p(p)} (needs < {rules.p_below:g}"
+                           f"{' and the challenger ahead' if c <= b else ''})")
     if holdout_challenger < holdout_champion - rules.holdout_drop:
         now, was = _pct(holdout_challenger, holdout_champion, 2)
-        return refuse(f"{holdout_name} {now} vs {was} (more than {rules.holdout_drop * 100:g} points worse)")
-    worst = writer_figures[0] if writer_figures else None
-    if worst and worst["challenger"] < worst["champion"] - rules.writer_drop:
+        failed["holdout"] = f"{holdout_name} {now} vs {was} (more than {rules.holdout_drop * 100:g} points worse)"
+    worse_writers = [w for w in writer_figures if w["challenger"] < w["champion"] - rules.writer_drop]
+    if worse_writers:
+        worst = worse_writers[0]
         now, was = _pct(worst["challenger"], worst["champion"])
-        return refuse(f"a writer's {worst['n']} drawings {now} vs {was} (more than {rules.writer_drop * 100:g} "
-                      f"point worse)")
+        whose = "a writer's" if len(worse_writers) == 1 else f"{len(worse_writers)} writers worse, the worst's"
+        failed["writer"] = (f"{whose} {worst['n']} drawings {now} vs {was} (more than {rules.writer_drop * 100:g} "
+                            f"point worse)")
+    figures["failed"] = list(failed)
+    if failed:
+        return Verdict(kind, False, "not promoted: " + "; ".join(failed.values()), figures)
     better, worse = _pct(crowd_challenger, crowd_champion)
     now, was = _pct(holdout_challenger, holdout_champion, 2)
     writers_said = (f"no writer more than {rules.writer_drop * 100:g} point worse" if writer_figures
@@ -194,9 +197,10 @@ class Promotion:
 
 
 def run_reason(verdicts: dict[str, Verdict]) -> str:
-    """The run's one line: each model's reason, the CNN's first (the ensemble leans on it)."""
+    """The run's one line: each model's reason (its failed rules joined by "; "), the CNN's first (the
+    ensemble leans on it), a sentence each."""
     order = sorted(verdicts, key=lambda k: (k != "cnn", k))
-    return "; ".join(f"{k.upper()} {verdicts[k].reason}" for k in order)
+    return ". ".join(f"{k.upper()} {verdicts[k].reason}" for k in order)
 
 
 class PromotionStore:

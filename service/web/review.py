@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -106,13 +107,13 @@ class ReviewQueue:
         self.reviews.refresh(max_age_s)
         return self.row(record)
 
-    def review(self, drawing_id: str, action: str, label: int | None, by: str,
-               queue: LearnQueue) -> tuple[Review, Row, DrawingRecord]:
-        """Decide, store and enqueue one review (ReviewError if it cannot be taken); the drawing's row after it,
-        and its record."""
+    def review(self, drawing_id: str, action: str, label: int | None, by: str, queue: LearnQueue,
+               may_undo: Collection[str] | None = None) -> tuple[Review, Row, DrawingRecord]:
+        """Decide, store and enqueue one review (ReviewError if it cannot be taken; ``may_undo``: see
+        :func:`decide`); the drawing's row after it, and its record."""
         record = self.drawings.get(check_drawing_id(drawing_id))
         self.reviews.refresh()
-        review = decide(record, self.reviews.of(record.id), action, label=label, by=by)
+        review = decide(record, self.reviews.of(record.id), action, label=label, by=by, may_undo=may_undo)
         self.reviews.put(review)
         try:
             queue.add(lesson_for(record, review))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from ..core.writers import MEMORY_SIZE, WRITER_PATTERN
 
@@ -176,6 +176,17 @@ class ReviewPage(BaseModel):
 class ReviewIn(BaseModel):
     action: Literal["accept", "relabel", "discard", "undo"]
     label: StrictInt | None = Field(None, ge=0, description="The new label (relabel only).")
+    undoes: list[Annotated[str, StringConstraints(max_length=40)]] | None = Field(
+        None, max_length=2000,
+        description="Undo only: the reviews it may take back (the ids of those you have seen). A drawing whose "
+                    "newest review standing is not among them (a colleague reviewed it since) is refused with "
+                    "409, and their decision stands.")
+
+    @model_validator(mode="after")
+    def _undoes_only_with_undo(self):
+        if self.undoes is not None and self.action != "undo":
+            raise ValueError("undoes goes with the action undo only")
+        return self
 
 
 class BulkReviewIn(ReviewIn):

@@ -68,7 +68,8 @@ def review_one(runtime: WebRuntime, drawing_id: str, body: schemas.ReviewIn, by:
         if body.label is None:
             raise ReviewError("relabel needs the new label")
         check_label(body.label, runtime)
-    review, row, record = runtime.review_queue.review(drawing_id, body.action, body.label, by, runtime.queue)
+    review, row, record = runtime.review_queue.review(drawing_id, body.action, body.label, by, runtime.queue,
+                                                      body.undoes)
     runtime.metrics.reviews.labels(body.action).inc()
     runtime.stats.changed()
     return {"review": review.to_json(), "drawing": item(row, record, runtime)}
