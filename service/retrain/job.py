@@ -60,8 +60,8 @@ class UsageError(Exception):
 
 
 NEEDS = ("The job trains with the laboratory's recipe (lab/) on the alphabet's base data (for the digits, MNIST "
-         "from scripts/fetch_mnist and the pendigits training writers): run it from a checkout installed with "
-         "scripts/install --dev, with the deployment's environment. The container images carry neither.")
+         "from scripts/fetch_mnist and the pendigits writers in lab/pendigits/; for the hiragana, KanjiVG): the "
+         "full image carries them all (not the web image); in a checkout, scripts/install --dev installs them.")
 
 
 def recipe():
