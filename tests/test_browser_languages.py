@@ -13,6 +13,8 @@ Kept fast (one service for the module, one page load per case, about 40 s here):
   remembered across a reload whatever the browser says; the review console (/console) speaks it too.
 - An error from the service (a 4xx or 503 with its ``code``) is said in the page's language, never in the
   service's English; and Russian plurals render right for 1, 2 and 5.
+- The review console (/console) in each language, as a reviewer uses it: sign-in, the queue with held drawings,
+  the relabel picker, the audit log after a decision, the promotions: the same checks as the page's screens.
 - An alphabet written in a language of the page's (hiragana: ``"ja"`` in ``GET /api/config``) opens in that
   language. This module fakes that config on the digits service (a hiragana service of its own would cost
   another start-up); tests/test_browser_hiragana.py runs the real one.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 
 import numpy as np
 import pytest
@@ -42,7 +45,8 @@ from tests.test_browser import AXE_PATHS, axe_violations, shot, wait_for_predict
 from tests.test_catalogues import PLURALS, branches, load, messages  # noqa: E402
 
 FOUND = PROJECT_ROOT / "artifacts" / "languages"
-ENV = {"INKLING_DRAWINGS_BURST": "200", "INKLING_DRAWINGS_PER_MINUTE": "6000"}
+ADMIN = "lang-" + secrets.token_hex(12)
+ENV = {"INKLING_DRAWINGS_BURST": "200", "INKLING_DRAWINGS_PER_MINUTE": "6000", "INKLING_ADMIN_TOKENS": f"ana:{ADMIN}"}
 # A new visitor's browser (Playwright's locale: Accept-Language and navigator.languages) and the catalogue it gets
 # (Brazilian Portuguese, which the page does not speak: English).
 BROWSERS = {"en": "pt-BR", "de": "de-DE", "fr": "fr-FR", "ru": "ru-RU", "zh-Hans": "zh-CN", "ja": "ja-JP"}
@@ -169,9 +173,12 @@ class Walk:
         self.page.set_viewport_size(LAPTOP)
 
     def keep(self) -> None:
+        self.keep_as(self.lang)
+
+    def keep_as(self, name: str) -> None:
         FOUND.mkdir(parents=True, exist_ok=True)
-        (FOUND / f"{self.lang}.json").write_text(json.dumps({"checked": self.checked, "found": self.found},
-                                                            ensure_ascii=False, indent=1))
+        (FOUND / f"{name}.json").write_text(json.dumps({"checked": self.checked, "found": self.found},
+                                                       ensure_ascii=False, indent=1))
 
 
 def said_by(page, key: str, **params) -> str:
@@ -298,6 +305,77 @@ def test_each_language_for_a_new_visitor_every_screen(browser, service, requests
         finally:
             walk.keep()
             page.context.close()
+        if walk.found:
+            found[lang] = walk.found
+    assert not found, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+# --- the review console, in each language ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def held(service):
+    """Drawings the service holds for review: clear digits given another digit's label."""
+    import httpx
+
+    from inkling_testkit.load_client import pendigit_drawings
+
+    ids = []
+    with httpx.Client(base_url=service.base_url, timeout=30) as client:
+        for drawing in pendigit_drawings(12):
+            r = client.post("/api/drawings", json={"image": drawing.data_url, "label": (drawing.label + 5) % 10})
+            assert r.status_code == 201, r.text
+            if client.get(f"/api/drawings/{r.json()['id']}").json()["status"] == "quarantined":
+                ids.append(r.json()["id"])
+    assert len(ids) >= 3, ids
+    return ids
+
+
+def test_the_review_console_in_each_language_every_screen(browser, service, requests_seen, held):
+    """/console for a reviewer whose browser asks for each language: sign-in, the queue, the relabel picker, the
+    audit log after a decision (then taken back), the promotions; nothing missing, no English, nothing
+    overflowing, on a laptop and a phone."""
+    found = {}
+    for lang, locale in BROWSERS.items():
+        if lang == "en":  # English's screens are tests/test_browser_console.py's
+            continue
+        context = browser.new_context(viewport=LAPTOP, locale=locale)
+        context.on("request", lambda request: requests_seen.append(request.url))
+        page = context.new_page()
+        page.js_errors = []
+        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        walk = Walk(page, lang)
+        try:
+            page.goto(f"{service.base_url}/console")
+            page.wait_for_selector("html[data-ready=true]", timeout=15_000)
+            walk.look("console: sign in")
+            page.locator("#token").fill(ADMIN)
+            page.locator("#token").press("Enter")
+            first = page.get_by_test_id("review-item").first
+            expect(first).to_be_visible()
+            expect(first.locator("img[src^='blob:']")).to_be_visible()
+            walk.look("console: the queue")
+            first.focus()
+            page.keyboard.press("r")
+            expect(page.locator("dialog[open]")).to_be_visible()
+            walk.look("console: the relabel picker", phone=False)
+            page.keyboard.press("Escape")
+            expect(page.locator("dialog[open]")).to_have_count(0)
+            first.focus()
+            page.keyboard.press("a")
+            expect(page.get_by_test_id("toast")).to_be_visible()
+            walk.look("console: a decision's toast", phone=False)
+            page.keyboard.press("u")
+            page.locator("#tab-audit").click()
+            expect(page.get_by_test_id("audit").locator(".entry").first).to_be_visible()
+            walk.look("console: the audit log")
+            page.locator("#tab-promotions").click()
+            expect(page.get_by_test_id("served").locator("li").first).to_be_visible()
+            walk.look("console: promotions")
+            assert not page.js_errors, page.js_errors
+        finally:
+            walk.keep_as(f"console-{lang}")
+            context.close()
         if walk.found:
             found[lang] = walk.found
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
