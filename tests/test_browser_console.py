@@ -703,6 +703,9 @@ def test_promotions_a_refused_run_forced_with_a_reason_then_rolled_back(browser,
         assert rolled.value.status == 200 and rolled.value.json()["version"] == 2
         expect(cnn_served).to_contain_text("Rolled back to v0")
         expect(cnn_served).to_contain_text("sevens fine, fours worse")
+        # the run's history stands, and says that what it promoted is no longer what is served
+        expect(card).to_contain_text("Promoted by an admin")
+        expect(card.locator("section[data-kind=cnn]")).to_contain_text("Promoted as v1; v2 is served now")
         actions = page.get_by_role("list", name="What admins did to the models")
         expect(actions.get_by_role("listitem")).to_have_count(2)
         expect(actions.get_by_role("listitem").first).to_contain_text("ana rolled")

@@ -34,8 +34,10 @@ export class Promotions {
       ]);
       if (generation !== this.generation) return;
       this.els.error.hidden = true;
-      this.#served(models.models.filter((m) => !m.online));
-      this.els.runs.replaceChildren(...runs.items.map((run) => this.#run(run)));
+      const originals = models.models.filter((m) => !m.online);
+      this.#served(originals);
+      const served = Object.fromEntries(originals.map((m) => [m.name, m.version]));
+      this.els.runs.replaceChildren(...runs.items.map((run) => this.#run(run, served)));
       this.els.runsEmpty.hidden = runs.items.length > 0;
       this.els.actions.replaceChildren(...actions.items.map((action) => this.#action(action)));
       this.els.actionsEmpty.hidden = actions.items.length > 0;
@@ -103,7 +105,8 @@ export class Promotions {
 
   // --- retrain runs --------------------------------------------------------------------------------
 
-  #run(run) {
+  /** One retrain run; `served`: each original's version served now (a promotion since rolled back says so). */
+  #run(run, served) {
     const li = document.createElement("li");
     li.className = "run card";
     li.dataset.run = run.id;
@@ -139,7 +142,7 @@ export class Promotions {
     }
     const verdicts = document.createElement("div");
     verdicts.className = "verdicts";
-    for (const kind of KINDS) if (run.models[kind]) verdicts.append(this.#verdict(run, kind));
+    for (const kind of KINDS) if (run.models[kind]) verdicts.append(this.#verdict(run, kind, served[`${kind}_original`]));
     li.append(verdicts);
     if (run.forced) {
       const forced = document.createElement("p");
@@ -161,7 +164,7 @@ export class Promotions {
     return li;
   }
 
-  #verdict(run, kind) {
+  #verdict(run, kind, now) {
     const verdict = run.models[kind];
     const model = `${kind}_original`;
     const box = document.createElement("section");
@@ -172,9 +175,10 @@ export class Promotions {
     title.textContent = this.#title(model);
     const said = document.createElement("p");
     said.className = verdict.promoted_as != null ? "said good" : "said";
-    said.textContent = verdict.promoted_as != null
-      ? t("console.promotions.promoted_as", { version: verdict.promoted_as })
-      : t("console.promotions.not_promoted", { version: run.champion?.[kind] ?? 0 });
+    const promoted = verdict.promoted_as;
+    said.textContent = promoted == null ? t("console.promotions.not_promoted", { version: run.champion?.[kind] ?? 0 })
+      : now == null || now === promoted ? t("console.promotions.promoted_as", { version: promoted })
+        : t("console.promotions.promoted_since", { version: promoted, now });
     const reason = document.createElement("p");
     reason.className = "reason";
     reason.textContent = verdict.reason; // the gate's own line (the service writes it in English)
