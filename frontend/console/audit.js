@@ -3,7 +3,7 @@
 
 import { glyphNode } from "../js/glyphs.js";
 import { t, tn } from "../js/i18n.js";
-import { statusWords, when } from "./row.js";
+import { el, statusWords, when } from "./row.js";
 
 const PAGE = 50;
 
@@ -70,38 +70,20 @@ export class AuditLog {
 
   #entry(review) {
     const glyph = (label) => glyphNode(this.alphabet, label, { class: "label-glyph" });
-    const li = document.createElement("li");
-    li.className = "entry";
-    li.dataset.drawing = review.drawing;
-    li.dataset.action = review.action;
-    const figure = document.createElement("figure");
-    figure.className = "thumb small";
-    figure.dataset.image = "loading";
-    const img = document.createElement("img");
-    img.alt = t("console.audit.image_alt");
-    img.width = img.height = 56;
-    figure.append(img);
+    const img = el("img", { alt: t("console.audit.image_alt"), width: 56, height: 56 });
     this.images.show(img, `/api/drawings/${encodeURIComponent(review.drawing)}.png`);
-    const what = document.createElement("p");
-    what.className = "what";
-    const who = document.createElement("strong");
-    who.textContent = review.by;
-    what.append(...tn(`console.audit.entry.${review.action}`, {
-      who, from: glyph(review.before_label), to: glyph(review.after_label),
+    const what = tn(`console.audit.entry.${review.action}`, {
+      who: el("strong", {}, review.by), from: glyph(review.before_label), to: glyph(review.after_label),
       before: statusWords(review.before_status), after: statusWords(review.after_status),
-    }));
-    const meta = document.createElement("p");
-    meta.className = "meta muted";
-    const time = document.createElement("time");
-    time.dateTime = review.at;
-    time.textContent = when(review.at, { seconds: true });
-    const id = document.createElement("code");
-    id.textContent = review.drawing;
-    meta.append(time, " · ", ...tn("console.audit.drawing", { id }));
-    if (review.learn !== null && review.learn !== undefined) meta.append(" · ", ...tn("console.audit.learn", { label: glyph(review.learn) }));
-    const words = document.createElement("div");
-    words.append(what, meta);
-    li.append(figure, words);
-    return li;
+    });
+    const learned = review.learn !== null && review.learn !== undefined;
+    return el("li", { class: "entry", dataset: { drawing: review.drawing, action: review.action } },
+      el("figure", { class: "thumb small", dataset: { image: "loading" } }, img),
+      el("div", {},
+        el("p", { class: "what" }, what),
+        el("p", { class: "meta muted" },
+          el("time", { datetime: review.at }, when(review.at, { seconds: true })), " · ",
+          tn("console.audit.drawing", { id: el("code", {}, review.drawing) }),
+          learned ? [" · ", tn("console.audit.learn", { label: glyph(review.learn) })] : null)));
   }
 }

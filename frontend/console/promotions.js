@@ -6,7 +6,7 @@
 // service keeps the answer in its audit log, and the tab shows it.
 
 import { number, percent, t, tn } from "../js/i18n.js";
-import { when } from "./row.js";
+import { el, when } from "./row.js";
 
 const KINDS = ["fnn", "cnn"];
 // Accuracies to a tenth of a point (a hundredth on a holdout set of thousands): the gate's differences are that small.
@@ -66,32 +66,18 @@ export class Promotions {
 
   #served(originals) {
     this.els.served.replaceChildren(...originals.map((model) => {
-      const li = document.createElement("li");
-      li.className = "served-model";
-      li.dataset.model = model.name;
-      const head = document.createElement("p");
-      head.className = "served-head";
-      const name = document.createElement("strong");
-      name.textContent = this.#title(model.name);
-      const version = document.createElement("span");
-      version.className = "badge";
-      version.textContent = t("console.promotions.version", { version: model.version });
-      head.append(name, " ", version, " ", t("console.promotions.accuracy", { accuracy: accuracy(model.holdout_accuracy, 2) }));
-      const origin = document.createElement("p");
-      origin.className = "muted origin";
-      origin.append(...this.#origin(model));
-      const rollback = document.createElement("button");
-      rollback.type = "button";
-      rollback.className = "btn ghost small";
-      rollback.textContent = t("console.promotions.rollback");
-      name.id = `served-${model.name}`;
-      rollback.setAttribute("aria-describedby", name.id); // "Roll back…", of which model
-      rollback.disabled = model.version === 0;
+      const name = `served-${model.name}`;
+      const rollback = el("button", { type: "button", class: "btn ghost small", "aria-describedby": name, // of which model
+        disabled: model.version === 0 ? "" : null }, t("console.promotions.rollback"));
       rollback.addEventListener("click", () => this.#ask({ kind: "rollback", model }));
-      const words = document.createElement("div");
-      words.append(head, origin);
-      li.append(words, rollback);
-      return li;
+      return el("li", { class: "served-model", dataset: { model: model.name } },
+        el("div", {},
+          el("p", { class: "served-head" },
+            el("strong", { id: name }, this.#title(model.name)), " ",
+            el("span", { class: "badge" }, t("console.promotions.version", { version: model.version })), " ",
+            t("console.promotions.accuracy", { accuracy: accuracy(model.holdout_accuracy, 2) })),
+          el("p", { class: "muted origin" }, this.#origin(model))),
+        rollback);
     }));
   }
 
@@ -107,25 +93,12 @@ export class Promotions {
 
   /** One retrain run; `served`: each original's version served now (a promotion since rolled back says so). */
   #run(run, served) {
-    const li = document.createElement("li");
-    li.className = "run card";
-    li.dataset.run = run.id;
     const promoted = KINDS.filter((k) => run.models[k]?.promoted_as != null);
     const state = run.status === "skipped" ? "skipped" : run.forced ? "forced" : promoted.length ? "promoted" : "refused";
-    li.dataset.state = state;
-    const head = document.createElement("h3");
-    const time = document.createElement("time");
-    time.dateTime = run.created;
-    time.textContent = when(run.created);
-    const badge = document.createElement("span");
-    badge.className = `badge run-${state}`;
-    badge.textContent = t(`console.promotions.state.${state}`);
-    head.append(time, " ", badge);
-    const meta = document.createElement("p");
-    meta.className = "muted meta";
-    const id = document.createElement("code");
-    id.textContent = run.id;
-    meta.append(...tn("console.promotions.run_id", { id }));
+    const li = el("li", { class: "run card", dataset: { run: run.id, state } });
+    const head = el("h3", {}, el("time", { datetime: run.created }, when(run.created)), " ",
+      el("span", { class: `badge run-${state}` }, t(`console.promotions.state.${state}`)));
+    const meta = el("p", { class: "muted meta" }, tn("console.promotions.run_id", { id: el("code", {}, run.id) }));
     if (run.cutoff) meta.append(" · ", t("console.promotions.cutoff", { when: when(run.cutoff, { seconds: true }) }));
     const data = run.card?.data;
     if (data && Number.isFinite(data.crowd)) {
@@ -135,29 +108,19 @@ export class Promotions {
     }
     li.append(head, meta);
     if (run.status === "skipped") {
-      const why = document.createElement("p");
-      why.textContent = run.reason;
-      li.append(why);
+      li.append(el("p", {}, run.reason));
       return li;
     }
-    const verdicts = document.createElement("div");
-    verdicts.className = "verdicts";
-    for (const kind of KINDS) if (run.models[kind]) verdicts.append(this.#verdict(run, kind, served[`${kind}_original`]));
-    li.append(verdicts);
+    li.append(el("div", { class: "verdicts" }, KINDS.filter((kind) => run.models[kind])
+      .map((kind) => this.#verdict(run, kind, served[`${kind}_original`]))));
     if (run.forced) {
-      const forced = document.createElement("p");
-      forced.className = "forced";
-      forced.append(...tn("console.promotions.forced", {
+      li.append(el("p", { class: "forced" }, tn("console.promotions.forced", {
         by: run.forced.by || "", when: when(run.forced.at), why: run.forced.why || "",
-      }));
-      li.append(forced);
+      })));
     }
     const refused = KINDS.filter((k) => run.models[k] && !run.models[k].promote && run.models[k].promoted_as == null);
     if (refused.length && !run.forced) {
-      const force = document.createElement("button");
-      force.type = "button";
-      force.className = "btn ghost small";
-      force.textContent = t("console.promotions.force");
+      const force = el("button", { type: "button", class: "btn ghost small" }, t("console.promotions.force"));
       force.addEventListener("click", () => this.#ask({ kind: "force", run, refused }));
       li.append(force);
     }
@@ -166,45 +129,24 @@ export class Promotions {
 
   #verdict(run, kind, now) {
     const verdict = run.models[kind];
-    const model = `${kind}_original`;
-    const box = document.createElement("section");
-    box.className = "verdict";
-    box.dataset.kind = kind;
-    box.dataset.promote = String(verdict.promoted_as != null);
-    const title = document.createElement("h4");
-    title.textContent = this.#title(model);
-    const said = document.createElement("p");
-    said.className = verdict.promoted_as != null ? "said good" : "said";
     const promoted = verdict.promoted_as;
-    said.textContent = promoted == null ? t("console.promotions.not_promoted", { version: run.champion?.[kind] ?? 0 })
+    const said = promoted == null ? t("console.promotions.not_promoted", { version: run.champion?.[kind] ?? 0 })
       : now == null || now === promoted ? t("console.promotions.promoted_as", { version: promoted })
         : t("console.promotions.promoted_since", { version: promoted, now });
-    const reason = document.createElement("p");
-    reason.className = "reason";
-    reason.textContent = verdict.reason; // the gate's own line (the service writes it in English)
-    box.append(title, said, reason, this.#figures(verdict.figures || {}));
-    return box;
+    return el("section", { class: "verdict", dataset: { kind, promote: String(promoted != null) } },
+      el("h4", {}, this.#title(`${kind}_original`)),
+      el("p", { class: promoted != null ? "said good" : "said" }, said),
+      el("p", { class: "reason" }, verdict.reason), // the gate's own line (the service writes it in English)
+      this.#figures(verdict.figures || {}));
   }
 
   /** The champion's and the challenger's accuracy side by side: on the crowd's newest drawings and the holdout. */
   #figures(figures) {
-    const table = document.createElement("table");
-    table.className = "figures";
-    const row = (cells, header = false) => {
-      const tr = document.createElement("tr");
-      cells.forEach((text, i) => {
-        const cell = document.createElement(header || i === 0 ? "th" : "td");
-        if (!header && i === 0) cell.scope = "row";
-        if (header) cell.scope = "col";
-        cell.textContent = text;
-        tr.append(cell);
-      });
-      return tr;
-    };
-    const head = document.createElement("thead");
-    head.append(row([t("console.promotions.figures.set"), t("console.promotions.figures.champion"),
+    const row = (cells, header = false) => el("tr", {}, cells.map((text, i) => (header || i === 0
+      ? el("th", { scope: header ? "col" : "row" }, text) : el("td", {}, text))));
+    const head = el("thead", {}, row([t("console.promotions.figures.set"), t("console.promotions.figures.champion"),
       t("console.promotions.figures.challenger")], true));
-    const body = document.createElement("tbody");
+    const body = el("tbody");
     const crowd = figures.crowd;
     if (crowd) {
       const p = Number.isFinite(crowd.p) ? t("console.promotions.figures.p", { p: number(crowd.p, { maximumSignificantDigits: 2 }) }) : "";
@@ -216,34 +158,21 @@ export class Promotions {
       body.append(row([t("console.promotions.figures.holdout", { name: holdout.name, n: holdout.n ?? 0 }),
         accuracy(holdout.champion, 2), accuracy(holdout.challenger, 2)]));
     }
-    table.append(head, body);
-    return table;
+    return el("table", { class: "figures" }, head, body);
   }
 
   // --- what admins did -----------------------------------------------------------------------------
 
   #action(action) {
-    const li = document.createElement("li");
-    li.className = "entry";
-    li.dataset.action = action.action;
-    const what = document.createElement("p");
-    what.className = "what";
-    const who = document.createElement("strong");
-    who.textContent = action.by;
-    what.append(...(action.action === "rollback"
+    const who = el("strong", {}, action.by);
+    const what = action.action === "rollback"
       ? tn("console.promotions.actions.rollback", { who, model: this.#title(action.model), to: action.to ?? 0, version: action.version ?? 0 })
-      : tn("console.promotions.actions.force", { who, models: (action.models || []).map((k) => this.#title(`${k}_original`)).join(", "), run: action.promotion || "" })));
-    const meta = document.createElement("p");
-    meta.className = "meta muted";
-    const time = document.createElement("time");
-    time.dateTime = action.at;
-    time.textContent = when(action.at, { seconds: true });
-    meta.append(time);
-    if (action.why) meta.append(" · ", t("console.promotions.why_said", { why: action.why }));
-    const words = document.createElement("div");
-    words.append(what, meta);
-    li.append(words);
-    return li;
+      : tn("console.promotions.actions.force", { who, models: (action.models || []).map((k) => this.#title(`${k}_original`)).join(", "), run: action.promotion || "" });
+    return el("li", { class: "entry", dataset: { action: action.action } },
+      el("div", {},
+        el("p", { class: "what" }, what),
+        el("p", { class: "meta muted" }, el("time", { datetime: action.at }, when(action.at, { seconds: true })),
+          action.why ? [" · ", t("console.promotions.why_said", { why: action.why })] : null)));
   }
 
   // --- the dialog: why, and for a rollback, to which version -----------------------------------------
@@ -259,26 +188,15 @@ export class Promotions {
       const { model } = action;
       d.title.textContent = t("console.promotions.dialog.rollback_title", { model: this.#title(model.name) });
       d.what.textContent = t("console.promotions.dialog.rollback_what", { version: model.version });
-      d.version.replaceChildren(...Array.from({ length: model.version }, (_, v) => {
-        const option = document.createElement("option");
-        option.value = String(v);
-        option.textContent = v === 0 ? t("console.promotions.dialog.shipped", { version: v }) : t("console.promotions.version", { version: v });
-        return option;
-      }));
+      d.version.replaceChildren(...Array.from({ length: model.version }, (_, v) => el("option", { value: String(v) },
+        v === 0 ? t("console.promotions.dialog.shipped", { version: v }) : t("console.promotions.version", { version: v }))));
       d.version.value = String(model.version - 1); // the one before: undoes the last change
       d.confirm.textContent = t("console.promotions.dialog.rollback_confirm");
     } else {
       d.title.textContent = t("console.promotions.dialog.force_title");
       d.what.textContent = t("console.promotions.dialog.force_what");
-      d.models.replaceChildren(...action.refused.map((kind) => {
-        const label = document.createElement("label");
-        const box = document.createElement("input");
-        box.type = "checkbox";
-        box.value = kind;
-        box.checked = true;
-        label.append(box, " ", this.#title(`${kind}_original`));
-        return label;
-      }));
+      d.models.replaceChildren(...action.refused.map((kind) => el("label", {},
+        el("input", { type: "checkbox", value: kind, checked: "" }), " ", this.#title(`${kind}_original`))));
       d.confirm.textContent = t("console.promotions.dialog.force_confirm");
     }
     d.element.showModal();

@@ -13,14 +13,15 @@ export const ACTIONS = [
   { action: "undo", key: "u", kind: "ghost" },
 ];
 
-function el(tag, props = {}, ...children) {
+/** An element: `props` are its attributes (`class`, and `dataset` as an object; null ones left out), then its children. */
+export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (key === "class") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
     else if (value !== null && value !== undefined) node.setAttribute(key, value);
   }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined));
+  node.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
   return node;
 }
 
